@@ -1,0 +1,213 @@
+"""Standalone backend: Brian2's ``cpp_standalone`` device, compiled once per network shape.
+
+The first call for a network *shape* (models, layer sizes, dt, batch size, number of bins, input-table capacity,
+what is recorded) generates and compiles C++ code (about 10 s).  Every later call with the same shape — new
+inputs, weights or intrinsic parameters — reruns the compiled binary with ``device.run(run_args=...)``
+(tens of milliseconds plus the simulation itself).  All parameters, initial states, weights and the input table
+are passed as run_args on every run, and their lengths are checked here: Brian2 silently ignores a
+wrong-length array for a synaptic (dynamic) variable.
+
+Batches are padded to the compiled batch size with silent samples, so a data set of any size reuses one build.
+The input-table capacity (spikes per input neuron) is rounded up to a multiple of 16; inputs that need more
+trigger one rebuild.
+
+Randomness: Brian2's ``seed()`` is compiled into the code, so for stochastic models the seed is part of the
+shape (a new seed means a new build) and every batch of one call uses that seed.
+
+Brian2 has one global device.  This module switches to ``cpp_standalone`` only while building and switches
+back to the runtime device afterwards, so it can be mixed with the runtime backend in one process.  Compiled
+projects live in ``directory`` (default: ``$BRAINLZ_CACHE`` or ``~/.cache/brainlz/standalone``), one
+subdirectory per shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from brian2 import Quantity
+
+from ..errors import BrainlzError, ParameterError
+from ..network import BuiltNetwork, NetworkSpec, build, check_spiketrains, rasters_from_monitor, spike_table
+from .base import SimulationResult, batches, validate_trace
+
+__all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory"]
+
+CAPACITY_STEP = 16
+
+
+class StandaloneError(BrainlzError):
+    """The compiled standalone program failed."""
+
+
+def capabilities() -> dict:
+    """What this backend supports."""
+    return {"stochastic": True, "reruns_without_recompile": True, "targets": ("cpp_standalone",)}
+
+
+def default_directory() -> Path:
+    """Where compiled projects are kept."""
+    root = os.environ.get("BRAINLZ_CACHE") or Path.home() / ".cache" / "brainlz"
+    return Path(root) / "standalone"
+
+
+class _Compiled:
+    """One compiled standalone project and the Python-side objects needed to rerun it."""
+
+    def __init__(self, key, net: BuiltNetwork, device, directory: Path):
+        self.key = key
+        self.net = net
+        self.device = device
+        self.directory = directory
+
+
+_STATE = {"compiled": None, "builds": 0}
+
+
+def build_count() -> int:
+    """How many standalone builds this process has made (for tests and benchmarks)."""
+    return _STATE["builds"]
+
+
+def _shape_key(spec, n_samples, n_bins, capacity, record_hidden, trace, seed, threads):
+    stochastic = any(layer.neuron_model.stochastic for layer in spec.layers)
+    return (spec.structure_key(), n_samples, n_bins, capacity, record_hidden, trace,
+            seed if stochastic else None, threads)
+
+
+def _compile(key, spec, n_samples, n_bins, capacity, record_hidden, trace, seed, threads, directory):
+    import brian2
+    from brian2 import Network, get_device, prefs, set_device
+
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+    project = Path(directory) / digest
+    project.mkdir(parents=True, exist_ok=True)
+    set_device("cpp_standalone", build_on_run=False, directory=str(project))
+    try:
+        device = get_device()
+        device.reinit()
+        device.activate(build_on_run=False, directory=str(project))
+        prefs.devices.cpp_standalone.openmp_threads = 0 if threads == 1 else int(threads)
+        net = build(spec, n_samples, n_bins, capacity, record_hidden=record_hidden, trace=trace)
+        # Every value is provided by run_args at run time; apply them after the code's own initialisation.
+        device.apply_run_args()
+        brian2.seed(int(seed))
+        network = Network(net.objects)
+        network.run(n_bins * spec.dt, namespace={})
+        device.build(directory=str(project), compile=True, run=False, with_output=False)
+        compiled = _Compiled(key, net, device, project)
+    finally:
+        set_device("runtime")
+    _STATE["builds"] += 1
+    return compiled
+
+
+def _run_args(compiled: _Compiled, spec: NetworkSpec, table: np.ndarray) -> dict:
+    """Map every variable to its values, checking lengths (Brian2 ignores wrong-length synaptic arrays)."""
+    net = compiled.net
+    fresh = BuiltNetwork(spec, net.n_samples, net.n_bins, net.capacity, net.inputs, net.table, net.groups,
+                         net.synapses, net.spike_monitors, net.trace_monitor, net.trace, net.objects)
+    run_args = {}
+    for (owner, name), values in fresh.initial_values().items():
+        view = getattr(owner, name)
+        if owner in net.synapses:
+            layer = net.synapses.index(owner)
+            expected = net.n_samples * spec.sizes[layer] * spec.sizes[layer + 1]
+        else:
+            expected = owner.N
+        if values.shape != (expected,):
+            raise StandaloneError(f"run_args for {owner.name}.{name}: {values.shape[0]} values, expected {expected}")
+        run_args[view] = Quantity(values, dim=view.dim) if not view.dim.is_dimensionless else values
+    if table.shape != net.table.values.shape:
+        raise StandaloneError(f"input table has shape {table.shape}, compiled for {net.table.values.shape}")
+    run_args[net.table] = table
+    return run_args
+
+
+def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, record_hidden: bool = False,
+             trace=None, seed: int = 0, threads: int = 1, directory=None) -> SimulationResult:
+    """Simulate ``spec`` on every sample of ``spiketrains`` with compiled C++ code.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    spiketrains : bool ndarray [n_samples, n_inputs, n_bins]
+    batch_size : int, optional
+        Samples per run of the compiled program (default: all).  The program is compiled for this size; the
+        last, shorter batch is padded with silent samples.
+    record_hidden : bool
+        Return the hidden-layer rasters too.
+    trace : (layer, sample, neuron), optional
+        Record the state variables of this neuron.
+    seed : int
+        Seed of Brian2's random numbers (compiled into the code; matters only for stochastic models).
+    threads : int
+        OpenMP threads of the compiled program (part of the shape).
+    directory : path, optional
+        Where to keep compiled projects.
+
+    Returns
+    -------
+    SimulationResult
+        ``n_builds`` is 0 when the compiled program of a previous call was reused.
+    """
+    if not isinstance(seed, (int, np.integer)):
+        raise ParameterError("seed", seed, "expected an integer")
+    if not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ParameterError("threads", threads, "expected a positive integer")
+    spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
+    n_samples, _, n_bins = spiketrains.shape
+    trace = validate_trace(trace, spec, n_samples)
+    chunks = batches(n_samples, batch_size)
+    size = chunks[0][1] - chunks[0][0]
+    counts = spiketrains.sum(axis=2)
+    capacity = int(np.ceil(max(int(counts.max()), 1) / CAPACITY_STEP) * CAPACITY_STEP)
+    directory = Path(directory) if directory is not None else default_directory()
+    start_time = time.perf_counter()
+    builds_before = _STATE["builds"]
+    outputs = {name: [] for name in spec.layer_names}
+    trace_data = None
+    for start, stop in chunks:
+        local_trace = None
+        if trace is not None:
+            # The compiled program records one fixed neuron; put the traced sample at that position.
+            local_trace = (trace[0], 0, trace[2])
+        key = _shape_key(spec, size, n_bins, capacity, record_hidden, local_trace, seed, threads)
+        compiled = _STATE["compiled"]
+        if compiled is None or compiled.key != key:
+            compiled = _compile(key, spec, size, n_bins, capacity, record_hidden, local_trace, seed, threads,
+                                directory)
+            _STATE["compiled"] = compiled
+        batch = np.zeros((size,) + spiketrains.shape[1:], dtype=bool)
+        batch[: stop - start] = spiketrains[start:stop]
+        if trace is not None and start <= trace[1] < stop:
+            batch[[0, trace[1] - start]] = batch[[trace[1] - start, 0]]
+        table, _ = spike_table(batch, capacity)
+        run_args = _run_args(compiled, spec, table)
+        try:
+            compiled.device.run(directory=str(compiled.directory), with_output=False, run_args=run_args)
+        except RuntimeError as exc:
+            _STATE["compiled"] = None
+            raise StandaloneError(f"the compiled standalone program failed: {exc}") from None
+        net = compiled.net
+        rasters = {}
+        for name, monitor in net.spike_monitors.items():
+            rasters[name] = rasters_from_monitor(monitor.i[:], monitor.t_[:], size, spec.layer(name).n_neurons,
+                                                 n_bins, float(spec.dt))
+        if trace is not None and start <= trace[1] < stop:
+            for name in rasters:
+                rasters[name][[0, trace[1] - start]] = rasters[name][[trace[1] - start, 0]]
+            trace_data = {"layer": trace[0], "sample": trace[1], "neuron": trace[2],
+                          "t": np.asarray(net.trace_monitor.t_[:])}
+            for variable in net.trace_monitor.record_variables:
+                trace_data[variable] = np.asarray(getattr(net.trace_monitor, variable + "_")[0])
+        for name, raster in rasters.items():
+            outputs[name].append(raster[: stop - start])
+    rasters = {name: np.concatenate(parts) for name, parts in outputs.items() if parts}
+    output = rasters.pop(spec.output.name)
+    return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt), backend="standalone",
+                            trace=trace_data, wall_time=time.perf_counter() - start_time,
+                            n_builds=_STATE["builds"] - builds_before)

@@ -1,0 +1,950 @@
+"""Spike-train data: seeded generators, task families and the :class:`SpikeDataset` container.
+
+Binned spike trains
+-------------------
+Every generator returns a boolean raster ``bool[n_samples, n_channels, n_bins]``: bin ``i`` covers the time
+``[i*dt, (i+1)*dt)`` and holds at most one spike.  Poisson-type generators are Bernoulli processes: bin ``i`` of
+a channel whose instantaneous rate is ``r`` holds a spike with probability ``p = r*dt``, independently of every
+other bin.  This is the binned Poisson process to first order in ``r*dt``, and it keeps the mean spike rate of the
+raster exactly equal to ``r`` (the alternative ``1 - exp(-r*dt)`` would count several spikes in one bin as one and
+lose a fraction of about ``r*dt/2`` of them).  Consequently every rate must satisfy ``r*dt < 1``; a larger rate
+raises :class:`~brainlz.errors.ParameterError`.  Spike counts of a Bernoulli process have a Fano factor of
+``1 - r*dt`` instead of 1 (0.98 at 20 Hz and 1 ms).
+
+Conventions
+-----------
+* Units at the public edge: rates and frequencies are Brian2 quantities in Hz (``20*Hz``), times in seconds
+  (``1*ms``).  A plain number where a unit is required raises ``ParameterError`` naming the field.
+* Randomness: every generator takes ``seed``, an ``int >= 0`` or a :class:`numpy.random.Generator`, and draws
+  all its random numbers from ``numpy.random.default_rng(seed)``.  The same seed gives the same output.
+* Defaults: ``dt = 1*ms``, ``n_bins = 1024``.
+
+Task families
+-------------
+:func:`make_task` builds a balanced, shuffled :class:`SpikeDataset` for one of :data:`TASKS`; the
+``difficulty`` (0 = easy, 1 = classes identical) maps onto each task's class parameters as documented there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from brian2 import Quantity, have_same_dimensions
+from brian2.units import Hz, ms, second
+
+from .errors import DataError, ParameterError
+
+__all__ = [
+    "TASKS",
+    "SpikeDataset",
+    "make_task",
+    "poisson_spikes",
+    "markov_modulated_spikes",
+    "burst_parameters",
+    "gamma_renewal_spikes",
+    "modulated_poisson_spikes",
+]
+
+#: Names of the task families known to :func:`make_task`.
+TASKS = ("rate", "burst", "regular", "modulated", "digits")
+
+# Upper bound on the number of float64 values one vectorised step holds in memory (32 MiB).
+_CHUNK_ELEMENTS = 1 << 22
+
+_FORMAT_VERSION = 1
+_NPZ_KEYS = ("format_version", "spiketrains", "labels", "dt_seconds", "params_json")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameter checking
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _rng(seed) -> np.random.Generator:
+    """The random generator for ``seed`` (an ``int >= 0`` or a ``numpy.random.Generator``, used as is)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
+        return np.random.default_rng(int(seed))
+    raise ParameterError("seed", seed, "expected an int >= 0 or a numpy.random.Generator")
+
+
+def _seed_for_params(seed):
+    """The seed as it is recorded in ``params``: the int, or None when a Generator was passed."""
+    return int(seed) if isinstance(seed, (int, np.integer)) else None
+
+
+def _count(name: str, value, minimum: int) -> int:
+    """``value`` as an int ``>= minimum``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value >= minimum:
+        return int(value)
+    raise ParameterError(name, value, f"expected an integer >= {minimum}")
+
+
+def _real(name: str, value, low: float, high: float, *, low_open=False, high_open=False) -> float:
+    """``value`` as a finite float in the interval from ``low`` to ``high`` (closed unless told otherwise)."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if isinstance(value, Quantity) and not value.is_dimensionless:
+        raise ParameterError(name, value, f"expected a plain number in {interval}, not a quantity")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterError(name, value, f"expected a number in {interval}")
+    number = float(value)
+    if not math.isfinite(number) or number < low or number > high or (low_open and number == low) or (
+        high_open and number == high
+    ):
+        raise ParameterError(name, value, f"expected a number in {interval}")
+    return number
+
+
+_UNIT_TEXT = {"Hz": (Hz, "20*Hz"), "s": (second, "1*ms")}
+
+
+def _magnitude(name: str, value, unit: str) -> np.ndarray:
+    """The value of a quantity in ``unit`` ("Hz" or "s") as a finite float array; lists of quantities work too."""
+    brian_unit, example = _UNIT_TEXT[unit]
+    reason = f"expected a quantity in {unit}, e.g. {example}"
+    if isinstance(value, (list, tuple)):
+        try:
+            value = Quantity(value)
+        except Exception as exc:  # mixed or malformed entries
+            raise ParameterError(name, value, reason) from exc
+    if not isinstance(value, Quantity):
+        raise ParameterError(name, value, reason)
+    if not have_same_dimensions(value, brian_unit):
+        raise ParameterError(name, value, f"{reason} (got dimensions {value.dim})")
+    magnitude = np.array(value / brian_unit, dtype=float)
+    if not np.all(np.isfinite(magnitude)):
+        raise ParameterError(name, value, "expected finite values")
+    return magnitude
+
+
+def _time_seconds(name: str, value) -> float:
+    """A positive scalar time quantity in seconds."""
+    seconds = _magnitude(name, value, "s")
+    if seconds.ndim != 0 or seconds <= 0:
+        raise ParameterError(name, value, "expected one positive time, e.g. 1*ms")
+    return float(seconds)
+
+
+def _frequency_hz(name: str, value) -> float:
+    """A scalar frequency ``>= 0`` in Hz."""
+    hz = _magnitude(name, value, "Hz")
+    if hz.ndim != 0 or hz < 0:
+        raise ParameterError(name, value, "expected one frequency >= 0 Hz, e.g. 10*Hz")
+    return float(hz)
+
+
+def _rates_hz(name: str, value, n_samples: int, n_channels: int) -> np.ndarray:
+    """Rates ``>= 0`` in Hz, broadcast to ``[n_samples, n_channels]``.
+
+    Accepted shapes: a scalar, ``(n_channels,)`` (one rate per channel) or ``(n_samples, n_channels)``.
+    """
+    hz = _magnitude(name, value, "Hz")
+    if hz.shape not in ((), (n_channels,), (n_samples, n_channels)):
+        raise ParameterError(
+            name,
+            value,
+            f"expected a scalar, shape ({n_channels},) per channel or ({n_samples}, {n_channels}) per sample "
+            f"and channel; got shape {hz.shape}",
+        )
+    if np.any(hz < 0):
+        raise ParameterError(name, value, "rates must be >= 0 Hz")
+    return np.broadcast_to(hz, (n_samples, n_channels))
+
+
+def _check_below_one(name: str, value, probability: np.ndarray, what: str = "rate*dt") -> None:
+    """Raise unless every per-bin probability is < 1 (a bin holds at most one spike)."""
+    largest = float(np.max(probability)) if np.size(probability) else 0.0
+    if largest >= 1:
+        raise ParameterError(
+            name,
+            value,
+            f"{what} reaches {largest:.3g}; it must be < 1 because a bin holds at most one spike "
+            f"(lower the rate or dt)",
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Generators
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _bernoulli_raster(
+    rng: np.random.Generator,
+    probability: Callable[[slice], np.ndarray],
+    n_samples: int,
+    n_channels: int,
+    n_bins: int,
+) -> np.ndarray:
+    """A raster whose bin ``[s, c, i]`` is True with probability ``probability(samples)[s, c, i]``.
+
+    ``probability(samples)`` returns an array broadcastable to ``[len(samples), n_channels, n_bins]``.  The work
+    is done in chunks of samples, so memory stays bounded; uniforms are drawn in C order either way.
+    """
+    raster = np.empty((n_samples, n_channels, n_bins), dtype=bool)
+    step = max(1, _CHUNK_ELEMENTS // max(1, n_channels * n_bins))
+    for start in range(0, n_samples, step):
+        samples = slice(start, min(n_samples, start + step))
+        uniforms = rng.random((samples.stop - samples.start, n_channels, n_bins))
+        np.less(uniforms, probability(samples), out=raster[samples])
+    return raster
+
+
+def _shape_arguments(n_samples, n_channels, n_bins, dt) -> tuple[int, int, int, float]:
+    return (
+        _count("n_samples", n_samples, 0),
+        _count("n_channels", n_channels, 1),
+        _count("n_bins", n_bins, 1),
+        _time_seconds("dt", dt),
+    )
+
+
+def poisson_spikes(n_samples, n_channels, rate, n_bins=1024, dt=1 * ms, seed=0) -> np.ndarray:
+    """Homogeneous Poisson spike trains, binned (Bernoulli with ``p = rate*dt`` per bin).
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of samples (independent trials), ``>= 0``.
+    n_channels : int
+        Number of channels (input neurons) per sample, ``>= 1``.
+    rate : Quantity, Hz
+        Firing rate: a scalar, one per channel (shape ``(n_channels,)``) or one per sample and channel (shape
+        ``(n_samples, n_channels)``).  Must satisfy ``0 <= rate*dt < 1``.
+    n_bins : int
+        Number of time bins (default 1024).
+    dt : Quantity, s
+        Bin width (default 1 ms).
+    seed : int or numpy.random.Generator
+        Seed of ``numpy.random.default_rng`` (default 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool[n_samples, n_channels, n_bins]``; the expected spike count of a channel is ``rate * n_bins * dt``.
+    """
+    n_samples, n_channels, n_bins, dt_s = _shape_arguments(n_samples, n_channels, n_bins, dt)
+    rates = _rates_hz("rate", rate, n_samples, n_channels)
+    probability = rates * dt_s
+    _check_below_one("rate", rate, probability)
+    rng = _rng(seed)
+    return _bernoulli_raster(rng, lambda s: probability[s, :, None], n_samples, n_channels, n_bins)
+
+
+def markov_modulated_spikes(
+    n_samples,
+    n_channels,
+    rate_low,
+    rate_high,
+    switch_rate_up,
+    switch_rate_down,
+    n_bins=1024,
+    dt=1 * ms,
+    seed=0,
+) -> np.ndarray:
+    """Bursty spike trains: Poisson with a rate switched by a two-state Markov chain (an MMPP).
+
+    Each channel has its own hidden state (independent across channels and samples), *low* or *high*.  In every
+    bin the state first moves (low -> high with probability ``switch_rate_up*dt``, high -> low with probability
+    ``switch_rate_down*dt``), then the bin spikes with probability ``rate_low*dt`` or ``rate_high*dt``.  The chain
+    starts in its stationary distribution, so the process is stationary from bin 0:
+
+    * fraction of time in the high state ``pi = switch_rate_up / (switch_rate_up + switch_rate_down)``,
+    * mean rate ``(1 - pi) * rate_low + pi * rate_high``,
+    * mean burst (high-state) duration about ``1 / switch_rate_down``.
+
+    Spike counts over windows longer than the burst duration have a Fano factor above 1.  Use
+    :func:`burst_parameters` to choose the four rates for a given mean rate and burstiness.
+
+    Parameters
+    ----------
+    n_samples, n_channels : int
+        Shape of the output, as in :func:`poisson_spikes`.
+    rate_low, rate_high : Quantity, Hz
+        Spike rates in the two states: scalar, per channel ``(n_channels,)`` or ``(n_samples, n_channels)``;
+        ``rate*dt < 1``.
+    switch_rate_up, switch_rate_down : Quantity, Hz
+        Transition rates low -> high and high -> low (scalars, ``switch_rate*dt < 1``, not both zero).
+    n_bins : int
+        Number of bins (default 1024).
+    dt : Quantity, s
+        Bin width (default 1 ms).
+    seed : int or numpy.random.Generator
+        Seed (default 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool[n_samples, n_channels, n_bins]``.
+    """
+    n_samples, n_channels, n_bins, dt_s = _shape_arguments(n_samples, n_channels, n_bins, dt)
+    p_low = _rates_hz("rate_low", rate_low, n_samples, n_channels) * dt_s
+    p_high = _rates_hz("rate_high", rate_high, n_samples, n_channels) * dt_s
+    _check_below_one("rate_low", rate_low, p_low)
+    _check_below_one("rate_high", rate_high, p_high)
+    up = _frequency_hz("switch_rate_up", switch_rate_up) * dt_s
+    down = _frequency_hz("switch_rate_down", switch_rate_down) * dt_s
+    _check_below_one("switch_rate_up", switch_rate_up, np.asarray(up), "switch_rate_up*dt")
+    _check_below_one("switch_rate_down", switch_rate_down, np.asarray(down), "switch_rate_down*dt")
+    if up + down == 0:
+        raise ParameterError("switch_rate_up", switch_rate_up, "switch_rate_up and switch_rate_down are both 0")
+    rng = _rng(seed)
+
+    n_rows = n_samples * n_channels
+    high = np.empty((n_rows, n_bins), dtype=bool)
+    state = rng.random(n_rows) < up / (up + down)
+    high[:, 0] = state
+    for i in range(1, n_bins):
+        uniforms = rng.random(n_rows)
+        state = np.where(state, uniforms >= down, uniforms < up)
+        high[:, i] = state
+    high = high.reshape(n_samples, n_channels, n_bins)
+    return _bernoulli_raster(
+        rng,
+        lambda s: np.where(high[s], p_high[s, :, None], p_low[s, :, None]),
+        n_samples,
+        n_channels,
+        n_bins,
+    )
+
+
+def burst_parameters(mean_rate, burstiness, high_fraction=0.2, burst_duration=50 * ms) -> dict:
+    """Arguments of :func:`markov_modulated_spikes` for a given mean rate and burstiness.
+
+    With ``pi = high_fraction`` and ``b = burstiness``::
+
+        rate_low  = mean_rate * (1 - b)
+        rate_high = mean_rate * (1 + b * (1 - pi) / pi)
+        switch_rate_down = 1 / burst_duration
+        switch_rate_up   = switch_rate_down * pi / (1 - pi)
+
+    so the mean rate is ``mean_rate`` for every ``b``; ``b = 0`` is a Poisson process and ``b = 1`` puts every
+    spike into the bursts (``rate_low = 0``).  For long windows the Fano factor of the spike count tends to
+    ``1 + 2 * (rate_high - rate_low)**2 * pi * (1 - pi) / (mean_rate * (switch_rate_up + switch_rate_down))``.
+
+    Parameters
+    ----------
+    mean_rate : Quantity, Hz
+        Mean rate (scalar or per channel).
+    burstiness : float
+        In ``[0, 1]``: the fraction of the mean rate moved from the low state into the bursts.
+    high_fraction : float
+        Fraction of time spent in bursts, in ``(0, 1)`` (default 0.2).
+    burst_duration : Quantity, s
+        Mean duration of a burst (default 50 ms).
+
+    Returns
+    -------
+    dict
+        ``{"rate_low", "rate_high", "switch_rate_up", "switch_rate_down"}`` as quantities in Hz, to be passed as
+        ``markov_modulated_spikes(n_samples, n_channels, **burst_parameters(...))``.
+    """
+    mean_hz = _magnitude("mean_rate", mean_rate, "Hz")
+    if np.any(mean_hz < 0):
+        raise ParameterError("mean_rate", mean_rate, "rates must be >= 0 Hz")
+    b = _real("burstiness", burstiness, 0.0, 1.0)
+    pi = _real("high_fraction", high_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    down = 1.0 / _time_seconds("burst_duration", burst_duration)
+    return {
+        "rate_low": mean_hz * (1 - b) * Hz,
+        "rate_high": mean_hz * (1 + b * (1 - pi) / pi) * Hz,
+        "switch_rate_up": down * pi / (1 - pi) * Hz,
+        "switch_rate_down": down * Hz,
+    }
+
+
+def _ceil_gamma_scale(order: float, mean_bins: float) -> float:
+    """Scale ``theta`` (in bins) with ``E[ceil(theta * X)] = mean_bins`` for ``X ~ Gamma(order, 1)``.
+
+    ``E[ceil(Y)] = sum_{j >= 0} P(Y > j)`` is summed exactly while that takes at most 200 000 terms; beyond it
+    (mean ISIs of thousands of bins) the Euler-Maclaurin value ``E[Y] + 1/2`` is used, whose error is far below
+    one part in a million there.
+    """
+    from scipy.optimize import brentq
+    from scipy.special import gammaincc, gammainccinv
+
+    tail = float(gammainccinv(order, 1e-17))  # P(X > tail) = 1e-17
+
+    def expected(theta: float) -> float:
+        j = np.arange(int(math.ceil(theta * tail)) + 2)
+        return float(gammaincc(order, j / theta).sum())
+
+    approximate = (mean_bins - 0.5) / order
+    if approximate * tail > 200_000:
+        return approximate
+    high = mean_bins / order  # E[ceil(Y)] >= E[Y] = mean_bins here
+    low = max((mean_bins - 1) / order, 1e-12 * high)  # E[ceil(Y)] < E[Y] + 1 = mean_bins here
+    return float(brentq(lambda theta: expected(theta) - mean_bins, low, high, xtol=1e-13 * high, rtol=1e-13))
+
+
+def gamma_renewal_spikes(n_samples, n_channels, rate, order, n_bins=1024, dt=1 * ms, seed=0) -> np.ndarray:
+    """Gamma-order-``k`` renewal spike trains, discretised to bins and stationary from bin 0.
+
+    Inter-spike intervals are ``ceil(Y)`` bins with ``Y ~ Gamma(k, theta)`` (shape ``k = order``), where the scale
+    ``theta`` (close to ``(1/(rate*dt) - 1/2) / k`` bins) is solved for numerically so that the mean interval
+    is exactly ``1/(rate*dt)`` bins: the mean rate is exactly ``rate`` and no two spikes fall into one bin.
+    ``order = 1`` gives geometric intervals, i.e. exactly the Bernoulli process of :func:`poisson_spikes`;
+    ``order > 1`` is more regular than Poisson, ``order < 1`` less.
+
+    With ``p = rate*dt`` the squared interval CV is about ``(1 - p/2)**2 / k + p**2 / 12``, i.e. ``1/k`` shrunk
+    by the same factor of about ``1 - p`` that turns the Poisson Fano factor 1 into ``1 - p`` for the Bernoulli
+    process (``1 - p`` exactly for ``k = 1``).  The Fano factor of counts in long windows tends to ``CV**2``; a
+    window holding ``n`` spikes on average has about ``CV**2 + (1 - 1/k**2) / (6 n)`` (renewal theory).
+
+    Stationarity: the first spike is placed at bin ``j`` with the equilibrium (forward-recurrence) probability
+    ``P(ISI > j) * rate*dt``, so the spike probability is ``rate*dt`` in every bin, including the first ones.
+
+    Parameters
+    ----------
+    n_samples, n_channels : int
+        Shape of the output, as in :func:`poisson_spikes`.
+    rate : Quantity, Hz
+        Mean rate: scalar, per channel ``(n_channels,)`` or ``(n_samples, n_channels)``; ``rate*dt < 1``.
+    order : float
+        Gamma shape ``k > 0`` (CV of the intervals ``1/sqrt(k)``).
+    n_bins : int
+        Number of bins (default 1024).
+    dt : Quantity, s
+        Bin width (default 1 ms).
+    seed : int or numpy.random.Generator
+        Seed (default 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool[n_samples, n_channels, n_bins]``.
+    """
+    n_samples, n_channels, n_bins, dt_s = _shape_arguments(n_samples, n_channels, n_bins, dt)
+    probability = _rates_hz("rate", rate, n_samples, n_channels) * dt_s
+    _check_below_one("rate", rate, probability)
+    k = _real("order", order, 0.0, 1e6, low_open=True)
+    rng = _rng(seed)
+    from scipy.special import gammaincc
+
+    raster = np.zeros((n_samples * n_channels, n_bins), dtype=bool)
+    flat = probability.reshape(-1)
+    values, group_of_row = np.unique(flat, return_inverse=True)
+    for group, p in enumerate(values):
+        if p == 0:
+            continue
+        rows = np.flatnonzero(group_of_row == group)
+        mean_bins = 1.0 / p
+        theta = _ceil_gamma_scale(k, mean_bins)
+        # Equilibrium distribution of the first spike: P(J = j) = P(ISI > j) / E[ISI], j = 0 .. n_bins-1; J = n_bins
+        # stands for "no spike in the window".
+        cdf = np.cumsum(gammaincc(k, np.arange(n_bins) / theta) * p)
+        position = np.searchsorted(cdf, rng.random(rows.size), side="right")
+        inside = position < n_bins
+        raster[rows[inside], position[inside]] = True
+        alive = np.flatnonzero(inside)
+        while alive.size:
+            remaining = n_bins - int(position[alive].min())
+            n_draws = int(math.ceil(1.2 * remaining * p + 5 * math.sqrt(remaining * p) + 4))
+            next_alive = []
+            step = max(1, _CHUNK_ELEMENTS // n_draws)
+            for start in range(0, alive.size, step):
+                chunk = alive[start : start + step]
+                gaps = np.ceil(np.minimum(theta * rng.gamma(k, size=(chunk.size, n_draws)), n_bins + 1.0))
+                times = position[chunk, None] + np.maximum(gaps, 1).astype(np.int64).cumsum(axis=1)
+                hit_row, hit_draw = np.nonzero(times < n_bins)
+                raster[rows[chunk[hit_row]], times[hit_row, hit_draw]] = True
+                position[chunk] = times[:, -1]
+                next_alive.append(chunk[times[:, -1] < n_bins])
+            alive = np.concatenate(next_alive)
+    return raster.reshape(n_samples, n_channels, n_bins)
+
+
+def modulated_poisson_spikes(
+    n_samples,
+    n_channels,
+    mean_rate,
+    modulation_depth,
+    frequency,
+    n_bins=1024,
+    dt=1 * ms,
+    phase=None,
+    seed=0,
+) -> np.ndarray:
+    """Sinusoidally modulated (inhomogeneous) Poisson spike trains.
+
+    Bin ``i`` of channel ``c`` in sample ``s`` spikes with probability ``r(t_i) * dt``, ``t_i = i * dt`` and::
+
+        r(t) = mean_rate[c] * (1 + modulation_depth * sin(2*pi*frequency*t + phase[s]))
+
+    The phase is drawn uniformly from ``[0, 2*pi)`` once per sample (shared by its channels) unless ``phase`` is
+    given.  Averaged over the random phase the rate is ``mean_rate`` in every bin; a single sample's mean over a
+    window that does not hold a whole number of periods deviates from it by at most
+    ``mean_rate * modulation_depth / (pi * frequency * n_bins * dt)``.
+
+    Parameters
+    ----------
+    n_samples, n_channels : int
+        Shape of the output, as in :func:`poisson_spikes`.
+    mean_rate : Quantity, Hz
+        Mean rate: scalar, per channel or ``(n_samples, n_channels)``; ``mean_rate*(1+modulation_depth)*dt < 1``.
+    modulation_depth : float
+        Relative modulation amplitude in ``[0, 1]``.
+    frequency : Quantity, Hz
+        Modulation frequency (scalar, ``>= 0``).
+    n_bins : int
+        Number of bins (default 1024).
+    dt : Quantity, s
+        Bin width (default 1 ms).
+    phase : float or None
+        Phase in radians for every sample; None (default) draws one per sample.
+    seed : int or numpy.random.Generator
+        Seed (default 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool[n_samples, n_channels, n_bins]``.
+    """
+    n_samples, n_channels, n_bins, dt_s = _shape_arguments(n_samples, n_channels, n_bins, dt)
+    mean_p = _rates_hz("mean_rate", mean_rate, n_samples, n_channels) * dt_s
+    depth = _real("modulation_depth", modulation_depth, 0.0, 1.0)
+    _check_below_one("mean_rate", mean_rate, mean_p * (1 + depth), "mean_rate*(1+modulation_depth)*dt")
+    omega = 2 * np.pi * _frequency_hz("frequency", frequency) * dt_s  # radians per bin
+    rng = _rng(seed)
+    if phase is None:
+        phases = rng.uniform(0.0, 2 * np.pi, n_samples)
+    else:
+        phases = np.full(n_samples, _real("phase", phase, -1e6, 1e6))
+    bins = np.arange(n_bins)
+
+    def probability(s: slice) -> np.ndarray:
+        modulation = 1 + depth * np.sin(omega * bins[None, :] + phases[s, None])
+        return mean_p[s, :, None] * modulation[:, None, :]
+
+    return _bernoulli_raster(rng, probability, n_samples, n_channels, n_bins)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SpikeDataset
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class SpikeDataset:
+    """Labelled spike trains.
+
+    Attributes
+    ----------
+    spiketrains : numpy.ndarray
+        ``bool[n_samples, n_channels, n_bins]``; bin ``i`` covers ``[i*dt, (i+1)*dt)``.
+    labels : numpy.ndarray
+        ``int64[n_samples]``, class labels ``>= 0`` (any integer array is accepted and converted).
+    dt : Quantity, s
+        Bin width (default 1 ms).
+    params : dict
+        JSON-serialisable parameters that generated the data (task name, seed, difficulty, class parameters, ...).
+
+    Raises
+    ------
+    DataError
+        On construction, naming the field that is malformed.
+    """
+
+    spiketrains: np.ndarray
+    labels: np.ndarray
+    dt: Quantity = field(default_factory=lambda: 1 * ms)
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        x = self.spiketrains
+        if not isinstance(x, np.ndarray):
+            raise DataError(f"spiketrains: expected a numpy array of dtype bool, got {type(x).__name__}")
+        if x.dtype != np.bool_:
+            raise DataError(f"spiketrains: expected dtype bool, got {x.dtype}")
+        if x.ndim != 3:
+            raise DataError(f"spiketrains: expected 3 dimensions [n_samples, n_channels, n_bins], got shape {x.shape}")
+        labels = np.asarray(self.labels)
+        if labels.dtype.kind not in "iu":
+            raise DataError(f"labels: expected integers, got dtype {labels.dtype}")
+        if labels.ndim != 1 or labels.shape[0] != x.shape[0]:
+            raise DataError(f"labels: expected shape ({x.shape[0]},) to match spiketrains, got {labels.shape}")
+        if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.int64).max):
+            raise DataError(f"labels: expected non-negative int64 values, got minimum {labels.min()}")
+        self.labels = labels.astype(np.int64, copy=False)
+        dt = self.dt
+        if not (
+            isinstance(dt, Quantity)
+            and have_same_dimensions(dt, second)
+            and np.ndim(dt) == 0
+            and math.isfinite(float(dt))
+            and float(dt) > 0
+        ):
+            raise DataError(f"dt: expected one positive time quantity such as 1*ms, got {dt!r}")
+        if not isinstance(self.params, dict):
+            raise DataError(f"params: expected a dict, got {type(self.params).__name__}")
+        try:
+            json.dumps(self.params, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"params: not JSON-serialisable ({exc})") from exc
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples."""
+        return self.spiketrains.shape[0]
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels per sample."""
+        return self.spiketrains.shape[1]
+
+    @property
+    def n_bins(self) -> int:
+        """Number of time bins per sample."""
+        return self.spiketrains.shape[2]
+
+    @property
+    def n_classes(self) -> int:
+        """Number of distinct labels present."""
+        return int(np.unique(self.labels).size)
+
+    @property
+    def duration(self) -> Quantity:
+        """Duration of one sample, ``n_bins * dt``."""
+        return self.n_bins * self.dt
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def subset(self, indices) -> "SpikeDataset":
+        """The samples selected by ``indices`` (integer indices, a boolean mask or a slice), as a new dataset.
+
+        ``params`` is copied, with ``params["subset"]`` holding the selected indices into the original generated
+        dataset (subsets of subsets compose).
+        """
+        try:
+            chosen = np.arange(self.n_samples)[indices]
+        except (IndexError, TypeError, ValueError) as exc:
+            raise ParameterError("indices", indices, f"not a valid index into {self.n_samples} samples ({exc})") from exc
+        chosen = np.atleast_1d(chosen)
+        if chosen.ndim != 1:
+            raise ParameterError("indices", indices, "expected a 1-D selection of samples")
+        params = json.loads(json.dumps(self.params))
+        original = params.get("subset")
+        params["subset"] = [int(original[i]) if original is not None else int(i) for i in chosen]
+        return SpikeDataset(self.spiketrains[chosen], self.labels[chosen], self.dt, params)
+
+    def save(self, path) -> Path:
+        """Write the dataset to ``path`` as an ``.npz`` archive, atomically.
+
+        The archive is written to a temporary file in the same directory and moved over ``path`` with
+        ``os.replace``, so a reader never sees half a file.  Keys: ``spiketrains`` (bool), ``labels`` (int64),
+        ``dt_seconds`` (float64), ``params_json`` (str) and ``format_version``.  ``path`` is used as given (no
+        ``.npz`` is appended).  Returns ``path`` as a :class:`pathlib.Path`.
+        """
+        path = Path(path)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez_compressed(
+                    handle,
+                    format_version=np.int64(_FORMAT_VERSION),
+                    spiketrains=self.spiketrains,
+                    labels=self.labels,
+                    dt_seconds=np.float64(float(self.dt / second)),
+                    params_json=np.str_(json.dumps(self.params)),
+                )
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, 0o666 & ~_umask())
+            os.replace(temporary, path)
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path) -> "SpikeDataset":
+        """Read a dataset written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            If the file is missing, not an ``.npz`` archive, lacks a key, or holds a field of the wrong shape or
+            dtype; the message names the file and the field.
+        """
+        path = Path(path)
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except FileNotFoundError as exc:
+            raise DataError(f"{path}: no such file") from exc
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise DataError(f"{path}: not a readable .npz archive ({exc})") from exc
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: not a .npz archive (holds a single array)")
+        with archive:
+            missing = [key for key in _NPZ_KEYS if key not in archive.files]
+            if missing:
+                raise DataError(f"{path}: missing key(s) {', '.join(missing)}")
+            try:
+                fields = {key: archive[key] for key in _NPZ_KEYS}
+            except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+                raise DataError(f"{path}: corrupted archive ({exc})") from exc
+        version = fields["format_version"]
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) != _FORMAT_VERSION:
+            raise DataError(f"{path}: format_version: expected {_FORMAT_VERSION}, got {version!r}")
+        dt_seconds = fields["dt_seconds"]
+        if dt_seconds.shape != () or dt_seconds.dtype.kind != "f":
+            raise DataError(f"{path}: dt_seconds: expected a float scalar, got {dt_seconds.dtype} {dt_seconds.shape}")
+        params_json = fields["params_json"]
+        if params_json.shape != () or params_json.dtype.kind != "U":
+            raise DataError(f"{path}: params_json: expected a string, got {params_json.dtype} {params_json.shape}")
+        try:
+            params = json.loads(str(params_json))
+        except ValueError as exc:
+            raise DataError(f"{path}: params_json: not valid JSON ({exc})") from exc
+        try:
+            return cls(fields["spiketrains"], fields["labels"], float(dt_seconds) * second, params)
+        except DataError as exc:
+            raise DataError(f"{path}: {exc}") from exc
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Task families
+# ---------------------------------------------------------------------------------------------------------------
+
+# Options of each task with their defaults (override with make_task(..., option=value)).
+_TASK_OPTIONS = {
+    "rate": {"mean_rate": 20 * Hz, "max_contrast": 0.5},
+    "burst": {"mean_rate": 20 * Hz, "max_burstiness": 0.9, "high_fraction": 0.2, "burst_duration": 50 * ms},
+    "regular": {"mean_rate": 20 * Hz, "max_order": 8.0},
+    "modulated": {"mean_rate": 20 * Hz, "modulation_depth": 0.8, "min_frequency": 4 * Hz, "max_frequency": 12 * Hz},
+    "digits": {"max_rate": 100 * Hz},
+}
+_DEFAULT_CHANNELS = {"rate": 16, "burst": 16, "regular": 16, "modulated": 16, "digits": 64}
+
+
+def _json_value(name: str, value) -> tuple[str, object]:
+    """An option as a JSON entry: quantities become floats with the unit in the key (``_hz``, ``_s``)."""
+    if isinstance(value, Quantity) and have_same_dimensions(value, Hz):
+        return f"{name}_hz", np.asarray(value / Hz, dtype=float).tolist()
+    if isinstance(value, Quantity) and have_same_dimensions(value, second):
+        return f"{name}_s", np.asarray(value / second, dtype=float).tolist()
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return name, value.item()
+    return name, value
+
+
+def _scalar_rate(name: str, value) -> float:
+    hz = _magnitude(name, value, "Hz")
+    if hz.ndim != 0 or hz < 0:
+        raise ParameterError(name, value, "expected one rate >= 0 Hz, e.g. 20*Hz")
+    return float(hz)
+
+
+def _class_positions(n_classes: int) -> np.ndarray:
+    """Evenly spaced class positions 0, 1/(n-1), ..., 1."""
+    return np.linspace(0.0, 1.0, n_classes)
+
+
+def _task_rate(rng, counts, n_channels, separation, n_bins, dt, options):
+    mean_hz = _scalar_rate("mean_rate", options["mean_rate"])
+    contrast = _real("max_contrast", options["max_contrast"], 0.0, 1.0)
+    rates = mean_hz * (1 + separation * contrast * (2 * _class_positions(len(counts)) - 1))
+    blocks = [poisson_spikes(n, n_channels, r * Hz, n_bins, dt, seed=rng) for n, r in zip(counts, rates)]
+    return blocks, [{"rate_hz": float(r)} for r in rates]
+
+
+def _task_burst(rng, counts, n_channels, separation, n_bins, dt, options):
+    max_burstiness = _real("max_burstiness", options["max_burstiness"], 0.0, 1.0)
+    blocks, classes = [], []
+    for n, position in zip(counts, _class_positions(len(counts))):
+        burstiness = separation * max_burstiness * position
+        arguments = burst_parameters(
+            options["mean_rate"], burstiness, options["high_fraction"], options["burst_duration"]
+        )
+        blocks.append(markov_modulated_spikes(n, n_channels, **arguments, n_bins=n_bins, dt=dt, seed=rng))
+        entry = {"burstiness": float(burstiness)}
+        entry.update(_json_value(name, value) for name, value in arguments.items())
+        classes.append(entry)
+    return blocks, classes
+
+
+def _task_regular(rng, counts, n_channels, separation, n_bins, dt, options):
+    max_order = _real("max_order", options["max_order"], 1.0, 1e6)
+    orders = 1 + separation * (max_order - 1) * _class_positions(len(counts))
+    rate = options["mean_rate"]
+    blocks = [gamma_renewal_spikes(n, n_channels, rate, k, n_bins, dt, seed=rng) for n, k in zip(counts, orders)]
+    return blocks, [{"order": float(k)} for k in orders]
+
+
+def _task_modulated(rng, counts, n_channels, separation, n_bins, dt, options):
+    low = _frequency_hz("min_frequency", options["min_frequency"])
+    high = _frequency_hz("max_frequency", options["max_frequency"])
+    if high < low:
+        raise ParameterError("max_frequency", options["max_frequency"], "must be >= min_frequency")
+    middle = (low + high) / 2
+    frequencies = middle + separation * (low + (high - low) * _class_positions(len(counts)) - middle)
+    blocks = [
+        modulated_poisson_spikes(
+            n, n_channels, options["mean_rate"], options["modulation_depth"], f * Hz, n_bins, dt, seed=rng
+        )
+        for n, f in zip(counts, frequencies)
+    ]
+    return blocks, [{"frequency_hz": float(f)} for f in frequencies]
+
+
+def _task_digits(rng, counts, n_channels, separation, n_bins, dt, options):
+    from sklearn.datasets import load_digits
+
+    max_hz = _scalar_rate("max_rate", options["max_rate"])
+    digits = load_digits()
+    images, targets = digits.data, digits.target
+    selected = np.isin(targets, np.arange(len(counts)))
+    mean_image = images[selected].mean(axis=0)
+    blocks, classes, indices = [], [], []
+    for digit, n in enumerate(counts):
+        available = np.flatnonzero(targets == digit)
+        replace = n > available.size
+        chosen = rng.choice(available, size=n, replace=replace)
+        blended = separation * images[chosen] + (1 - separation) * mean_image
+        rates = blended / 16.0 * max_hz
+        blocks.append(poisson_spikes(n, 64, rates * Hz, n_bins, dt, seed=rng))
+        classes.append({"digit": digit, "available_images": int(available.size), "with_replacement": bool(replace)})
+        indices.append(chosen)
+    return blocks, classes, np.concatenate(indices)
+
+
+_TASK_BUILDERS = {
+    "rate": _task_rate,
+    "burst": _task_burst,
+    "regular": _task_regular,
+    "modulated": _task_modulated,
+    "digits": _task_digits,
+}
+
+
+def make_task(
+    name,
+    n_samples=200,
+    n_channels=None,
+    difficulty=0.5,
+    n_classes=2,
+    n_bins=1024,
+    dt=1 * ms,
+    seed=0,
+    **options,
+) -> SpikeDataset:
+    """A labelled, balanced and shuffled spike-train classification task.
+
+    Every task maps ``difficulty`` ``d`` in ``[0, 1]`` to a *separation* ``1 - d`` that scales the difference
+    between the classes linearly: ``d = 0`` is the easiest setting, ``d = 1`` makes all classes the same process
+    (chance accuracy).  With ``n`` classes, class ``c`` sits at the evenly spaced position ``x_c = c / (n - 1)``.
+
+    ``"rate"``
+        Poisson, all channels at the class rate ``mean_rate * (1 + (1-d) * max_contrast * (2 x_c - 1))``.
+        Defaults ``mean_rate = 20*Hz``, ``max_contrast = 0.5`` (10 vs 30 Hz at ``d = 0``).
+    ``"burst"``
+        Poisson against bursty Markov-modulated Poisson at the same mean rate: class ``c`` has burstiness
+        ``(1-d) * max_burstiness * x_c`` (see :func:`burst_parameters`; class 0 is Poisson).  Defaults
+        ``mean_rate = 20*Hz``, ``max_burstiness = 0.9``, ``high_fraction = 0.2``, ``burst_duration = 50*ms``.
+    ``"regular"``
+        Poisson against gamma renewal at the same rate: class ``c`` has gamma order
+        ``k_c = 1 + (1-d) * (max_order - 1) * x_c`` (``k = 1`` is Poisson).  Defaults ``mean_rate = 20*Hz``,
+        ``max_order = 8``.
+    ``"modulated"``
+        Sinusoidally modulated Poisson at the same mean rate and depth, differing in frequency: class ``c`` has
+        ``f_mid + (1-d) * (min_frequency + (max_frequency - min_frequency) * x_c - f_mid)`` with ``f_mid`` the middle
+        of the range, and a random phase per sample.  Defaults ``mean_rate = 20*Hz``, ``modulation_depth = 0.8``,
+        ``min_frequency = 4*Hz``, ``max_frequency = 12*Hz``.
+    ``"digits"``
+        scikit-learn's bundled 8x8 handwritten digits (1797 real images, no download).  Classes are the digits
+        ``0 .. n_classes-1`` and the label *is* the digit.  Each of the 64 pixels (0..16) drives one Poisson
+        channel at ``rate = blended_pixel / 16 * max_rate`` where ``blended = (1-d) * image + d * mean_image``
+        (``mean_image`` over all images of the chosen digits): at ``d = 1`` every sample has the same rates.
+        Images are drawn without replacement while a class has enough of them (about 180 per digit) and with
+        replacement otherwise (``params["classes"][c]["with_replacement"]``).  ``params["image_indices"]`` gives
+        each sample's row in ``load_digits()``.  Default ``max_rate = 100*Hz``; ``n_channels`` must be 64.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`TASKS`.
+    n_samples : int
+        Number of samples, ``>= n_classes``; class sizes differ by at most one (equal when divisible).
+    n_channels : int or None
+        Channels per sample; None picks the task default (16, or 64 for ``"digits"``).
+    difficulty : float
+        In ``[0, 1]``, see above (default 0.5).
+    n_classes : int
+        Number of classes, ``>= 2`` (at most 10 for ``"digits"``).
+    n_bins : int
+        Bins per sample (default 1024).
+    dt : Quantity, s
+        Bin width (default 1 ms).
+    seed : int or numpy.random.Generator
+        Seed for all random draws, including the shuffle (default 0).  ``params["seed"]`` records it (None when
+        a Generator was given).
+    **options
+        Task options listed above, e.g. ``mean_rate=30*Hz``.
+
+    Returns
+    -------
+    SpikeDataset
+        With ``params`` holding the task name, seed, difficulty, sizes, options (quantities as floats with the
+        unit in the key: ``mean_rate_hz``) and one entry of class parameters per class in ``params["classes"]``.
+    """
+    if not isinstance(name, str) or name not in TASKS:
+        raise ParameterError("task", name, f"unknown task; known tasks: {', '.join(TASKS)}")
+    n_classes = _count("n_classes", n_classes, 2)
+    if name == "digits" and n_classes > 10:
+        raise ParameterError("n_classes", n_classes, "the digits task has at most 10 classes")
+    n_samples = _count("n_samples", n_samples, 1)
+    if n_samples < n_classes:
+        raise ParameterError("n_samples", n_samples, f"expected at least one sample per class (>= {n_classes})")
+    n_channels = _DEFAULT_CHANNELS[name] if n_channels is None else _count("n_channels", n_channels, 1)
+    if name == "digits" and n_channels != 64:
+        raise ParameterError("n_channels", n_channels, "the digits task has 64 channels (one per pixel)")
+    difficulty = _real("difficulty", difficulty, 0.0, 1.0)
+    n_bins = _count("n_bins", n_bins, 1)
+    dt_s = _time_seconds("dt", dt)
+    known = _TASK_OPTIONS[name]
+    for option, value in options.items():
+        if option not in known:
+            raise ParameterError(option, value, f"unknown option for task {name!r}; known options: {', '.join(known)}")
+    chosen = {**known, **options}
+    rng = _rng(seed)
+
+    counts = [n_samples // n_classes + (c < n_samples % n_classes) for c in range(n_classes)]
+    built = _TASK_BUILDERS[name](rng, counts, n_channels, 1.0 - difficulty, n_bins, dt, chosen)
+    blocks, classes = built[0], built[1]
+    order = rng.permutation(n_samples)
+    spiketrains = np.concatenate(blocks)[order]
+    labels = np.repeat(np.arange(n_classes, dtype=np.int64), counts)[order]
+    params = {
+        "task": name,
+        "seed": _seed_for_params(seed),
+        "difficulty": difficulty,
+        "n_samples": n_samples,
+        "n_channels": n_channels,
+        "n_classes": n_classes,
+        "n_bins": n_bins,
+        "dt_s": dt_s,
+        "options": dict(_json_value(option, value) for option, value in chosen.items()),
+        "classes": classes,
+    }
+    if name == "digits":
+        params["image_indices"] = [int(i) for i in built[2][order]]
+    return SpikeDataset(spiketrains, labels, dt_s * second, params)

@@ -1,0 +1,48 @@
+"""Errors raised at brainlz's API edge.
+
+Every error names the offending field and its value, so that a user sees one clear line instead of a
+traceback from deep inside Brian2 or numpy.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BrainlzError", "ParameterError", "DataError", "ModelError", "ProtocolError"]
+
+
+class BrainlzError(Exception):
+    """Base class of every error brainlz raises on purpose."""
+
+
+class ParameterError(BrainlzError, ValueError):
+    """A parameter has a bad value.
+
+    Parameters
+    ----------
+    field : str
+        Name of the offending field, e.g. ``"rate"`` or ``"hidden.tau_m"``.
+    value : object
+        The value that was given.
+    reason : str
+        What was expected instead.
+    """
+
+    def __init__(self, field: str, value, reason: str):
+        self.field = field
+        self.value = value
+        self.reason = reason
+        text = repr(value)
+        if len(text) > 80:
+            text = text[:77] + "..."
+        super().__init__(f"{field} = {text}: {reason}")
+
+
+class DataError(BrainlzError, ValueError):
+    """A data set or array is malformed (shape, dtype, labels)."""
+
+
+class ModelError(BrainlzError):
+    """A neuron model cannot be found or is malformed."""
+
+
+class ProtocolError(BrainlzError):
+    """A protocol file cannot be loaded or is malformed."""

@@ -1,0 +1,520 @@
+"""Network specification (pure data) and its Brian2 builder.
+
+A :class:`NetworkSpec` holds everything that defines a feed-forward spiking network: the number of input
+channels, the layers (model name, size, per-neuron intrinsic parameters with units), the weight matrices of the
+projections between consecutive layers (dense, ``[n_pre, n_post]``, in the postsynaptic model's weight unit) and
+the time step.  It holds no Brian2 objects and can be saved to / loaded from ``.npz``.
+
+:func:`build` turns a spec into Brian2 objects for a *batch* of samples: every sample is an independent copy of
+the network (block-diagonal connectivity), so that ``n_samples`` inputs are simulated in one Brian2 run.  Input
+spikes come from a table (see :func:`spike_table`) read through a 2-D ``TimedArray``, which — unlike a
+``SpikeGeneratorGroup`` — can be replaced through ``run_args`` in standalone mode without recompiling.
+Only this module and ``brainlz.backends`` create Brian2 objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from brian2 import (NeuronGroup, Quantity, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, amp, get_dimensions,
+                    have_same_dimensions, ms, second)
+
+from brian2.units.fundamentalunits import get_unit
+
+from .errors import DataError, ParameterError
+from .models import NeuronModel, load_model
+
+__all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor",
+           "check_spiketrains"]
+
+_CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|<|>=|>)\s*(\w+)\s*$")
+_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of spiking neurons.
+
+    Parameters
+    ----------
+    name : str
+        Layer name (``"hidden"``, ``"output"``); also the Brian2 group name.
+    model : str
+        Name of the neuron model (see :func:`brainlz.models.load_model`).
+    n_neurons : int
+        Number of neurons per sample.
+    params : dict of str to Quantity
+        Per-neuron intrinsic parameters, arrays of shape ``(n_neurons,)`` with units.
+    model_options : dict
+        Options passed to the model file (e.g. ``{"stochastic": True}``).
+    """
+
+    name: str
+    model: str
+    n_neurons: int
+    params: dict
+    model_options: dict = field(default_factory=dict)
+
+    @property
+    def neuron_model(self) -> NeuronModel:
+        """The loaded :class:`~brainlz.models.NeuronModel`."""
+        return load_model(self.model, **self.model_options)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A feed-forward spiking network as pure data.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input channels.
+    layers : tuple of LayerSpec
+        Hidden layers then the output layer (the last).
+    weights : tuple of Quantity
+        ``weights[k]`` connects layer ``k-1`` (the input for ``k = 0``) to layer ``k``; shape ``[n_pre, n_post]``,
+        unit = the postsynaptic model's ``weight_unit``.
+    dt : Quantity
+        Simulation time step (default 1 ms; one bin of the spike rasters).
+    """
+
+    n_inputs: int
+    layers: tuple
+    weights: tuple
+    dt: Quantity = field(default_factory=lambda: 1 * ms)
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "weights", tuple(self.weights))
+        self.validate()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls, n_inputs: int, hidden=64, output: int = 64, model="lif", output_model=None,
+               model_options=None, weight_mean=None, weight_std=None, input_rate=20.0, dt=1 * ms,
+               seed=0) -> "NetworkSpec":
+        """A network with default intrinsic parameters and random (Gaussian) weights.
+
+        Parameters
+        ----------
+        n_inputs : int
+            Number of input channels.
+        hidden : int or sequence of int
+            Sizes of the hidden layers (``0`` or ``()`` for none).  Default one layer of 64.
+        output : int
+            Size of the output layer.  Default 64.
+        model, output_model : str
+            Neuron model of the hidden layers and of the output layer (default: the same as ``model``).
+        model_options : dict, optional
+            Options for the model files.
+        weight_mean, weight_std : Quantity, optional
+            Mean and standard deviation of the weights of every projection.  Default: chosen per projection so
+            that ``n_pre`` presynaptic neurons firing at ``input_rate`` drive the mean membrane potential to
+            the default threshold (mean), with a standard deviation equal to the mean.
+        input_rate : float
+            Presynaptic rate in Hz assumed by the default weight scale.
+        dt : Quantity
+            Time step.
+        seed : int
+            Seed of the weight generator.
+        """
+        rng = np.random.default_rng(seed)
+        if isinstance(hidden, (int, np.integer)):
+            hidden = (int(hidden),) if hidden else ()
+        sizes = list(hidden) + [output]
+        layer_names = [f"hidden{k}" if len(hidden) > 1 else "hidden" for k in range(len(hidden))] + ["output"]
+        models = [model] * len(hidden) + [output_model or model]
+        options = dict(model_options or {})
+        for name, size in zip(layer_names, sizes):
+            if not isinstance(size, (int, np.integer)) or size < 1:
+                raise ParameterError(f"{name}.n_neurons", size, "expected a positive integer")
+        if not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
+            raise ParameterError("n_inputs", n_inputs, "expected a positive integer")
+        layers, weights = [], []
+        n_pre = int(n_inputs)
+        for name, size, model_name in zip(layer_names, sizes, models):
+            neuron_model = load_model(model_name, **options)
+            params = neuron_model.default_values(int(size))
+            layers.append(LayerSpec(name, model_name, int(size), params, options))
+            unit = neuron_model.weight_unit
+            if weight_mean is None:
+                mean = _default_weight(neuron_model, n_pre, input_rate)
+            else:
+                mean = _as_float(weight_mean, unit, f"{name}.weight_mean")
+            std = abs(mean) if weight_std is None else _as_float(weight_std, unit, f"{name}.weight_std")
+            weights.append(rng.normal(mean, std, size=(n_pre, int(size))) * unit)
+            n_pre = int(size)
+        return cls(int(n_inputs), tuple(layers), tuple(weights), dt)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def output(self) -> LayerSpec:
+        """The output layer."""
+        return self.layers[-1]
+
+    @property
+    def layer_names(self) -> tuple:
+        return tuple(layer.name for layer in self.layers)
+
+    @property
+    def sizes(self) -> tuple:
+        """``(n_inputs, n_layer0, ..., n_output)``."""
+        return (self.n_inputs,) + tuple(layer.n_neurons for layer in self.layers)
+
+    def layer(self, name: str) -> LayerSpec:
+        """The layer called ``name``."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ParameterError("layer", name, f"no such layer; layers: {', '.join(self.layer_names)}")
+
+    def with_params(self, layer: str, **values) -> "NetworkSpec":
+        """A copy with some intrinsic parameters of one layer replaced.
+
+        Scalars are broadcast to every neuron of the layer.
+        """
+        target = self.layer(layer)
+        params = dict(target.params)
+        for name, value in values.items():
+            if name not in params:
+                raise ParameterError(f"{layer}.{name}", value, f"no such parameter; parameters: {', '.join(params)}")
+            unit = target.neuron_model.params[name].unit
+            params[name] = np.broadcast_to(np.asarray(value, dtype=float), (target.n_neurons,)).copy() * unit \
+                if have_same_dimensions(value, unit) else value  # wrong units are reported by validate()
+        layers = tuple(replace(lay, params=params) if lay.name == layer else lay for lay in self.layers)
+        return replace(self, layers=layers)
+
+    def with_weights(self, weights) -> "NetworkSpec":
+        """A copy with new weight matrices."""
+        return replace(self, weights=tuple(weights))
+
+    def structure_key(self) -> tuple:
+        """What determines the generated code: models, sizes and dt (not parameter or weight values)."""
+        return (self.n_inputs, float(self.dt),
+                tuple((lay.name, lay.model, tuple(sorted(lay.model_options.items())), lay.n_neurons)
+                      for lay in self.layers))
+
+    # ------------------------------------------------------------------ validation
+    def validate(self):
+        """Check sizes, units, bounds and constraints; raise :class:`ParameterError` naming the field."""
+        if not isinstance(self.n_inputs, (int, np.integer)) or self.n_inputs < 1:
+            raise ParameterError("n_inputs", self.n_inputs, "expected a positive integer")
+        if not isinstance(self.dt, Quantity) or not have_same_dimensions(self.dt, second) or float(self.dt) <= 0:
+            raise ParameterError("dt", self.dt, "expected a positive time, e.g. 1*ms")
+        if not self.layers:
+            raise ParameterError("layers", self.layers, "at least one (output) layer is needed")
+        if len(self.weights) != len(self.layers):
+            raise ParameterError("weights", f"{len(self.weights)} matrices",
+                                 f"expected one per layer ({len(self.layers)})")
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names) or not all(re.fullmatch(r"[A-Za-z]\w*", n) for n in names):
+            raise ParameterError("layers.name", names, "layer names must be unique identifiers")
+        n_pre = self.n_inputs
+        for layer, weight in zip(self.layers, self.weights):
+            model = layer.neuron_model
+            if not isinstance(layer.n_neurons, (int, np.integer)) or layer.n_neurons < 1:
+                raise ParameterError(f"{layer.name}.n_neurons", layer.n_neurons, "expected a positive integer")
+            missing = set(model.params) - set(layer.params)
+            extra = set(layer.params) - set(model.params)
+            if missing or extra:
+                raise ParameterError(f"{layer.name}.params", sorted(layer.params),
+                                     f"must hold exactly the parameters of model {model.name!r}: "
+                                     f"missing {sorted(missing)}, unknown {sorted(extra)}")
+            arrays = {}
+            for name, spec in model.params.items():
+                values = layer.params[name]
+                arrays[name] = spec.check(values, f"{layer.name}.{name}")
+                if arrays[name].shape != (layer.n_neurons,):
+                    raise ParameterError(f"{layer.name}.{name}", f"shape {arrays[name].shape}",
+                                         f"expected shape ({layer.n_neurons},)")
+            for constraint in model.constraints:
+                left, op, right = _CONSTRAINT.match(constraint).groups()
+                ok = _OPS[op](arrays[left], arrays[right])
+                if not np.all(ok):
+                    k = int(np.flatnonzero(~ok)[0])
+                    raise ParameterError(f"{layer.name}.{left}", layer.params[left][k],
+                                         f"violates {constraint} at neuron {k} ({right} = {layer.params[right][k]})")
+            label = f"weights[{self.layers.index(layer)}] ({'input' if n_pre == self.n_inputs and layer is self.layers[0] else 'previous layer'} -> {layer.name})"
+            if not have_same_dimensions(weight, model.weight_unit):
+                raise ParameterError(label, weight, f"expected a quantity in {model.weight_unit}")
+            shape = np.shape(weight)
+            if shape != (n_pre, layer.n_neurons):
+                raise ParameterError(label, f"shape {shape}", f"expected shape ({n_pre}, {layer.n_neurons})")
+            if not np.all(np.isfinite(np.asarray(weight))):
+                raise ParameterError(label, "non-finite values", "weights must be finite")
+            n_pre = layer.n_neurons
+
+    # ------------------------------------------------------------------ persistence
+    def to_arrays(self) -> dict:
+        """Flatten into a dict of numpy arrays (SI units) plus a JSON header, for ``np.savez``."""
+        header = {"n_inputs": int(self.n_inputs), "dt": float(self.dt),
+                  "layers": [{"name": lay.name, "model": lay.model, "n_neurons": int(lay.n_neurons),
+                              "model_options": lay.model_options, "params": list(lay.params)}
+                             for lay in self.layers]}
+        arrays = {"header": np.array(json.dumps(header))}
+        for k, (layer, weight) in enumerate(zip(self.layers, self.weights)):
+            arrays[f"weights_{k}"] = np.asarray(weight, dtype=float)
+            for name, value in layer.params.items():
+                arrays[f"param_{layer.name}_{name}"] = np.asarray(value, dtype=float)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "NetworkSpec":
+        """Inverse of :meth:`to_arrays`."""
+        try:
+            header = json.loads(str(arrays["header"]))
+            layers, weights = [], []
+            for k, entry in enumerate(header["layers"]):
+                model = load_model(entry["model"], **entry["model_options"])
+                params = {name: np.asarray(arrays[f"param_{entry['name']}_{name}"]) * model.params[name].unit
+                          for name in entry["params"]}
+                layers.append(LayerSpec(entry["name"], entry["model"], int(entry["n_neurons"]), params,
+                                        dict(entry["model_options"])))
+                weights.append(np.asarray(arrays[f"weights_{k}"]) * model.weight_unit)
+        except KeyError as exc:
+            raise DataError(f"network spec: missing entry {exc}") from None
+        return cls(int(header["n_inputs"]), tuple(layers), tuple(weights), header["dt"] * second)
+
+    def save(self, path) -> Path:
+        """Write the spec to ``path`` (``.npz``) atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **self.to_arrays())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "NetworkSpec":
+        """Read a spec written by :meth:`save`."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls.from_arrays({key: data[key] for key in data.files})
+        except (OSError, ValueError) as exc:
+            raise DataError(f"network spec file {path}: {exc}") from None
+
+
+def _as_float(value, unit, label):
+    if not have_same_dimensions(value, unit):
+        raise ParameterError(label, value, f"expected a quantity in {unit}")
+    return float(value)
+
+
+def _default_weight(model: NeuronModel, n_pre: int, rate_hz: float) -> float:
+    """Weight (SI) for which ``n_pre`` inputs at ``rate_hz`` put the mean potential at the default threshold.
+
+    Uses the mean synaptic current ``n_pre * rate * w * tau_syn`` and the stationary potential
+    ``E_L + R * I``; models without these parameters get 1/n_pre in their weight unit.
+    """
+    p = model.params
+    if {"R", "tau_syn", "V_th", "E_L"} <= set(p) and have_same_dimensions(model.weight_unit, amp):
+        gap = float(p["V_th"].default) - float(p["E_L"].default)
+        return gap / (float(p["R"].default) * n_pre * rate_hz * float(p["tau_syn"].default))
+    return 1.0 / n_pre
+
+
+# ---------------------------------------------------------------------- inputs
+def check_spiketrains(spiketrains, n_inputs: int | None = None, field: str = "spiketrains") -> np.ndarray:
+    """Validate a raster ``bool[n_samples, n_channels, n_bins]`` and return it as a bool array."""
+    array = np.asarray(spiketrains)
+    if array.ndim != 3:
+        raise DataError(f"{field}: expected a 3-D raster [n_samples, n_channels, n_bins], got shape {array.shape}")
+    if array.dtype != bool:
+        if array.dtype.kind not in "biu" or (array.size and (array.min() < 0 or array.max() > 1)):
+            raise DataError(f"{field}: expected a binary raster (bool or 0/1), got dtype {array.dtype}")
+        array = array.astype(bool)
+    if n_inputs is not None and array.shape[1] != n_inputs:
+        raise DataError(f"{field}: has {array.shape[1]} channels, the network has n_inputs = {n_inputs}")
+    if array.shape[0] < 1 or array.shape[2] < 1:
+        raise DataError(f"{field}: empty raster of shape {array.shape}")
+    return array
+
+
+def spike_table(spiketrains: np.ndarray, capacity: int | None = None) -> tuple:
+    """Encode rasters as a table of spike bins per input neuron.
+
+    Parameters
+    ----------
+    spiketrains : bool ndarray [n_samples, n_channels, n_bins]
+    capacity : int, optional
+        Number of rows (spikes per neuron) to allocate; default the largest spike count.
+
+    Returns
+    -------
+    table : float64 ndarray [capacity + 1, n_samples * n_channels]
+        ``table[k, j]`` is the bin of the ``k``-th spike of flattened input neuron ``j``, ``-1`` past its last
+        spike; the final row is all ``-1`` so that reading beyond the table (TimedArray clipping) never fires.
+    capacity : int
+    """
+    n_samples, n_channels, n_bins = spiketrains.shape
+    flat = spiketrains.reshape(n_samples * n_channels, n_bins)
+    counts = flat.sum(axis=1)
+    needed = int(counts.max()) if counts.size else 0
+    if capacity is None:
+        capacity = needed
+    if needed > capacity:
+        raise ParameterError("capacity", capacity, f"an input neuron has {needed} spikes")
+    table = np.full((capacity + 1, flat.shape[0]), -1.0)
+    rows, bins = np.nonzero(flat)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(rows.size) - starts[rows]
+    table[rank, rows] = bins
+    return table, capacity
+
+
+# ---------------------------------------------------------------------- Brian2 builder
+@dataclass
+class BuiltNetwork:
+    """The Brian2 objects of one batched network (internal to the backends)."""
+
+    spec: NetworkSpec
+    n_samples: int
+    n_bins: int
+    capacity: int
+    inputs: object
+    table: TimedArray | None
+    groups: list
+    synapses: list
+    spike_monitors: dict
+    trace_monitor: StateMonitor | None
+    trace: tuple | None
+    objects: list
+
+    def duration(self):
+        return self.n_bins * self.spec.dt
+
+    def initial_values(self) -> dict:
+        """Per-variable arrays (SI floats) of parameters, initial states and weights, tiled over samples.
+
+        Keys are the Brian2 ``VariableView`` objects, as used by ``device.run(run_args=...)``.
+        """
+        values = {}
+        for group, layer in zip(self.groups, self.spec.layers):
+            model = layer.neuron_model
+            tiled = {name: np.tile(np.asarray(value, dtype=float), self.n_samples)
+                     for name, value in layer.params.items()}
+            for name, array in tiled.items():
+                values[(group, name)] = array
+            for state in model.state_variables():
+                if state in model.initial:
+                    values[(group, state)] = _evaluate_initial(model.initial[state], tiled)
+                else:
+                    values[(group, state)] = np.zeros(group.N)
+        for synapses, weight in zip(self.synapses, self.spec.weights):
+            values[(synapses, "w")] = np.tile(np.asarray(weight, dtype=float).ravel(), self.n_samples)
+        if self.table is not None:
+            values[(self.inputs, "k")] = np.zeros(self.inputs.N, dtype=np.int32)
+        return values
+
+
+def _evaluate_initial(expression: str, params: dict) -> np.ndarray:
+    name = expression.strip()
+    if name in params:
+        return params[name].copy()
+    try:
+        return np.broadcast_to(float(name), next(iter(params.values())).shape).copy()
+    except ValueError:
+        raise ParameterError("initial", expression, "initial values must name a parameter or be a number") from None
+
+
+def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_hidden: bool = False,
+          trace=None, table_values=None, spiketrains=None) -> BuiltNetwork:
+    """Create the Brian2 objects of ``spec`` for a batch of ``n_samples`` independent copies.
+
+    Values (parameters, weights, inputs) are *not* set here: see :meth:`BuiltNetwork.initial_values` and the
+    backends, which set them directly (runtime) or through ``run_args`` (standalone).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    n_samples, n_bins : int
+        Batch size and number of time bins.
+    capacity : int
+        Spikes per input neuron the input table can hold.
+    record_hidden : bool
+        Also record the spikes of the hidden layers.
+    trace : tuple (layer name, sample, neuron), optional
+        Record the state variables of one neuron at every step.
+    table_values : ndarray, optional
+        The input table (see :func:`spike_table`); default all ``-1`` (no input), to be replaced by ``run_args``.
+    spiketrains : bool ndarray [n_samples, n_inputs, n_bins], optional
+        If given, the input is a ``SpikeGeneratorGroup`` with these spikes instead of the table.  Brian2's
+        runtime targets bake the table's shape into the generated code (a recompile per batch shape), the
+        generator does not; standalone reruns need the table, because run_args cannot resize a generator.
+    """
+    dt = spec.dt
+    if spiketrains is not None:
+        table = None
+        flat = spiketrains.reshape(n_samples * spec.n_inputs, n_bins)
+        bins, index = np.nonzero(flat.T)
+        inputs = SpikeGeneratorGroup(n_samples * spec.n_inputs, index, bins * dt, dt=dt, sorted=True, name="inputs")
+    else:
+        if table_values is None:
+            table_values = np.full((capacity + 1, n_samples * spec.n_inputs), -1.0)
+        table = TimedArray(table_values, dt=1 * second, name="input_table")
+        inputs = NeuronGroup(n_samples * spec.n_inputs, "k : integer",
+                             threshold="timestep(t, dt) == int(input_table(k * second, i))",
+                             reset="k += 1", dt=dt, name="inputs", namespace={"input_table": table})
+    groups, synapses, monitors = [], [], {}
+    pre, n_pre = inputs, spec.n_inputs
+    for index, (layer, weight) in enumerate(zip(spec.layers, spec.weights)):
+        model = layer.neuron_model
+        group = NeuronGroup(n_samples * layer.n_neurons, model.equations, threshold=model.threshold,
+                            reset=model.reset, refractory=model.refractory, method=model.method, dt=dt,
+                            name=layer.name)
+        n_post = layer.n_neurons
+        syn = Synapses(pre, group, model=f"w : {_unit_name(model.weight_unit)}", on_pre=model.on_pre, dt=dt,
+                       name=f"syn_{index}_{layer.name}")
+        sample = np.repeat(np.arange(n_samples), n_pre * n_post)
+        local_pre = np.tile(np.repeat(np.arange(n_pre), n_post), n_samples)
+        local_post = np.tile(np.tile(np.arange(n_post), n_pre), n_samples)
+        syn.connect(i=sample * n_pre + local_pre, j=sample * n_post + local_post)
+        groups.append(group)
+        synapses.append(syn)
+        if record_hidden or index == len(spec.layers) - 1:
+            monitors[layer.name] = SpikeMonitor(group, name=f"spikes_{layer.name}")
+        pre, n_pre = group, n_post
+    trace_monitor = None
+    if trace is not None:
+        layer_name, sample_index, neuron = trace
+        layer = spec.layer(layer_name)
+        if not 0 <= sample_index < n_samples:
+            raise ParameterError("trace.sample", sample_index, f"expected 0 <= sample < {n_samples}")
+        if not 0 <= neuron < layer.n_neurons:
+            raise ParameterError("trace.neuron", neuron, f"expected 0 <= neuron < {layer.n_neurons}")
+        group = groups[spec.layer_names.index(layer_name)]
+        trace_monitor = StateMonitor(group, list(layer.neuron_model.state_variables()),
+                                     record=[sample_index * layer.n_neurons + neuron], name="trace")
+    objects = [inputs, *groups, *synapses, *monitors.values()] + ([trace_monitor] if trace_monitor is not None else [])
+    return BuiltNetwork(spec, n_samples, n_bins, capacity, inputs, table, groups, synapses, monitors,
+                        trace_monitor, trace, objects)
+
+
+def _unit_name(unit) -> str:
+    """Brian2 unit name for a model declaration (``amp``, ``volt``, ``1``)."""
+    dims = get_dimensions(unit)
+    if dims.is_dimensionless:
+        return "1"
+    return repr(get_unit(dims))
+
+
+def rasters_from_monitor(indices: np.ndarray, times: np.ndarray, n_samples: int, n_neurons: int, n_bins: int,
+                         dt: float) -> np.ndarray:
+    """Convert spike monitor output into ``bool[n_samples, n_neurons, n_bins]``."""
+    raster = np.zeros((n_samples * n_neurons, n_bins), dtype=bool)
+    bins = np.rint(np.asarray(times) / dt).astype(np.int64)
+    keep = bins < n_bins
+    raster[np.asarray(indices)[keep], bins[keep]] = True
+    return raster.reshape(n_samples, n_neurons, n_bins)
