@@ -573,7 +573,7 @@ class SpikeDataset:
         if labels.ndim != 1 or labels.shape[0] != x.shape[0]:
             raise DataError(f"labels: expected shape ({x.shape[0]},) to match spiketrains, got {labels.shape}")
         if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.int64).max):
-            raise DataError(f"labels: expected non-negative int64 values, got minimum {labels.min()}")
+            raise DataError(f"labels: expected non-negative int64 values, got {labels.min()} .. {labels.max()}")
         self.labels = labels.astype(np.int64, copy=False)
         dt = self.dt
         if not (
@@ -584,12 +584,7 @@ class SpikeDataset:
             and float(dt) > 0
         ):
             raise DataError(f"dt: expected one positive time quantity such as 1*ms, got {dt!r}")
-        if not isinstance(self.params, dict):
-            raise DataError(f"params: expected a dict, got {type(self.params).__name__}")
-        try:
-            json.dumps(self.params, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"params: not JSON-serialisable ({exc})") from exc
+        _params_json(self.params)
 
     @property
     def n_samples(self) -> int:
@@ -628,7 +623,8 @@ class SpikeDataset:
         try:
             chosen = np.arange(self.n_samples)[indices]
         except (IndexError, TypeError, ValueError) as exc:
-            raise ParameterError("indices", indices, f"not a valid index into {self.n_samples} samples ({exc})") from exc
+            reason = f"not a valid index into {self.n_samples} samples ({exc})"
+            raise ParameterError("indices", indices, reason) from exc
         chosen = np.atleast_1d(chosen)
         if chosen.ndim != 1:
             raise ParameterError("indices", indices, "expected a 1-D selection of samples")
@@ -646,6 +642,7 @@ class SpikeDataset:
         ``.npz`` is appended).  Returns ``path`` as a :class:`pathlib.Path`.
         """
         path = Path(path)
+        params_json = _params_json(self.params)  # fails before anything is written
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -655,7 +652,7 @@ class SpikeDataset:
                     spiketrains=self.spiketrains,
                     labels=self.labels,
                     dt_seconds=np.float64(float(self.dt / second)),
-                    params_json=np.str_(json.dumps(self.params)),
+                    params_json=np.str_(params_json),
                 )
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -715,6 +712,16 @@ class SpikeDataset:
             raise DataError(f"{path}: {exc}") from exc
 
 
+def _params_json(params) -> str:
+    """``params`` as a JSON string; DataError naming ``params`` if it is not a JSON-serialisable dict."""
+    if not isinstance(params, dict):
+        raise DataError(f"params: expected a dict, got {type(params).__name__}")
+    try:
+        return json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"params: not JSON-serialisable ({exc})") from exc
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -763,12 +770,19 @@ def _task_rate(rng, counts, n_channels, separation, n_bins, dt, options):
     mean_hz = _scalar_rate("mean_rate", options["mean_rate"])
     contrast = _real("max_contrast", options["max_contrast"], 0.0, 1.0)
     rates = mean_hz * (1 + separation * contrast * (2 * _class_positions(len(counts)) - 1))
+    _check_below_one("mean_rate", options["mean_rate"], rates * float(dt / second), "the highest class rate*dt")
     blocks = [poisson_spikes(n, n_channels, r * Hz, n_bins, dt, seed=rng) for n, r in zip(counts, rates)]
     return blocks, [{"rate_hz": float(r)} for r in rates]
 
 
 def _task_burst(rng, counts, n_channels, separation, n_bins, dt, options):
     max_burstiness = _real("max_burstiness", options["max_burstiness"], 0.0, 1.0)
+    strongest = burst_parameters(
+        options["mean_rate"], separation * max_burstiness, options["high_fraction"], options["burst_duration"]
+    )
+    _check_below_one(
+        "mean_rate", options["mean_rate"], strongest["rate_high"] * dt, "the highest burst rate_high*dt"
+    )
     blocks, classes = [], []
     for n, position in zip(counts, _class_positions(len(counts))):
         burstiness = separation * max_burstiness * position
@@ -786,6 +800,7 @@ def _task_regular(rng, counts, n_channels, separation, n_bins, dt, options):
     max_order = _real("max_order", options["max_order"], 1.0, 1e6)
     orders = 1 + separation * (max_order - 1) * _class_positions(len(counts))
     rate = options["mean_rate"]
+    _check_below_one("mean_rate", rate, _magnitude("mean_rate", rate, "Hz") * float(dt / second))
     blocks = [gamma_renewal_spikes(n, n_channels, rate, k, n_bins, dt, seed=rng) for n, k in zip(counts, orders)]
     return blocks, [{"order": float(k)} for k in orders]
 
@@ -810,6 +825,7 @@ def _task_digits(rng, counts, n_channels, separation, n_bins, dt, options):
     from sklearn.datasets import load_digits
 
     max_hz = _scalar_rate("max_rate", options["max_rate"])
+    _check_below_one("max_rate", options["max_rate"], np.asarray(max_hz * float(dt / second)), "max_rate*dt")
     digits = load_digits()
     images, targets = digits.data, digits.target
     selected = np.isin(targets, np.arange(len(counts)))

@@ -121,6 +121,8 @@ def test_poisson_per_sample_rates():
     [
         ("gamma k=4", lambda: gamma_renewal_spikes(300, 10, 20 * Hz, 4, seed=3), 20.0),
         ("gamma k=0.5", lambda: gamma_renewal_spikes(300, 10, 30 * Hz, 0.5, seed=3), 30.0),
+        ("gamma k=4, 200 Hz", lambda: gamma_renewal_spikes(300, 10, 200 * Hz, 4, seed=3), 200.0),
+        ("gamma k=1, 300 Hz", lambda: gamma_renewal_spikes(300, 10, 300 * Hz, 1, seed=3), 300.0),
         ("bursty", lambda: markov_modulated_spikes(300, 10, **burst_parameters(20 * Hz, 0.9), seed=3), 20.0),
         ("modulated", lambda: modulated_poisson_spikes(300, 10, 20 * Hz, 0.8, 7 * Hz, seed=3), 20.0),
     ],
@@ -177,12 +179,19 @@ def test_fano_factor_gamma_is_near_one_over_k():
 def test_fano_factor_bursty_matches_mmpp_theory():
     arguments = burst_parameters(20 * Hz, 0.9, high_fraction=0.2, burst_duration=50 * ms)
     raster = markov_modulated_spikes(300, 10, **arguments, seed=8)
-    p_low, p_high, up, down = (float(arguments[key] / Hz) * DT for key in
-                               ("rate_low", "rate_high", "switch_rate_up", "switch_rate_down"))
+    keys = ("rate_low", "rate_high", "switch_rate_up", "switch_rate_down")
+    p_low, p_high, up, down = (float(arguments[key] / Hz) * DT for key in keys)
     variance, mean = mmpp_count_variance(100, p_low, p_high, up, down)
     value, error = estimate(lambda r: fano(window_counts(r, 100)), raster)
     assert_close(value, variance / mean, error, what="Fano, bursty")
     assert value > 2
+
+
+def test_bursty_channels_are_independent():
+    raster = markov_modulated_spikes(100, 2, **burst_parameters(20 * Hz, 0.9), seed=13)
+    counts = window_counts(raster, 100)  # [sample, channel, window]
+    r = np.corrcoef(counts[:, 0].ravel(), counts[:, 1].ravel())[0, 1]
+    assert abs(r) < 5 / np.sqrt(counts[:, 0].size)
 
 
 def test_burst_parameters_keep_the_mean_rate():
@@ -262,6 +271,7 @@ def test_tasks_are_reproducible(task):
     assert np.array_equal(a.spiketrains, b.spiketrains) and np.array_equal(a.labels, b.labels)
     assert a.params == b.params
     assert not np.array_equal(a.spiketrains, c.spiketrains)
+    assert make_task(task, n_samples=4, n_bins=16, seed=np.random.default_rng(5)).params["seed"] is None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -393,7 +403,8 @@ def test_digits_task_with_replacement_and_difficulty_one():
 
 def small_dataset():
     rng = np.random.default_rng(0)
-    return SpikeDataset(rng.random((6, 3, 50)) < 0.1, np.array([0, 1, 2, 0, 1, 2]), 0.5 * ms, {"task": "x", "a": [1, 2]})
+    spiketrains = rng.random((6, 3, 50)) < 0.1
+    return SpikeDataset(spiketrains, np.array([0, 1, 2, 0, 1, 2]), 0.5 * ms, {"task": "x", "a": [1, 2]})
 
 
 def test_dataset_properties_and_subset():
@@ -420,6 +431,27 @@ def test_save_load_round_trip(tmp_path):
     assert loaded.dt == 0.5 * ms and loaded.params == data.params
     data.subset([0, 1]).save(path)  # overwrite in place
     assert SpikeDataset.load(path).n_samples == 2
+
+
+def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    path = small_dataset().save(tmp_path / "data.npz")
+    before = path.read_bytes()
+
+    def broken_writer(handle, **arrays):
+        handle.write(b"half an archive")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", broken_writer)
+    with pytest.raises(OSError, match="disk full"):
+        make_task("rate", n_samples=4, n_bins=10).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["data.npz"]
+    monkeypatch.undo()
+    unserialisable = small_dataset()
+    unserialisable.params["bad"] = {1, 2}
+    with pytest.raises(DataError, match="params"):
+        unserialisable.save(path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["data.npz"]
 
 
 def write_npz(path, **overrides):
@@ -538,6 +570,12 @@ def test_labels_are_converted_to_int64():
         (lambda: make_task("rate", mean_rate=20), r"^mean_rate = 20: expected a quantity in Hz"),
         (lambda: make_task("modulated", min_frequency=9 * Hz, max_frequency=5 * Hz), r"^max_frequency = "),
         (lambda: make_task("rate", dt=1), r"^dt = 1: expected a quantity in s"),
+        (lambda: make_task("rate", mean_rate=800 * Hz, difficulty=0), r"^mean_rate = .*class rate\*dt reaches 1\.2"),
+        (lambda: make_task("burst", mean_rate=300 * Hz, difficulty=0), r"^mean_rate = .*rate_high\*dt reaches 1\.38"),
+        (lambda: make_task("regular", mean_rate=1 * second), r"^mean_rate = .*expected a quantity in Hz"),
+        (lambda: make_task("regular", mean_rate=1000 * Hz), r"^mean_rate = .*must be < 1"),
+        (lambda: make_task("digits", max_rate=1000 * Hz), r"^max_rate = .*max_rate\*dt reaches 1"),
+        (lambda: make_task("rate", max_contrast=2.0), r"^max_contrast = 2\.0"),
     ],
 )
 def test_bad_inputs_raise_parameter_error(call, message):

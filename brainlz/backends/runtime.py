@@ -27,7 +27,7 @@ def capabilities() -> dict:
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_size: int | None = None,
-             record_hidden: bool = False, trace=None, seed: int = 0) -> SimulationResult:
+             record_hidden: bool = False, trace=None, seed: int = 0, progress=None) -> SimulationResult:
     """Simulate ``spec`` on every sample of ``spiketrains``.
 
     Parameters
@@ -45,6 +45,8 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
         Record the state variables of this neuron.
     seed : int
         Seed of Brian2's random numbers (stochastic models); batch ``k`` uses ``seed + k``.
+    progress : callable, optional
+        Called as ``progress(n_done, n_samples)`` after each batch.
 
     Returns
     -------
@@ -87,6 +89,8 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
                               "t": np.asarray(net.trace_monitor.t_[:])}
                 for variable in net.trace_monitor.record_variables:
                     trace_data[variable] = np.asarray(getattr(net.trace_monitor, variable + "_")[0])
+            if progress is not None:
+                progress(stop, n_samples)
     finally:
         prefs.codegen.target = old_target
     rasters = {name: np.concatenate(parts) for name, parts in outputs.items() if parts}

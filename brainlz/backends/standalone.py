@@ -128,7 +128,7 @@ def _run_args(compiled: _Compiled, spec: NetworkSpec, table: np.ndarray) -> dict
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, record_hidden: bool = False,
-             trace=None, seed: int = 0, threads: int = 1, directory=None) -> SimulationResult:
+             trace=None, seed: int = 0, threads: int = 1, directory=None, progress=None) -> SimulationResult:
     """Simulate ``spec`` on every sample of ``spiketrains`` with compiled C++ code.
 
     Parameters
@@ -148,6 +148,8 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         OpenMP threads of the compiled program (part of the shape).
     directory : path, optional
         Where to keep compiled projects.
+    progress : callable, optional
+        Called as ``progress(n_done, n_samples)`` after each batch.
 
     Returns
     -------
@@ -162,7 +164,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
     n_samples, _, n_bins = spiketrains.shape
     trace = validate_trace(trace, spec, n_samples)
     chunks = batches(n_samples, batch_size)
-    size = chunks[0][1] - chunks[0][0]
+    size = n_samples if batch_size is None else int(batch_size)
     counts = spiketrains.sum(axis=2)
     capacity = int(np.ceil(max(int(counts.max()), 1) / CAPACITY_STEP) * CAPACITY_STEP)
     directory = Path(directory) if directory is not None else default_directory()
@@ -206,6 +208,8 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
                 trace_data[variable] = np.asarray(getattr(net.trace_monitor, variable + "_")[0])
         for name, raster in rasters.items():
             outputs[name].append(raster[: stop - start])
+        if progress is not None:
+            progress(stop, n_samples)
     rasters = {name: np.concatenate(parts) for name, parts in outputs.items() if parts}
     output = rasters.pop(spec.output.name)
     return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt), backend="standalone",

@@ -1,0 +1,100 @@
+"""The ``brainlz`` command line.
+
+``brainlz run PROTOCOL.py [--out DIR] [--seed N] [--backend NAME] [--quiet] [--no-figures]``
+    Run a protocol and print its results table.
+``brainlz models``
+    List the neuron models on the search path with their intrinsic parameters.
+``brainlz tasks``
+    List the task families.
+
+Errors that are the user's (a missing file, a bad value, an unknown name) print one line ``brainlz: error: ...``
+and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import BrainlzError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brainlz", description="Spiking networks, learnable intrinsic "
+                                     "parameters and Lempel-Ziv complexity readouts, on Brian2.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a protocol file and print its results table")
+    run.add_argument("protocol", help="path of a protocol file defining PROTOCOL = Protocol(...)")
+    run.add_argument("--out", default="results", help="results root directory (default: results)")
+    run.add_argument("--seed", type=int, default=None, help="override the protocol's master seed")
+    run.add_argument("--backend", default=None, help="override the protocol's backend (runtime, standalone)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-figures", action="store_true", help="do not render figures")
+    commands.add_parser("models", help="list the neuron models and their intrinsic parameters")
+    commands.add_parser("tasks", help="list the task families")
+    return parser
+
+
+def _run(args) -> int:
+    from .protocol import load_protocol, run_protocol
+
+    protocol = load_protocol(args.protocol)
+    changes = {}
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.backend is not None:
+        changes["backend"] = args.backend
+    if changes:
+        protocol = protocol.replace(**changes)
+    result = run_protocol(protocol, args.out, protocol_file=args.protocol, progress=not args.quiet,
+                          figures=not args.no_figures)
+    print(result.table, end="")
+    print(f"\nresults written to {result.directory}")
+    return 0
+
+
+def _models() -> int:
+    from .models import available_models, load_model
+
+    for name in available_models():
+        try:
+            model = load_model(name)
+        except BrainlzError as exc:
+            print(f"{name}: cannot load ({exc})")
+            continue
+        print(f"{name}: {model.doc.strip().splitlines()[0] if model.doc else ''}")
+        for pname, spec in model.params.items():
+            flag = "learnable" if spec.learnable else "fixed"
+            print(f"  {pname:12s} default {spec.default!s:>12s}  bounds [{spec.bounds[0]!s}, {spec.bounds[1]!s}]"
+                  f"  biology [{spec.bio_range[0]!s}, {spec.bio_range[1]!s}]  {flag}")
+    return 0
+
+
+def _tasks() -> int:
+    from .data import TASKS
+
+    print("\n".join(TASKS))
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``brainlz`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "models":
+            return _models()
+        return _tasks()
+    except BrainlzError as exc:
+        print(f"brainlz: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("brainlz: interrupted; no results were written for the unfinished run", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,462 @@
+"""Protocols: experiments as Python files, and the runner that turns one into a results directory.
+
+A protocol file defines ``PROTOCOL = Protocol(...)``::
+
+    from brian2 import ms
+    from brainlz.protocol import Protocol
+
+    PROTOCOL = Protocol(name="my_experiment", task="burst", difficulty=0.3, model="meta_neuron",
+                        n_samples=400, backend="standalone", seed=1)
+
+``brainlz run file.py --out results`` loads it (:func:`load_protocol`), runs it (:func:`run_protocol`) and writes
+``results/<name>/<run-id>/``:
+
+``config.json``
+    the resolved protocol, the network shape and provenance (versions, git commit, seeds, command, times);
+``metrics.json``
+    test accuracy with its 95 % Wilson interval, cross-validation accuracy, the LZC-threshold baseline, chance
+    level, firing rates and simulation time per sample;
+``results.md``
+    the same as a markdown table;
+``network.npz``, ``outputs.npz``
+    the network spec and the output spike rasters (bit-packed) with labels;
+``figures/``
+    input/output rasters by class, LZC distributions by class, a membrane trace annotated with threshold and
+    reset.
+
+The run directory is assembled under a temporary name and renamed into place at the end, so a run directory
+either exists complete or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BrainlzError, ParameterError, ProtocolError
+
+__all__ = ["Protocol", "load_protocol", "run_protocol", "RunResult", "READOUTS"]
+
+READOUTS = ("logistic", "threshold")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One experiment: task, network, backend, readout and seeds.
+
+    Parameters
+    ----------
+    name : str
+        Identifier; the results go to ``<out>/<name>/<run-id>/``.
+    task : str
+        Task family (see :data:`brainlz.data.TASKS`).
+    difficulty : float
+        Task difficulty in ``[0, 1]`` (0 easiest, 1 chance).
+    n_samples : int
+        Number of samples (spike-train patterns).
+    n_channels : int or None
+        Input channels (None: the task default; 64 for ``digits``).
+    n_classes : int
+        Number of classes.
+    n_bins : int
+        Time bins per sample (default 1024).
+    dt_ms : float
+        Bin width = simulation time step, in ms (default 1).
+    task_options : dict
+        Extra options of the task (e.g. ``{"mean_rate": 20*Hz}``).
+    model : str
+        Neuron model of every layer (``"lif"``, ``"meta_neuron"`` or a user model file).
+    model_options : dict
+        Options of the model file (e.g. ``{"stochastic": True}``).
+    hidden : int
+        Hidden-layer size (0: no hidden layer).
+    output : int
+        Output-layer size.
+    weight_scale : float
+        Factor on the default weight scale of :meth:`brainlz.network.NetworkSpec.create`.
+    backend : str
+        ``"runtime"`` or ``"standalone"``.
+    backend_options : dict
+        Options of the backend (``{"target": "numpy"}``, ``{"threads": 2}``).
+    batch_size : int
+        Samples per Brian2 run.
+    readout : str
+        ``"logistic"`` (scaling + logistic regression, C chosen by cross-validation on the training part) or
+        ``"threshold"`` (the plain mean-LZC threshold rule).
+    include_counts : bool
+        Use spike counts as features besides the LZC.
+    test_size : float
+        Fraction of samples held out for the test (default 0.1).
+    n_folds : int
+        Cross-validation folds on the training part.
+    seed : int
+        Master seed: data, weights, simulation and readout seeds are derived from it.
+    description : str
+        One paragraph shown in the results.
+    """
+
+    name: str
+    task: str = "rate"
+    difficulty: float = 0.5
+    n_samples: int = 400
+    n_channels: int | None = 64
+    n_classes: int = 2
+    n_bins: int = 1024
+    dt_ms: float = 1.0
+    task_options: dict = field(default_factory=dict)
+    model: str = "lif"
+    model_options: dict = field(default_factory=dict)
+    hidden: int = 64
+    output: int = 64
+    weight_scale: float = 1.0
+    backend: str = "runtime"
+    backend_options: dict = field(default_factory=dict)
+    batch_size: int = 100
+    readout: str = "logistic"
+    include_counts: bool = False
+    test_size: float = 0.1
+    n_folds: int = 5
+    seed: int = 0
+    description: str = ""
+
+    def __post_init__(self):
+        def integer(name, low):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ParameterError(f"protocol.{name}", value, f"expected an integer >= {low}")
+
+        if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
+            raise ParameterError("protocol.name", self.name, "expected a non-empty name of letters, digits, - _ .")
+        for name, low in (("n_samples", 2), ("n_classes", 2), ("n_bins", 1), ("hidden", 0), ("output", 1),
+                          ("batch_size", 1), ("n_folds", 2), ("seed", 0)):
+            integer(name, low)
+        if self.n_channels is not None:
+            integer("n_channels", 1)
+        for name, low, high in (("difficulty", 0.0, 1.0), ("test_size", 0.01, 0.9)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ParameterError(f"protocol.{name}", value, f"expected a number in [{low}, {high}]")
+        for name in ("dt_ms", "weight_scale"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+                raise ParameterError(f"protocol.{name}", value, "expected a positive number")
+        if self.readout not in READOUTS:
+            raise ParameterError("protocol.readout", self.readout, f"expected one of {READOUTS}")
+        for name in ("task_options", "model_options", "backend_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise ParameterError(f"protocol.{name}", getattr(self, name), "expected a dict")
+        from .backends import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise ParameterError("protocol.backend", self.backend, f"expected one of {BACKENDS}")
+        from .data import TASKS
+
+        if self.task not in TASKS:
+            raise ParameterError("protocol.task", self.task, f"unknown task; known tasks: {', '.join(TASKS)}")
+
+    def replace(self, **changes) -> "Protocol":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable view (quantities as strings)."""
+        return {key: _jsonable(value) for key, value in dataclasses.asdict(self).items()}
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def load_protocol(path) -> Protocol:
+    """Load ``PROTOCOL`` from a protocol file.
+
+    Raises
+    ------
+    ProtocolError
+        If the file is missing, does not parse, fails while executing, or defines no ``Protocol``.
+    ParameterError
+        If the protocol has a bad field value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ProtocolError(f"protocol file {str(path)!r} does not exist")
+    source = path.read_text()
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise ProtocolError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    spec = importlib.util.spec_from_loader(f"brainlz_protocol_{path.stem}", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
+    try:
+        exec(code, module.__dict__)
+    except BrainlzError:
+        raise
+    except Exception as exc:
+        tb = exc.__traceback__
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == str(path):
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        where = f"{path}:{line}" if line else str(path)
+        raise ProtocolError(f"{where}: {type(exc).__name__}: {exc}") from None
+    protocol = module.__dict__.get("PROTOCOL")
+    if protocol is None:
+        raise ProtocolError(f"{path} defines no PROTOCOL (expected PROTOCOL = Protocol(...))")
+    if not isinstance(protocol, Protocol):
+        raise ProtocolError(f"{path}: PROTOCOL is a {type(protocol).__name__}, expected a brainlz Protocol")
+    return protocol
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_protocol` produced."""
+
+    directory: Path
+    metrics: dict
+    table: str
+
+
+class _Progress:
+    """A one-line text progress bar on stderr (silent when ``enabled`` is False)."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label = label
+        self.enabled = enabled
+        self.start = time.perf_counter()
+
+    def __call__(self, done: int, total: int):
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / max(total, 1))
+        elapsed = time.perf_counter() - self.start
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                         f"{elapsed:5.1f} s")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _git_commit(path: Path):
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=path, capture_output=True, text=True,
+                               timeout=5)
+        if out.returncode == 0:
+            return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+def _provenance(protocol_file) -> dict:
+    import brian2
+    import matplotlib
+    import scipy
+    import sklearn
+
+    from . import __version__, lzc
+
+    return {
+        "brainlz": __version__, "python": platform.python_version(), "brian2": brian2.__version__,
+        "numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__, "lzc_backend": lzc.BACKEND, "platform": platform.platform(),
+        "git_commit": _git_commit(Path(protocol_file).resolve().parent if protocol_file else Path.cwd()),
+        "command": " ".join(sys.argv), "protocol_file": str(protocol_file) if protocol_file else None,
+    }
+
+
+def derived_seeds(seed: int) -> dict:
+    """Independent seeds for data, weights, simulation and readout, derived from the master seed."""
+    streams = np.random.SeedSequence(seed).spawn(4)
+    names = ("data", "weights", "simulation", "readout")
+    return {name: int(s.generate_state(1)[0] % (2**31 - 1)) for name, s in zip(names, streams)}
+
+
+def _write_json(path: Path, data):
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def results_table(protocol: Protocol, metrics: dict) -> str:
+    """The markdown results table of one run."""
+    net = metrics["network_readout"]
+    base = metrics["threshold_baseline"]
+    lo, hi = net["test_accuracy_ci"]
+    blo, bhi = base["test_accuracy_ci"]
+    rows = [
+        ("protocol", protocol.name),
+        ("task", f"{protocol.task} (difficulty {protocol.difficulty}, {protocol.n_classes} classes)"),
+        ("samples (train / test)", f"{metrics['n_samples']} ({net['n_train']} / {net['n_test']})"),
+        ("network", f"{metrics['network']['sizes']} {protocol.model}, backend {metrics['simulation']['backend']}"),
+        ("test accuracy, LZC readout", f"{100 * net['test_accuracy']:.1f} % (95 % CI {100 * lo:.1f}-{100 * hi:.1f})"),
+        ("cross-validation accuracy", f"{100 * net['cv_accuracy_mean']:.1f} ± {100 * net['cv_accuracy_std']:.1f} %"),
+        ("test accuracy, LZC-threshold baseline",
+         f"{100 * base['test_accuracy']:.1f} % (95 % CI {100 * blo:.1f}-{100 * bhi:.1f})"),
+        ("chance level", f"{100 * net['chance_level']:.1f} %"),
+        ("mean output rate", f"{metrics['activity']['output_rate_hz']:.1f} Hz"),
+        ("mean output LZC", f"{metrics['activity']['output_lzc_mean']:.3f}"),
+        ("simulation time per sample", f"{1e3 * metrics['simulation']['seconds_per_sample']:.2f} ms"),
+    ]
+    lines = ["| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: bool = True,
+                 figures: bool = True) -> RunResult:
+    """Run a protocol end to end and write its results directory.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    out : path, optional
+        Results root (default ``results``).
+    protocol_file : path, optional
+        The file the protocol came from (for provenance).
+    progress : bool
+        Show a progress bar on stderr.
+    figures : bool
+        Render the figures.
+
+    Returns
+    -------
+    RunResult
+    """
+    from brian2 import ms
+
+    from .backends import get_backend
+    from .data import make_task
+    from .models import load_model
+    from .network import NetworkSpec
+    from .readout import LZCFeatures, LZCThresholdClassifier, default_pipeline, evaluate
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    seeds = derived_seeds(protocol.seed)
+    load_model(protocol.model, **protocol.model_options)  # fail early, naming the model
+    backend = get_backend(protocol.backend)
+    dt = protocol.dt_ms * ms
+    dataset = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
+                        difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
+                        dt=dt, seed=seeds["data"], **protocol.task_options)
+    spec = NetworkSpec.create(dataset.n_channels, hidden=protocol.hidden, output=protocol.output,
+                              model=protocol.model, model_options=protocol.model_options, dt=dt,
+                              seed=seeds["weights"])
+    if protocol.weight_scale != 1.0:
+        spec = spec.with_weights([w * protocol.weight_scale for w in spec.weights])
+
+    bar = _Progress(f"simulating {protocol.name}", progress)
+    bar(0, dataset.n_samples)
+    result = backend.simulate(spec, dataset.spiketrains, batch_size=min(protocol.batch_size, dataset.n_samples),
+                              seed=seeds["simulation"], progress=bar, **protocol.backend_options)
+    output = result.output
+    lzc_features = LZCFeatures().fit_transform(output)
+    features = LZCFeatures(include_counts=protocol.include_counts).fit_transform(output)
+    if protocol.readout == "logistic":
+        classifier, grid = default_pipeline(seed=seeds["readout"]), {"logisticregression__C": [0.01, 0.1, 1.0, 10.0]}
+    else:
+        classifier, grid = LZCThresholdClassifier(), None
+    network_readout = evaluate(features, dataset.labels, seed=seeds["readout"], classifier=classifier,
+                               test_size=protocol.test_size, n_folds=protocol.n_folds, param_grid=grid)
+    threshold_baseline = evaluate(lzc_features, dataset.labels, seed=seeds["readout"],
+                                  classifier=LZCThresholdClassifier(), test_size=protocol.test_size,
+                                  n_folds=protocol.n_folds)
+    duration_s = dataset.n_bins * float(dt)
+    for entry in (network_readout, threshold_baseline):
+        entry.pop("train_indices", None)
+        entry.pop("test_indices", None)
+    metrics = {
+        "protocol": protocol.name,
+        "accuracy": network_readout["test_accuracy"],
+        "accuracy_ci95": network_readout["test_accuracy_ci"],
+        "n_samples": dataset.n_samples,
+        "network_readout": network_readout,
+        "threshold_baseline": threshold_baseline,
+        "network": {"sizes": list(spec.sizes), "model": protocol.model},
+        "activity": {
+            "input_rate_hz": float(dataset.spiketrains.mean() / float(dt)),
+            "output_rate_hz": float(output.mean() / float(dt)),
+            "output_silent_fraction": float((output.sum(axis=2) == 0).mean()),
+            "output_lzc_mean": float(lzc_features.mean()),
+            "output_rate_hz_by_class": {int(c): float(output[dataset.labels == c].sum(axis=2).mean() / duration_s)
+                                        for c in np.unique(dataset.labels)},
+        },
+        "simulation": {"backend": result.backend, "seconds": result.wall_time,
+                       "seconds_per_sample": result.wall_time / dataset.n_samples, "n_builds": result.n_builds},
+        "seeds": seeds,
+    }
+
+    out = Path(out if out is not None else "results")
+    parent = out / protocol.name
+    parent.mkdir(parents=True, exist_ok=True)
+    run_id = started.strftime("%Y%m%d-%H%M%S") + f"-seed{protocol.seed}"
+    final = parent / run_id
+    suffix = 1
+    while final.exists():
+        suffix += 1
+        final = parent / f"{run_id}-{suffix}"
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
+    try:
+        config = {"protocol": protocol.to_dict(), "network": {"sizes": list(spec.sizes), "dt_s": float(dt),
+                                                              "layers": [lay.model for lay in spec.layers]},
+                  "dataset": dataset.params, "seeds": seeds, "provenance": _provenance(protocol_file),
+                  "started_utc": started.isoformat(),
+                  "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(), "run_id": final.name}
+        _write_json(staging / "config.json", config)
+        _write_json(staging / "metrics.json", metrics)
+        table = results_table(protocol, metrics)
+        (staging / "results.md").write_text(f"# {protocol.name}\n\n{protocol.description}\n\n{table}")
+        spec.save(staging / "network.npz")
+        np.savez_compressed(staging / "outputs.npz", output_packed=np.packbits(output, axis=-1),
+                            n_bins=output.shape[-1], labels=dataset.labels, lzc=lzc_features)
+        if figures:
+            _render_figures(staging / "figures", protocol, spec, dataset, output, lzc_features, backend, seeds)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RunResult(final, metrics, table)
+
+
+def _render_figures(directory: Path, protocol, spec, dataset, output, lzc_features, backend, seeds):
+    from . import figures
+
+    directory.mkdir()
+    dt = float(spec.dt)
+    figures.plot_rasters(dataset.spiketrains, output, dataset.labels, dt, directory / "rasters.png")
+    figures.plot_lzc_distribution(lzc_features, dataset.labels, directory / "lzc_by_class.png",
+                                  title=f"{protocol.name}: output LZC by class")
+    # Trace the most active output neuron of the first sample (re-simulated alone: samples are independent).
+    neuron = int(np.argmax(output[0].sum(axis=1)))
+    traced = backend.simulate(spec, dataset.spiketrains[:1], trace=("output", 0, neuron), seed=seeds["simulation"],
+                              **protocol.backend_options)
+    params = {name: float(np.asarray(value)[neuron]) for name, value in spec.output.params.items()}
+    model = spec.output.neuron_model
+    spikes_ms = np.flatnonzero(traced.output[0, neuron]) * dt * 1e3
+    figures.plot_membrane_trace(traced.trace, directory / "membrane_trace.png", params,
+                                threshold_expression=model.threshold_expression, spikes_ms=spikes_ms,
+                                title=f"{protocol.name}: output neuron {neuron}, sample 0 ({model.name})")
