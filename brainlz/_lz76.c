@@ -49,7 +49,8 @@ static int LZ_CTZ64(uint64_t x)
 }
 #endif
 
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if (defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
+    || defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64)
 #define LZ_LITTLE_ENDIAN 1
 #else
 #define LZ_LITTLE_ENDIAN 0

@@ -30,10 +30,18 @@ class ParameterError(BrainlzError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        text = repr(value)
-        if len(text) > 80:
-            text = text[:77] + "..."
-        super().__init__(f"{field} = {text}: {reason}")
+        super().__init__(f"{field} = {_short(value)}: {reason}")
+
+
+def _short(value) -> str:
+    """A one-line description of ``value``: arrays by shape (and unit), long reprs truncated."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and getattr(value, "size", 1) > 4:
+        dim = getattr(value, "dim", None)
+        unit = f" in {dim}" if dim is not None and str(dim) != "1" else ""
+        return f"<array of shape {tuple(shape)}{unit}>"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class DataError(BrainlzError, ValueError):

@@ -87,6 +87,8 @@ def _as_bit_rows(bits) -> tuple[np.ndarray, tuple[int, ...], int]:
             raise ParameterError(
                 "bits", arr[index].item(), f"must hold only 0 and 1 (first other value at index {index})"
             )
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)  # same bytes (0/1): no copy when already contiguous
     rows = np.ascontiguousarray(arr, dtype=np.uint8).reshape(-1, n)
     return rows, lead, n
 

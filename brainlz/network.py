@@ -391,6 +391,7 @@ class BuiltNetwork:
     trace_monitor: StateMonitor | None
     trace: tuple | None
     objects: list
+    weight_tables: list
 
     def duration(self):
         return self.n_bins * self.spec.dt
@@ -412,8 +413,6 @@ class BuiltNetwork:
                     values[(group, state)] = _evaluate_initial(model.initial[state], tiled)
                 else:
                     values[(group, state)] = np.zeros(group.N)
-        for synapses, weight in zip(self.synapses, self.spec.weights):
-            values[(synapses, "w")] = np.tile(np.asarray(weight, dtype=float).ravel(), self.n_samples)
         if self.table is not None:
             values[(self.inputs, "k")] = np.zeros(self.inputs.N, dtype=np.int32)
         return values
@@ -467,7 +466,7 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
         inputs = NeuronGroup(n_samples * spec.n_inputs, "k : integer",
                              threshold="timestep(t, dt) == int(input_table(k * second, i))",
                              reset="k += 1", dt=dt, name="inputs", namespace={"input_table": table})
-    groups, synapses, monitors = [], [], {}
+    groups, synapses, monitors, weight_tables = [], [], {}, []
     pre, n_pre = inputs, spec.n_inputs
     for index, (layer, weight) in enumerate(zip(spec.layers, spec.weights)):
         model = layer.neuron_model
@@ -475,12 +474,21 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
                             reset=model.reset, refractory=model.refractory, method=model.method, dt=dt,
                             name=layer.name)
         n_post = layer.n_neurons
-        syn = Synapses(pre, group, model=f"w : {_unit_name(model.weight_unit)}", on_pre=model.on_pre, dt=dt,
-                       name=f"syn_{index}_{layer.name}")
+        # All samples share one weight matrix: each synapse reads its weight from a table by its index in the
+        # matrix, so a rerun passes n_pre*n_post values instead of n_samples times as many.
+        unit = _unit_name(model.weight_unit)
+        table_name = f"weights_{index}"
+        weight_table = TimedArray(np.asarray(weight, dtype=float).ravel() * model.weight_unit, dt=1 * second,
+                                  name=table_name)
+        syn = Synapses(pre, group, model=f"w = {table_name}(widx * second) : {unit}\nwidx : integer (constant)",
+                       on_pre=model.on_pre, dt=dt, name=f"syn_{index}_{layer.name}",
+                       namespace={table_name: weight_table})
         sample = np.repeat(np.arange(n_samples), n_pre * n_post)
         local_pre = np.tile(np.repeat(np.arange(n_pre), n_post), n_samples)
         local_post = np.tile(np.tile(np.arange(n_post), n_pre), n_samples)
         syn.connect(i=sample * n_pre + local_pre, j=sample * n_post + local_post)
+        syn.widx = local_pre * n_post + local_post
+        weight_tables.append(weight_table)
         groups.append(group)
         synapses.append(syn)
         if record_hidden or index == len(spec.layers) - 1:
@@ -499,7 +507,7 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
                                      record=[sample_index * layer.n_neurons + neuron], name="trace")
     objects = [inputs, *groups, *synapses, *monitors.values()] + ([trace_monitor] if trace_monitor is not None else [])
     return BuiltNetwork(spec, n_samples, n_bins, capacity, inputs, table, groups, synapses, monitors,
-                        trace_monitor, trace, objects)
+                        trace_monitor, trace, objects, weight_tables)
 
 
 def _unit_name(unit) -> str:

@@ -11,8 +11,8 @@ from brainlz.protocol import Protocol
 PROTOCOL = Protocol(
     name="quickstart",
     description=__doc__.strip().splitlines()[0],
-    task="regular",
-    difficulty=0.5,
+    task="rate",
+    difficulty=0.9,
     n_samples=300,
     n_channels=64,
     model="lif",

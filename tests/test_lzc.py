@@ -233,6 +233,26 @@ def test_extension_rejects_bad_buffers():
     assert out.tolist() == [3, 2]
 
 
+def test_falls_back_to_python_without_the_extension():
+    # a fresh interpreter in which importing brainlz._lz76 fails, as on a machine without a C compiler
+    code = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "brainlz._lz76":
+            raise ImportError("blocked for the test")
+sys.meta_path.insert(0, Block())
+import numpy as np
+import brainlz.lzc as m
+print(m.BACKEND)
+x = np.array([[int(c) for c in "0001101001000101"], [int(c) for c in "1001111011000010"]], dtype=bool)
+print(m.lz76(x).tolist(), m.lz76(np.zeros(300, dtype=bool)), m.lz76(np.resize([0, 1], (2, 2, 12))).tolist())
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["python", "[6, 6] 2 [[3, 3], [3, 3]]"]
+
+
 def test_backend_is_reported():
     assert lzc_module.BACKEND in ("c", "python")
     assert (lzc_module.BACKEND == "c") == (lzc_module._lz76_ext is not None)

@@ -4,8 +4,9 @@ The first call for a network *shape* (models, layer sizes, dt, batch size, numbe
 what is recorded) generates and compiles C++ code (about 10 s).  Every later call with the same shape — new
 inputs, weights or intrinsic parameters — reruns the compiled binary with ``device.run(run_args=...)``
 (tens of milliseconds plus the simulation itself).  All parameters, initial states, weights and the input table
-are passed as run_args on every run, and their lengths are checked here: Brian2 silently ignores a
-wrong-length array for a synaptic (dynamic) variable.
+are passed as run_args on every run, and their lengths are checked here (Brian2 silently ignores a
+wrong-length array for a synaptic variable).  Weights travel as one ``[n_pre * n_post]`` table per projection
+shared by all samples (see :func:`brainlz.network.build`), not as per-synapse arrays.
 
 Batches are padded to the compiled batch size with silent samples, so a data set of any size reuses one build.
 The input-table capacity (spikes per input neuron) is rounded up to a multiple of 16; inputs that need more
@@ -22,6 +23,7 @@ subdirectory per shape.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -31,7 +33,7 @@ import numpy as np
 from brian2 import Quantity
 
 from ..errors import BrainlzError, ParameterError
-from ..network import BuiltNetwork, NetworkSpec, build, check_spiketrains, rasters_from_monitor, spike_table
+from ..network import NetworkSpec, build, check_spiketrains, rasters_from_monitor, spike_table
 from .base import SimulationResult, batches, validate_trace
 
 __all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory"]
@@ -57,7 +59,7 @@ def default_directory() -> Path:
 class _Compiled:
     """One compiled standalone project and the Python-side objects needed to rerun it."""
 
-    def __init__(self, key, net: BuiltNetwork, device, directory: Path):
+    def __init__(self, key, net, device, directory: Path):
         self.key = key
         self.net = net
         self.device = device
@@ -108,22 +110,22 @@ def _compile(key, spec, n_samples, n_bins, capacity, record_hidden, trace, seed,
 def _run_args(compiled: _Compiled, spec: NetworkSpec, table: np.ndarray) -> dict:
     """Map every variable to its values, checking lengths (Brian2 ignores wrong-length synaptic arrays)."""
     net = compiled.net
-    fresh = BuiltNetwork(spec, net.n_samples, net.n_bins, net.capacity, net.inputs, net.table, net.groups,
-                         net.synapses, net.spike_monitors, net.trace_monitor, net.trace, net.objects)
+    fresh = dataclasses.replace(net, spec=spec)
     run_args = {}
     for (owner, name), values in fresh.initial_values().items():
         view = getattr(owner, name)
-        if owner in net.synapses:
-            layer = net.synapses.index(owner)
-            expected = net.n_samples * spec.sizes[layer] * spec.sizes[layer + 1]
-        else:
-            expected = owner.N
+        expected = owner.N
         if values.shape != (expected,):
             raise StandaloneError(f"run_args for {owner.name}.{name}: {values.shape[0]} values, expected {expected}")
         run_args[view] = Quantity(values, dim=view.dim) if not view.dim.is_dimensionless else values
     if table.shape != net.table.values.shape:
         raise StandaloneError(f"input table has shape {table.shape}, compiled for {net.table.values.shape}")
     run_args[net.table] = table
+    for index, (weight_table, weight) in enumerate(zip(net.weight_tables, spec.weights)):
+        flat = np.asarray(weight, dtype=float).ravel()
+        if flat.shape != weight_table.values.shape:
+            raise StandaloneError(f"weights[{index}] has {flat.size} values, compiled for {weight_table.values.size}")
+        run_args[weight_table] = Quantity(flat, dim=weight_table.dim)
     return run_args
 
 

@@ -1,0 +1,91 @@
+"""NetworkSpec validation and persistence, and the input spike table."""
+
+import numpy as np
+import pytest
+from brian2 import amp, mV, ms, nA, pA, second
+
+from brainlz.errors import DataError, ParameterError
+from brainlz.network import NetworkSpec, rasters_from_monitor, spike_table
+
+
+def test_create_shapes_units_and_seed():
+    spec = NetworkSpec.create(10, hidden=7, output=3, seed=4)
+    assert spec.sizes == (10, 7, 3)
+    assert [w.shape for w in spec.weights] == [(10, 7), (7, 3)]
+    assert spec.layer("hidden").params["tau_m"].shape == (7,)
+    again = NetworkSpec.create(10, hidden=7, output=3, seed=4)
+    other = NetworkSpec.create(10, hidden=7, output=3, seed=5)
+    np.testing.assert_array_equal(np.asarray(spec.weights[0]), np.asarray(again.weights[0]))
+    assert not np.array_equal(np.asarray(spec.weights[0]), np.asarray(other.weights[0]))
+    assert NetworkSpec.create(4, hidden=(5, 6), output=2).layer_names == ("hidden0", "hidden1", "output")
+    assert NetworkSpec.create(4, hidden=0, output=2).layer_names == ("output",)
+
+
+def test_default_weight_puts_mean_drive_at_threshold():
+    """n_pre inputs at 20 Hz with the mean weight drive E_L + R*I to V_th (closed form of the mean current)."""
+    spec = NetworkSpec.create(50, hidden=0, output=400, input_rate=20.0, seed=0)
+    w = float(np.mean(np.asarray(spec.weights[0])))
+    p = {k: float(np.asarray(v)[0]) for k, v in spec.output.params.items()}
+    mean_current = 50 * 20.0 * w * p["tau_syn"]
+    assert p["E_L"] + p["R"] * mean_current == pytest.approx(p["V_th"], abs=1.5e-3)
+
+
+def test_validation_names_the_field():
+    spec = NetworkSpec.create(4, hidden=3, output=2)
+    with pytest.raises(ParameterError, match=r"hidden.tau_m .*outside the bounds"):
+        spec.with_params("hidden", tau_m=500 * ms)
+    with pytest.raises(ParameterError, match=r"output.V_reset .*violates V_reset < V_th"):
+        spec.with_params("output", V_reset=-53 * mV, V_th=-55 * mV)
+    with pytest.raises(ParameterError, match=r"hidden.tau_m .*expected a quantity in s"):
+        spec.with_params("hidden", tau_m=20 * mV)
+    with pytest.raises(ParameterError, match=r"hidden.colour"):
+        spec.with_params("hidden", colour=1)
+    with pytest.raises(ParameterError, match=r"weights\[1\].*shape"):
+        spec.with_weights([spec.weights[0], np.zeros((2, 2)) * nA])
+    with pytest.raises(ParameterError, match=r"weights\[0\].*expected a quantity in A"):
+        spec.with_weights([np.zeros((4, 3)) * mV, spec.weights[1]])
+    with pytest.raises(ParameterError, match=r"weights\[0\].*finite"):
+        spec.with_weights([np.full((4, 3), np.nan) * nA, spec.weights[1]])
+    with pytest.raises(ParameterError, match="layer = 'middle'"):
+        spec.layer("middle")
+    with pytest.raises(ParameterError, match="n_inputs"):
+        NetworkSpec.create(0)
+    with pytest.raises(ParameterError, match="weight_mean"):
+        NetworkSpec.create(4, weight_mean=0.1)
+
+
+def test_save_load_round_trip(tmp_path):
+    spec = NetworkSpec.create(5, hidden=4, output=3, model="meta_neuron", seed=2)
+    spec = spec.with_params("output", tau_m=np.array([10.0, 20.0, 30.0]) * ms)
+    path = spec.save(tmp_path / "net.npz")
+    loaded = NetworkSpec.load(path)
+    assert loaded.structure_key() == spec.structure_key()
+    for a, b in zip(loaded.weights, spec.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(np.asarray(loaded.output.params["tau_m"]), [0.01, 0.02, 0.03])
+    assert not list(tmp_path.glob("*.tmp"))
+    (tmp_path / "broken.npz").write_bytes(b"not a zip file")
+    with pytest.raises(DataError, match="broken.npz"):
+        NetworkSpec.load(tmp_path / "broken.npz")
+
+
+def test_spike_table_decodes_to_the_raster(rng):
+    x = rng.random((3, 5, 80)) < 0.2
+    table, capacity = spike_table(x)
+    assert capacity == x.sum(axis=2).max() and table.shape == (capacity + 1, 15)
+    assert np.all(table[-1] == -1)
+    decoded = np.zeros((15, 80), dtype=bool)
+    for column in range(15):
+        bins = table[:, column]
+        bins = bins[bins >= 0].astype(int)
+        assert np.all(np.diff(bins) > 0)  # in time order, so the k-th row is the k-th spike
+        decoded[column, bins] = True
+    np.testing.assert_array_equal(decoded.reshape(3, 5, 80), x)
+    with pytest.raises(ParameterError, match="capacity"):
+        spike_table(x, capacity=1)
+
+
+def test_rasters_from_monitor():
+    raster = rasters_from_monitor(np.array([0, 3, 5]), np.array([0.0, 0.002, 0.0049999]), 2, 3, 10, 0.001)
+    assert raster.shape == (2, 3, 10)
+    assert raster[0, 0, 0] and raster[1, 0, 2] and raster[1, 2, 5] and raster.sum() == 3

@@ -1,0 +1,111 @@
+"""Protocols: loading, validation, the end-to-end runner and its results directory."""
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+from brainlz.errors import ParameterError, ProtocolError
+from brainlz.protocol import Protocol, derived_seeds, load_protocol, run_protocol
+
+SMALL = dict(task="rate", difficulty=0.2, n_samples=60, n_channels=16, n_bins=300, hidden=12, output=10,
+             backend="runtime", backend_options={"target": "numpy"}, batch_size=30, n_folds=3, test_size=0.2)
+
+
+def test_protocol_validation_names_fields():
+    with pytest.raises(ParameterError, match="protocol.task = 'colour'.*rate"):
+        Protocol(name="x", task="colour")
+    with pytest.raises(ParameterError, match="protocol.difficulty = 1.5"):
+        Protocol(name="x", difficulty=1.5)
+    with pytest.raises(ParameterError, match="protocol.n_samples = -3"):
+        Protocol(name="x", n_samples=-3)
+    with pytest.raises(ParameterError, match="protocol.backend = 'gpu'"):
+        Protocol(name="x", backend="gpu")
+    with pytest.raises(ParameterError, match="protocol.readout"):
+        Protocol(name="x", readout="svm")
+    with pytest.raises(ParameterError, match="protocol.name"):
+        Protocol(name="a/b")
+    with pytest.raises(ParameterError, match="protocol.hidden = 2.5"):
+        Protocol(name="x", hidden=2.5)
+
+
+def test_derived_seeds_are_distinct_and_reproducible():
+    a, b = derived_seeds(1), derived_seeds(2)
+    assert a == derived_seeds(1) and a != b
+    assert len(set(a.values())) == 4
+
+
+def test_run_writes_complete_results_directory(tmp_path):
+    protocol = Protocol(name="small", **SMALL)
+    result = run_protocol(protocol, tmp_path, progress=False)
+    files = {p.name for p in result.directory.iterdir()}
+    assert {"config.json", "metrics.json", "results.md", "network.npz", "outputs.npz", "figures"} <= files
+    figures = sorted(p.name for p in (result.directory / "figures").iterdir())
+    assert figures == ["lzc_by_class.png", "membrane_trace.png", "rasters.png"]
+    metrics = json.loads((result.directory / "metrics.json").read_text())
+    net = metrics["network_readout"]
+    assert metrics["accuracy"] == net["test_accuracy"]
+    assert net["test_accuracy"] == pytest.approx(net["n_test_correct"] / net["n_test"])
+    lo, hi = metrics["accuracy_ci95"]
+    assert 0 <= lo <= metrics["accuracy"] <= hi <= 1
+    # difficulty 0.2 on rates: far above chance
+    assert net["cv_accuracy_mean"] > 0.8
+    config = json.loads((result.directory / "config.json").read_text())
+    assert config["protocol"]["n_samples"] == 60 and config["seeds"] == derived_seeds(0)
+    assert config["provenance"]["brian2"]
+    # the saved rasters decode to what the metrics were computed from
+    saved = np.load(result.directory / "outputs.npz")
+    output = np.unpackbits(saved["output_packed"], axis=-1, count=int(saved["n_bins"])).astype(bool)
+    from brainlz.readout import LZCFeatures
+
+    np.testing.assert_allclose(LZCFeatures().fit_transform(output), saved["lzc"])
+    assert "| test accuracy, LZC readout |" in result.table
+    assert not [p for p in (tmp_path / "small").iterdir() if p.name.startswith(".")]
+
+
+def test_same_seed_same_metrics(tmp_path):
+    protocol = Protocol(name="repro", **SMALL)
+    a = run_protocol(protocol, tmp_path, progress=False, figures=False).metrics
+    b = run_protocol(protocol, tmp_path, progress=False, figures=False).metrics
+    c = run_protocol(protocol.replace(seed=1), tmp_path, progress=False, figures=False).metrics
+    for m in (a, b, c):
+        m.pop("simulation")
+    assert a == b
+    assert a != c
+    assert len(list((tmp_path / "repro").iterdir())) == 3  # distinct run directories
+
+
+def test_failed_run_leaves_no_partial_directory(tmp_path, monkeypatch):
+    import brainlz.figures
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(brainlz.figures, "plot_lzc_distribution", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_protocol(Protocol(name="broken", **SMALL), tmp_path, progress=False)
+    assert list((tmp_path / "broken").iterdir()) == []
+
+
+def test_load_protocol_errors(tmp_path):
+    with pytest.raises(ProtocolError, match="does not exist"):
+        load_protocol(tmp_path / "missing.py")
+    (tmp_path / "syntax.py").write_text("PROTOCOL = Protocol(\n")
+    with pytest.raises(ProtocolError, match=r"syntax.py:\d+: syntax error"):
+        load_protocol(tmp_path / "syntax.py")
+    (tmp_path / "none.py").write_text("x = 1\n")
+    with pytest.raises(ProtocolError, match="defines no PROTOCOL"):
+        load_protocol(tmp_path / "none.py")
+    (tmp_path / "wrong.py").write_text("PROTOCOL = {'name': 'x'}\n")
+    with pytest.raises(ProtocolError, match="PROTOCOL is a dict"):
+        load_protocol(tmp_path / "wrong.py")
+    (tmp_path / "raises.py").write_text("import math\nvalue = 1 / 0\n")
+    with pytest.raises(ProtocolError, match=r"raises.py:2: ZeroDivisionError"):
+        load_protocol(tmp_path / "raises.py")
+    (tmp_path / "bad.py").write_text(textwrap.dedent("""
+        from brainlz.protocol import Protocol
+        PROTOCOL = Protocol(name="bad", n_samples=0)
+    """))
+    with pytest.raises(ParameterError, match="protocol.n_samples = 0"):
+        load_protocol(tmp_path / "bad.py")
