@@ -321,7 +321,8 @@ def results_table(protocol: Protocol, metrics: dict) -> str:
         ("chance level", f"{100 * net['chance_level']:.1f} %"),
         ("mean output rate", f"{metrics['activity']['output_rate_hz']:.1f} Hz"),
         ("mean output LZC", f"{metrics['activity']['output_lzc_mean']:.3f}"),
-        ("simulation time per sample", f"{1e3 * metrics['simulation']['seconds_per_sample']:.2f} ms"),
+        ("simulation time per sample", f"{1e3 * metrics['simulation']['seconds_per_sample']:.2f} ms "
+                                       f"(wall time incl. {metrics['simulation']['n_builds']} code build(s))"),
     ]
     lines = ["| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"

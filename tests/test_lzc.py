@@ -21,7 +21,8 @@ from brainlz.errors import ParameterError
 from brainlz.lzc import lz76, lzc
 
 REPO = Path(__file__).resolve().parents[1]
-VECTORS = REPO.parent / "shared" / "reference" / "lz76_vectors.json"
+# a copy of ../shared/reference/lz76_vectors.json, kept in the repository so that every checkout tests it
+VECTORS = REPO / "tests" / "data" / "lz76_vectors.json"
 
 needs_c = pytest.mark.skipif(
     lzc_module.BACKEND != "c", reason="compiled extension brainlz._lz76 not built (pure-Python backend active)"
@@ -103,7 +104,7 @@ def random_strings(seed: int, count: int, max_len: int = 300) -> list[str]:
 @pytest.fixture(scope="module")
 def vectors():
     if not VECTORS.is_file():
-        pytest.skip(f"reference vectors not found at {VECTORS} (the shared/ folder beside the repository)")
+        pytest.fail(f"reference vectors not found at {VECTORS}")
     data = json.loads(VECTORS.read_text())
     assert data["vectors"], "the reference file holds no vectors"
     return data["vectors"]
