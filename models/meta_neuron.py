@@ -28,11 +28,10 @@ probability :math:`1 - \exp(-\rho(t)\,dt)`, :math:`\rho(t) = \rho_0 \exp\big((v 
 Integration: exponential Euler (the equations are linear in each state variable given the others).
 """
 
-from brian2 import Hz, Mohm, amp, mV, ms, nA, ohm, pA, second, volt
+from brian2 import Hz, amp, mV, ms, nA, pA, second, volt
 
-from brainlz.models import NeuronModel, Param
+from brainlz.models import NeuronModel, Param, load_model
 
-NEURO_ELECTRO = "NeuroElectro database, neocortical pyramidal cells (Tripathy et al. 2015, J Neurophysiol 113:3474)"
 MENSI = "Mensi et al. 2012, J Neurophysiol 107:1756 (GLIF fits to cortical neurons)"
 
 BASE_EQUATIONS = """
@@ -58,15 +57,11 @@ rho_0 : Hz
 delta_u : volt
 """
 
+# The LIF core's parameters (tau_m, V_th, V_reset, R, E_L, tau_syn, t_ref) are those of models/lif.py.
+LIF = load_model("lif")
+
 BASE_PARAMS = {
-    "tau_m": Param("tau_m", second, 20 * ms, (2 * ms, 100 * ms), (8 * ms, 40 * ms), NEURO_ELECTRO,
-                   learnable=True, description="resting membrane time constant"),
-    "V_th": Param("V_th", volt, -50 * mV, (-62 * mV, -30 * mV), (-55 * mV, -38 * mV), NEURO_ELECTRO,
-                  learnable=True, description="baseline firing threshold"),
-    "V_reset": Param("V_reset", volt, -65 * mV, (-85 * mV, -52 * mV), (-75 * mV, -55 * mV), MENSI,
-                     learnable=True, description="reset potential after a spike"),
-    "R": Param("R", ohm, 100 * Mohm, (10 * Mohm, 1000 * Mohm), (50 * Mohm, 300 * Mohm), NEURO_ELECTRO,
-               learnable=True, description="membrane (input) resistance"),
+    **LIF.params,
     "I_half": Param("I_half", amp, 1 * nA, (10 * pA, 100 * nA), (0.2 * nA, 5 * nA),
                     "Destexhe, Rudolph & Pare 2003, Nat Rev Neurosci 4:739 (conductance 1-5x leak in vivo)",
                     learnable=True, description="synaptic drive that halves the membrane time constant"),
@@ -74,14 +69,6 @@ BASE_PARAMS = {
                          learnable=True, description="threshold increase per spike"),
     "tau_theta": Param("tau_theta", second, 50 * ms, (5 * ms, 500 * ms), (10 * ms, 200 * ms), MENSI,
                        learnable=True, description="threshold relaxation time constant"),
-    "E_L": Param("E_L", volt, -65 * mV, (-90 * mV, -50 * mV), (-80 * mV, -60 * mV), NEURO_ELECTRO,
-                 learnable=False, description="resting (leak reversal) potential"),
-    "tau_syn": Param("tau_syn", second, 5 * ms, (1 * ms, 30 * ms), (2 * ms, 10 * ms),
-                     "AMPA current decay; Destexhe, Mainen & Sejnowski 1998, in Methods in Neuronal Modeling",
-                     learnable=False, description="synaptic current decay time constant"),
-    "t_ref": Param("t_ref", second, 2 * ms, (0 * ms, 10 * ms), (1 * ms, 5 * ms),
-                   "Gerstner et al. 2014, Neuronal Dynamics, ch. 1 (absolute refractory period)",
-                   learnable=False, description="absolute refractory period"),
 }
 
 STOCHASTIC_PARAMS = {
