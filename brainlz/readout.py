@@ -29,7 +29,7 @@ from . import lzc as _lzc
 from .errors import DataError, ParameterError
 from .metrics import accuracy_ci
 
-__all__ = ["LZCFeatures", "LZCThresholdClassifier", "default_pipeline", "evaluate"]
+__all__ = ["LZCFeatures", "LZCThresholdClassifier", "default_pipeline", "evaluate", "split_indices"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -468,6 +468,30 @@ def _check_param_grid(param_grid, estimator) -> None:
                 raise ParameterError("param_grid", param_grid, f"{name!r} must map to a non-empty list of values")
 
 
+def split_indices(labels, test_size: float, seed: int) -> tuple:
+    """The stratified train/test split that :func:`evaluate` uses, as sorted index arrays.
+
+    A learning rule that must not see the test samples trains on ``train_indices`` of this split; ``evaluate``
+    with the same ``labels``, ``test_size`` and ``seed`` then tests on exactly the held-out samples.
+
+    Parameters
+    ----------
+    labels : array of int, shape (n_samples,)
+    test_size : float
+        Fraction in (0, 1) held out for the test.
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    train_indices, test_indices : int ndarray
+    """
+    y = np.asarray(labels)
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    train_idx, test_idx = next(splitter.split(np.zeros((y.shape[0], 1)), y))
+    return np.sort(train_idx), np.sort(test_idx)
+
+
 def evaluate(features, labels, *, seed, classifier=None, test_size=0.1, n_folds=5, param_grid=None) -> dict:
     """Split, cross-validate, (optionally) tune, and test a classifier on features.
 
@@ -560,9 +584,7 @@ def evaluate(features, labels, *, seed, classifier=None, test_size=0.1, n_folds=
             f"fewer than the {classes.size} classes",
         )
 
-    splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-    train_idx, test_idx = next(splitter.split(np.zeros((n_samples, 1)), y))
-    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    train_idx, test_idx = split_indices(y, test_size, seed)
     X_train, y_train, X_test, y_test = X[train_idx], y[train_idx], X[test_idx], y[test_idx]
 
     train_counts = Counter(y_train.tolist())

@@ -470,3 +470,17 @@ def test_readout_and_metrics_do_not_import_brian2():
     code = "import sys, brainlz.readout, brainlz.metrics; print('brian2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_split_indices_is_the_split_evaluate_uses():
+    from brainlz.readout import split_indices
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1, 2], 20)
+    features = rng.normal(size=(60, 4))
+    result = evaluate(features, labels, seed=7, test_size=0.2, n_folds=3)
+    train, test = split_indices(labels, 0.2, 7)
+    assert result["train_indices"] == train.tolist() and result["test_indices"] == test.tolist()
+    assert set(train).isdisjoint(test) and len(test) == 12
+    other_train, _ = split_indices(labels, 0.2, 8)
+    assert not np.array_equal(train, other_train)
