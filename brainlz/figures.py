@@ -38,7 +38,7 @@ __all__ = [
     "CLASS_COLOURS", "STYLE", "style", "class_colour", "save_figure",
     "evaluate_expression", "threshold_trace", "detect_spikes",
     "make_rasters", "plot_rasters", "make_lzc_distribution", "plot_lzc_distribution",
-    "make_membrane_trace", "plot_membrane_trace",
+    "make_membrane_trace", "plot_membrane_trace", "make_weight_histogram", "plot_weight_histogram",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast on white (yellow last).
@@ -748,3 +748,157 @@ def plot_membrane_trace(trace, path, params, threshold_expression: str = "V_th",
     return save_figure(make_membrane_trace(trace, params, threshold_expression=threshold_expression,
                                            reset_name=reset_name, spikes_ms=spikes_ms, title=title,
                                            voltage=voltage), path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. synaptic weight distribution (STDP)
+# ---------------------------------------------------------------------------------------------------------------
+
+_WEIGHTS = {"final": "#0072B2", "initial": "#999999", "near": "#E69F00", "middle": "#009E73"}
+
+
+def _weights(name: str, value) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64).ravel()
+    if array.size == 0 or not np.all(np.isfinite(array)):
+        raise DataError(f"{name}: expected a non-empty array of finite weights, got shape {np.shape(value)}")
+    return array
+
+
+def _near_fractions(values: np.ndarray, near: float) -> tuple[float, float]:
+    """Shares of ``values`` (scaled to [0, 1]) within ``near`` of 0 and of 1."""
+    return float(np.mean(values <= near)), float(np.mean(values >= 1 - near))
+
+
+def _draw_weight_histogram(ax, values, edges, colour, near, initial=None):
+    if initial is not None:
+        ax.hist(initial, bins=edges, histtype="step", color=_WEIGHTS["initial"], linewidth=1.1,
+                label="initial")
+    ax.hist(values, bins=edges, color=colour, alpha=0.85, linewidth=0, label=f"final (n = {values.size})")
+    for low, high in ((0.0, near), (1 - near, 1.0)):
+        ax.axvspan(low, high, color=_WEIGHTS["near"], alpha=0.15, linewidth=0)
+    low, high = _near_fractions(values, near)
+    box = {"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "0.75", "linewidth": 0.6}
+    ax.text(0.02, 0.97, f"{low:.0%} within\n{near:.0%} of w_min", transform=ax.transAxes, ha="left", va="top",
+            fontsize=8, bbox=box)
+    ax.text(0.98, 0.97, f"{high:.0%} within\n{near:.0%} of w_max", transform=ax.transAxes, ha="right", va="top",
+            fontsize=8, bbox=box)
+    ax.set_xlim(0, 1)
+    ax.set_ylabel("number of synapses")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.45)  # room for the annotations and the legend
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.99), handlelength=1.2, fontsize=7.5)
+
+
+def make_weight_histogram(weights, w_max=1.0, w_min=0.0, initial=None, compare=None, snapshots=None,
+                          snapshot_times=None, bins: int = 20, near: float = 0.1, label: str = "after STDP",
+                          title=None) -> Figure:
+    """Distribution of synaptic weights after learning, relative to the bounds ``[w_min, w_max]``.
+
+    Parameters
+    ----------
+    weights : array_like of float
+        Final weights, in the same unit as ``w_min``/``w_max`` (e.g. SI amperes, or already ``w / w_max``).
+    w_max, w_min : float
+        Weight bounds (a Brian2 quantity is accepted, taken in SI units); the x axis shows
+        ``(w - w_min) / (w_max - w_min)``, dimensionless.
+    initial : array_like of float, optional
+        Weights before learning, drawn as an outline.
+    compare : dict of str to array_like, optional
+        Further weight sets (same unit), one panel each (e.g. a control run), titled with the key.
+    snapshots : float array [n_times, n_synapses], optional
+        Weights (same unit) over the course of learning; adds a panel with the shares near ``w_min``, near
+        ``w_max`` and in between against time.
+    snapshot_times : float array [n_times], optional
+        Times of ``snapshots`` in seconds (a Brian2 time array is accepted); required with ``snapshots``.
+    bins : int
+        Number of histogram bins over ``[0, 1]``.
+    near : float
+        Width, as a fraction of ``w_max - w_min``, of the bands next to the bounds that are shaded and counted.
+    label : str
+        Legend label of ``weights``.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One histogram panel per weight set (number of synapses against ``(w - w_min)/(w_max - w_min)``), the
+        bands within ``near`` of the bounds shaded and their shares written in the corners; optionally the time
+        course of those shares (time in s).
+
+    Raises
+    ------
+    ParameterError
+        For ``w_max <= w_min``, a bad ``bins`` or ``near``, or ``snapshots`` without ``snapshot_times``.
+    DataError
+        For empty or non-finite weight arrays or mismatched snapshot shapes.
+    """
+    high, low = float(np.asarray(w_max, dtype=np.float64)), float(np.asarray(w_min, dtype=np.float64))
+    if not (np.isfinite(high) and np.isfinite(low)) or high <= low:
+        raise ParameterError("w_max", w_max, f"expected a finite bound larger than w_min = {w_min!r}")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
+        raise ParameterError("bins", bins, "expected an integer >= 2")
+    if isinstance(near, bool) or not isinstance(near, (int, float, np.floating)) or not 0 < near < 0.5:
+        raise ParameterError("near", near, "expected a fraction in (0, 0.5)")
+
+    def scale(array):
+        return (array - low) / (high - low)
+
+    final = scale(_weights("weights", weights))
+    start = scale(_weights("initial", initial)) if initial is not None else None
+    others = {}
+    if compare is not None:
+        if not isinstance(compare, Mapping):
+            raise ParameterError("compare", compare, "expected a dict label -> weights")
+        others = {str(key): scale(_weights(f"compare[{key!r}]", value)) for key, value in compare.items()}
+    course = None
+    if snapshots is not None:
+        if snapshot_times is None:
+            raise ParameterError("snapshot_times", None, "required with snapshots (times in s)")
+        course = scale(np.asarray(snapshots, dtype=np.float64))
+        times = np.asarray(snapshot_times, dtype=np.float64).ravel()
+        if course.ndim != 2 or course.shape[0] != times.size or course.shape[0] < 2 or \
+                not np.all(np.isfinite(course)) or not np.all(np.isfinite(times)):
+            raise DataError(f"snapshots: expected finite [n_times >= 2, n_synapses] matching snapshot_times "
+                            f"({times.size}), got shape {course.shape}")
+    edges = np.linspace(0.0, 1.0, int(bins) + 1)
+    n_panels = 1 + len(others) + (course is not None)
+    n_columns = n_panels if n_panels <= 3 else int(np.ceil(n_panels / 2))
+    n_rows = int(np.ceil(n_panels / n_columns))
+    with style():
+        fig = Figure(figsize=(max(3.6 * n_columns, 4.0), 0.5 + 2.9 * n_rows), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(n_rows, n_columns)).ravel()
+        for ax in axes[n_panels:]:
+            ax.set_visible(False)
+        axes = axes[:n_panels]
+        _draw_weight_histogram(axes[0], final, edges, _WEIGHTS["final"], near, start)
+        axes[0].set_title(f"(a) {label}", fontsize=8.5)
+        for k, (name, values) in enumerate(others.items(), start=1):
+            _draw_weight_histogram(axes[k], values, edges, class_colour(k), near)
+            axes[k].set_title(f"({chr(97 + k)}) {name}", fontsize=8.5)
+        for ax in axes[:1 + len(others)]:
+            ax.set_xlabel("(w − w_min) / (w_max − w_min)\n(dimensionless)")
+        if course is not None:
+            ax = axes[-1]
+            share_low = np.mean(course <= near, axis=1)
+            share_high = np.mean(course >= 1 - near, axis=1)
+            ax.plot(times, share_low, color=_WEIGHTS["final"], label=f"within {near:.0%} of w_min")
+            ax.plot(times, share_high, color=_WEIGHTS["near"], label=f"within {near:.0%} of w_max")
+            ax.plot(times, 1 - share_low - share_high, color=_WEIGHTS["middle"], linestyle="--",
+                    label="in between")
+            ax.set_ylim(0, 1.25)
+            ax.set_xlim(times[0], times[-1])
+            ax.set_xlabel("simulated time (s)")
+            ax.set_ylabel("share of synapses")
+            ax.set_title(f"({chr(97 + n_panels - 1)}) time course of (a)", fontsize=8.5)
+            ax.legend(loc="upper center", ncols=1)
+        fig.suptitle(title or f"Synaptic weight distribution, w_min = {low:g}, w_max = {high:g}")
+    return fig
+
+
+def plot_weight_histogram(weights, path, w_max=1.0, w_min=0.0, initial=None, compare=None, snapshots=None,
+                          snapshot_times=None, bins: int = 20, near: float = 0.1, label: str = "after STDP",
+                          title=None) -> Path:
+    """Draw :func:`make_weight_histogram` and write it as a PNG to ``path`` (atomically); return the path."""
+    return save_figure(make_weight_histogram(weights, w_max=w_max, w_min=w_min, initial=initial, compare=compare,
+                                             snapshots=snapshots, snapshot_times=snapshot_times, bins=bins,
+                                             near=near, label=label, title=title), path)

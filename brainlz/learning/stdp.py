@@ -1,0 +1,1008 @@
+r"""Pair-based spike-timing-dependent plasticity (STDP) as Brian2 synapses, and an unsupervised trainer.
+
+The rule
+--------
+Every plastic synapse carries two event-driven traces, a presynaptic one :math:`A_{pre}` and a postsynaptic
+one :math:`A_{post}` (dimensionless, stored on the synapse):
+
+.. math::
+
+    \frac{dA_{pre}}{dt} = -\frac{A_{pre}}{\tau_+}, \qquad \frac{dA_{post}}{dt} = -\frac{A_{post}}{\tau_-},
+
+    \text{presynaptic spike:}\quad A_{pre} \leftarrow A_{pre} + 1, \quad
+        w \leftarrow \operatorname{clip}\big(w - \Delta_-(w)\, A_{post},\; w_{min},\, w_{max}\big),
+
+    \text{postsynaptic spike:}\quad A_{post} \leftarrow A_{post} + 1, \quad
+        w \leftarrow \operatorname{clip}\big(w + \Delta_+(w)\, A_{pre},\; w_{min},\, w_{max}\big),
+
+with (``mode="additive"``, Song, Miller & Abbott 2000; hard bounds)
+
+.. math::  \Delta_+(w) = A_+\, w_{max}, \qquad \Delta_-(w) = A_-\, w_{max},
+
+or (``mode="multiplicative"``, weight-dependent; Gütig, Aharonov, Rotter & Sompolinsky 2003 with
+:math:`\mu = 1`, cf. van Rossum, Bi & Turrigiano 2000)
+
+.. math::  \Delta_+(w) = A_+\, (w_{max} - w), \qquad \Delta_-(w) = A_-\, (w - w_{min}).
+
+The traces are *all-to-all*: :math:`A_{pre}(t) = \sum_k e^{-(t - t^{pre}_k)/\tau_+}` over all earlier
+presynaptic spikes, and likewise :math:`A_{post}`.  For one isolated pair with :math:`\Delta t = t_{post} -
+t_{pre}` the weight changes (before clipping) by
+
+.. math::
+
+    \Delta w = \begin{cases} +\Delta_+(w)\, e^{-\Delta t/\tau_+} & \Delta t > 0 \\
+                             0 & \Delta t = 0 \\
+                             -\Delta_-(w)\, e^{\Delta t/\tau_-} & \Delta t < 0 , \end{cases}
+
+and over many spikes the changes add up (all pairs, in the order in which the spikes occur, clipped after every
+update).
+
+Same-step pairs.  Spikes in the same time step (:math:`\Delta t = 0`) are not paired.  In Brian2's schedule a
+presynaptic spike in step :math:`n` reaches the membrane in step :math:`n + 1` at the earliest, so such a pair is
+never causal; counting it as potentiation or as depression would bias the rule by :math:`A_\pm` per
+coincidence, which at dt = 1 ms shifts the balance point of Song et al.'s :math:`A_-/A_+ = 1.05` by about 5 %
+(the sums :math:`\sum_{n \ge 0} e^{-n\,dt/\tau} \approx \tau/dt + 1/2` vs. :math:`\sum_{n \ge 1} \approx
+\tau/dt - 1/2`).  Leaving them out keeps the discrete rule's potentiation and depression integrals
+symmetric (both :math:`\sum_{n \ge 1}`), so the balance point stays at :math:`A_- \tau_- = A_+ \tau_+` as in
+continuous time.  Implementation: ``on_post`` runs before ``on_pre`` within a step (Brian2 ``order`` -1 and 0),
+so ``on_post`` sees only earlier presynaptic spikes; it stores the spike time in the synaptic variable
+``lastpost``, and ``on_pre`` leaves a postsynaptic spike of the same step out of :math:`A_{post}`
+(``Apost - int(lastpost == t)``).
+
+Brian2 code
+-----------
+:func:`stdp_synapse_code` returns the synapse model and the ``on_pre``/``on_post`` strings.  ``on_pre`` is the
+postsynaptic model's own ``NeuronModel.on_pre`` (e.g. ``I_syn_post += w``, with the weight *before* the update)
+followed by the STDP update.  The rule's constants (``A_plus``, ``A_minus``, ``tau_plus``, ``tau_minus``,
+``w_min``, ``w_max``) are shared synaptic variables, not constants baked into the code, so that a compiled
+standalone program can rerun with another rule.  The code reads only synaptic and postsynaptic variables
+(brian2genn cannot translate ``on_pre`` code that reads presynaptic neuron variables).
+
+Training
+--------
+:func:`train_stdp` learns the input -> first-layer weights of a :class:`~brainlz.network.NetworkSpec` without
+labels.  An epoch is *one* Brian2 run: the training samples are presented back to back (sample ``k`` of the
+epoch's order starts at ``k * (duration + gap)``), which is fast on every backend and fits brian2genn's one run
+per build.  On the runtime backend the input is a ``SpikeGeneratorGroup`` and every epoch builds a new Brian2
+network (the cython target caches its compiled code).  On the standalone backend the input is a spike table read
+through a ``TimedArray`` (as in :func:`brainlz.network.build`); the C++ program is compiled once and every later
+epoch -- or later call with the same shapes -- reruns it, with weights, intrinsic parameters, rule variables and
+input table passed as ``run_args``.  It shares the one compiled-program slot of
+:mod:`brainlz.backends.standalone` (Brian2 has a single standalone device), so alternating between training and
+``standalone.simulate`` recompiles.  :func:`song_abbott_experiment` reproduces the bimodal weight distribution of
+Song et al. (2000).
+
+For the GPU backends: brian2genn must support the ``(shared)`` synaptic variables, the pathway ``order`` and,
+for ``between="reset"``, ``run_regularly``; check these before relying on them there.
+
+References
+----------
+Song, Miller & Abbott 2000, Nat Neurosci 3:919.  van Rossum, Bi & Turrigiano 2000, J Neurosci 20:8812.
+Gütig, Aharonov, Rotter & Sompolinsky 2003, J Neurosci 23:3697.  Brian2 example ``synapses/STDP.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from brian2 import Hz, Quantity, get_dimensions, have_same_dimensions, ms, second
+
+from ..data import SpikeDataset, poisson_spikes
+from ..errors import DataError, ParameterError
+from ..models import NeuronModel
+from ..network import LayerSpec, NetworkSpec, _evaluate_initial, _unit_name, check_spiketrains, spike_table
+
+__all__ = ["STDPRule", "STDPHistory", "SongAbbottResult", "stdp_synapse_code", "stdp_synapses", "train_stdp",
+           "song_abbott_experiment", "song_default_w_max", "weight_statistics", "NEAR", "MODES", "SONG_2000",
+           "SONG_SCALED"]
+
+#: Weight-update modes of :class:`STDPRule`.
+MODES = ("additive", "multiplicative")
+
+#: A weight is "near" a bound when it lies within this fraction of ``w_max - w_min`` of it.
+NEAR = 0.1
+
+#: The parameters of Song, Miller & Abbott (2000): A+ = 0.005 of g_max, A-/A+ = 1.05, tau+ = tau- = 20 ms.
+SONG_2000 = {"A_plus": 0.005, "A_minus": 0.005 * 1.05, "tau_plus": 20 * ms, "tau_minus": 20 * ms}
+
+NO_SPIKE = -1e4  # s: initial lastpost, before any postsynaptic spike
+
+_RULE_VARIABLES = ("A_plus", "A_minus", "tau_plus", "tau_minus", "w_min", "w_max")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the rule
+# ---------------------------------------------------------------------------------------------------------------
+
+def _rule_time(name: str, value) -> Quantity:
+    if not isinstance(value, Quantity) or not have_same_dimensions(value, second):
+        raise ParameterError(f"stdp.{name}", value, "expected a time, e.g. 20*ms")
+    if np.ndim(value) != 0 or not math.isfinite(float(value)) or float(value) <= 0:
+        raise ParameterError(f"stdp.{name}", value, "expected one positive, finite time, e.g. 20*ms")
+    return value
+
+
+def _rule_fraction(name: str, value) -> float:
+    if isinstance(value, Quantity) and not value.is_dimensionless:
+        raise ParameterError(f"stdp.{name}", value, "expected a dimensionless number (a fraction of w_max), "
+                                                    "not a quantity with units")
+    if isinstance(value, (bool, np.bool_)) or np.ndim(value) != 0:
+        raise ParameterError(f"stdp.{name}", value, "expected one number in [0, 1]")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"stdp.{name}", value, "expected one number in [0, 1]") from None
+    if not math.isfinite(number) or number < 0:
+        raise ParameterError(f"stdp.{name}", value, "expected a number >= 0 (a magnitude; the sign is fixed "
+                                                    "by the rule)")
+    if number > 1:
+        raise ParameterError(f"stdp.{name}", value, "expected a number <= 1 (a fraction of w_max per pair)")
+    return number
+
+
+@dataclass(frozen=True, kw_only=True)
+class STDPRule:
+    r"""Pair-based STDP with all-to-all traces and hard weight bounds (see the module docstring for the math).
+
+    All arguments are keyword-only; the defaults are those of Song, Miller & Abbott (2000).
+
+    Parameters
+    ----------
+    w_max : Quantity
+        Upper weight bound, in the postsynaptic model's weight unit (``nA`` for ``lif``/``meta_neuron``).
+    A_plus : float
+        Potentiation per pair, a dimensionless fraction: of ``w_max`` (additive) or of ``w_max - w``
+        (multiplicative).  Default 0.005.
+    A_minus : float
+        Depression magnitude per pair (a positive number), a fraction of ``w_max`` (additive) or of
+        ``w - w_min`` (multiplicative).  Default ``1.05 * 0.005``.
+    tau_plus, tau_minus : Quantity
+        Decay times of the presynaptic and postsynaptic traces (default 20 ms each).
+    w_min : Quantity, optional
+        Lower weight bound, same unit as ``w_max`` (default 0).
+    mode : {"additive", "multiplicative"}
+        ``"additive"``: :math:`\Delta w_+ = A_+ w_{max} A_{pre}`, :math:`\Delta w_- = A_- w_{max} A_{post}`;
+        ``"multiplicative"``: :math:`\Delta w_+ = A_+ (w_{max} - w) A_{pre}`,
+        :math:`\Delta w_- = A_- (w - w_{min}) A_{post}`.
+
+    Raises
+    ------
+    ParameterError
+        Naming the field (``stdp.tau_plus``, ...) for a missing unit, a wrong unit, a negative or non-finite
+        value, ``w_max <= w_min`` or an unknown mode.
+
+    Notes
+    -----
+    A presynaptic Poisson train at rate :math:`r_{pre}` that is independent of the postsynaptic train (rate
+    :math:`r_{post}`) drifts, in the additive mode, by about :math:`r_{pre} r_{post}\, w_{max} (A_+ \tau_+ -
+    A_- \tau_-)` per unit time (in discrete time :math:`\tau_\pm` becomes :math:`dt \sum_{n \ge 1}
+    e^{-n\,dt/\tau_\pm}` on both sides, since same-step pairs are left out): depression dominates exactly when
+    :math:`A_- \tau_- > A_+ \tau_+`, i.e. :math:`A_-/A_+ > 1` for equal time constants.
+    """
+
+    w_max: Quantity
+    A_plus: float = SONG_2000["A_plus"]
+    A_minus: float = SONG_2000["A_minus"]
+    tau_plus: Quantity = field(default_factory=lambda: 20 * ms)
+    tau_minus: Quantity = field(default_factory=lambda: 20 * ms)
+    w_min: Quantity | None = None
+    mode: str = "additive"
+
+    def __post_init__(self):
+        object.__setattr__(self, "A_plus", _rule_fraction("A_plus", self.A_plus))
+        object.__setattr__(self, "A_minus", _rule_fraction("A_minus", self.A_minus))
+        _rule_time("tau_plus", self.tau_plus)
+        _rule_time("tau_minus", self.tau_minus)
+        if not isinstance(self.w_max, Quantity):
+            raise ParameterError("stdp.w_max", self.w_max, "expected a quantity in the postsynaptic model's "
+                                                           "weight unit, e.g. 1*nA")
+        if np.ndim(self.w_max) != 0 or not math.isfinite(float(self.w_max)):
+            raise ParameterError("stdp.w_max", self.w_max, "expected one finite quantity, e.g. 1*nA")
+        if self.w_min is None:
+            object.__setattr__(self, "w_min", Quantity(0.0, dim=get_dimensions(self.w_max)))
+        if not isinstance(self.w_min, Quantity) or not have_same_dimensions(self.w_min, self.w_max):
+            raise ParameterError("stdp.w_min", self.w_min, f"expected a quantity in the unit of w_max "
+                                                           f"({self.w_max!r})")
+        if np.ndim(self.w_min) != 0 or not math.isfinite(float(self.w_min)):
+            raise ParameterError("stdp.w_min", self.w_min, "expected one finite quantity")
+        if float(self.w_max) <= float(self.w_min):
+            raise ParameterError("stdp.w_max", self.w_max, f"must be larger than w_min = {self.w_min!r}")
+        if self.mode not in MODES:
+            raise ParameterError("stdp.mode", self.mode, f"expected one of {MODES}")
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def ratio(self) -> float:
+        """``A_minus / A_plus`` (``inf`` when ``A_plus`` is 0)."""
+        return self.A_minus / self.A_plus if self.A_plus > 0 else math.inf
+
+    def replace(self, **changes) -> "STDPRule":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def check_model(self, model: NeuronModel, field_prefix: str = "stdp") -> None:
+        """Raise :class:`ParameterError` unless ``w_min``/``w_max`` are in ``model.weight_unit``."""
+        for name in ("w_max", "w_min"):
+            value = getattr(self, name)
+            if not have_same_dimensions(value, model.weight_unit):
+                raise ParameterError(f"{field_prefix}.{name}", value,
+                                     f"expected a quantity in {model.weight_unit} (the weight unit of model "
+                                     f"{model.name!r})")
+
+    def values(self) -> dict:
+        """The rule's shared synaptic variables as SI floats: ``A_plus``, ``A_minus``, ``tau_plus`` (s), ..."""
+        return {name: float(getattr(self, name)) for name in _RULE_VARIABLES}
+
+    def pair_update(self, delta_t, w):
+        """Weight after one isolated pair, ``t_post - t_pre = delta_t`` (s or a Brian2 time), from weight ``w``.
+
+        Follows the closed form in the module docstring (``delta_t = 0`` leaves ``w`` unchanged) and clips to the
+        bounds.
+        ``w`` is in SI units (a Brian2 quantity is accepted); the result is in SI units.
+        """
+        delta_t = np.asarray(delta_t, dtype=float)
+        w = np.asarray(w, dtype=float)
+        w_min, w_max = float(self.w_min), float(self.w_max)
+        if self.mode == "additive":
+            up, down = self.A_plus * w_max, self.A_minus * w_max
+        else:
+            up, down = self.A_plus * (w_max - w), self.A_minus * (w - w_min)
+        change = np.where(delta_t > 0, up * np.exp(-np.abs(delta_t) / float(self.tau_plus)),
+                          -down * np.exp(-np.abs(delta_t) / float(self.tau_minus)))
+        change = np.where(delta_t == 0, 0.0, change)
+        return np.clip(w + change, w_min, w_max)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Brian2 code
+# ---------------------------------------------------------------------------------------------------------------
+
+def stdp_synapse_code(model: NeuronModel, rule: STDPRule) -> dict:
+    """The Brian2 ``Synapses`` code of ``rule`` onto neurons of ``model``.
+
+    Parameters
+    ----------
+    model : NeuronModel
+        The postsynaptic model; its ``on_pre`` (e.g. ``I_syn_post += w``) and ``weight_unit`` are used.
+    rule : STDPRule
+
+    Returns
+    -------
+    dict
+        ``{"model": str, "on_pre": str, "on_post": str}``, the arguments of ``brian2.Synapses``.  ``model``
+        declares ``w``, the event-driven traces ``Apre``/``Apost``, ``lastpost`` (see the module docstring) and
+        the shared rule variables ``A_plus``,
+        ``A_minus`` (dimensionless), ``tau_plus``, ``tau_minus`` (second), ``w_min``, ``w_max`` (weight unit).
+
+    Raises
+    ------
+    ParameterError
+        If the rule's bounds are not in the model's weight unit.
+    """
+    if not isinstance(rule, STDPRule):
+        raise ParameterError("rule", rule, "expected an STDPRule")
+    rule.check_model(model)
+    unit = _unit_name(model.weight_unit)
+    synapse_model = "\n".join([
+        f"w : {unit}",
+        "dApre/dt = -Apre / tau_plus : 1 (event-driven)",
+        "dApost/dt = -Apost / tau_minus : 1 (event-driven)",
+        "A_plus : 1 (shared)",
+        "A_minus : 1 (shared)",
+        "tau_plus : second (shared)",
+        "tau_minus : second (shared)",
+        "lastpost : second  # time of the last postsynaptic spike, to leave same-step pairs out",
+        f"w_min : {unit} (shared)",
+        f"w_max : {unit} (shared)",
+    ])
+    if rule.mode == "additive":
+        depress = "w = clip(w - A_minus * w_max * (Apost - int(lastpost == t)), w_min, w_max)"
+        potentiate = "w = clip(w + A_plus * w_max * Apre, w_min, w_max)"
+    else:
+        depress = "w = clip(w - A_minus * (w - w_min) * (Apost - int(lastpost == t)), w_min, w_max)"
+        potentiate = "w = clip(w + A_plus * (w_max - w) * Apre, w_min, w_max)"
+    on_pre = "\n".join([line.strip() for line in model.on_pre.strip().splitlines() if line.strip()]
+                       + ["Apre += 1", depress])
+    on_post = "\n".join(["Apost += 1", "lastpost = t", potentiate])
+    return {"model": synapse_model, "on_pre": on_pre, "on_post": on_post}
+
+
+def stdp_synapses(source, target, model: NeuronModel, rule: STDPRule, i, j, name: str = "stdp", dt=None):
+    """Connected Brian2 ``Synapses`` from ``source`` to ``target`` with the STDP code of :func:`stdp_synapse_code`.
+
+    The synapses are created in the order of ``(i, j)``, the shared rule variables are set from ``rule`` and the
+    pathways are ordered so that ``on_post`` runs before ``on_pre`` within a time step (see the module
+    docstring: same-step pairs are left out).  ``lastpost`` starts at -1e4 s (no postsynaptic spike yet) and ``w``
+    at 0; set it with ``syn.w = ...``.
+
+    Parameters
+    ----------
+    source, target : brian2 groups
+        ``target`` must hold the variables the model's ``on_pre`` writes (``I_syn`` for ``lif``).
+    model : NeuronModel
+        The postsynaptic model.
+    rule : STDPRule
+    i, j : int arrays
+        Presynaptic and postsynaptic indices of the synapses.
+    name : str
+        Brian2 name of the synapses.
+    dt : Quantity, optional
+        Time step (default: the target's).
+
+    Returns
+    -------
+    brian2.Synapses
+    """
+    from brian2 import Synapses
+
+    code = stdp_synapse_code(model, rule)
+    syn = Synapses(source, target, model=code["model"], on_pre=code["on_pre"], on_post=code["on_post"],
+                   dt=dt if dt is not None else target.clock.dt, name=name, namespace={})
+    syn.post.order = -1
+    syn.pre.order = 0
+    syn.connect(i=np.asarray(i, dtype=np.int64), j=np.asarray(j, dtype=np.int64))
+    syn.lastpost_ = NO_SPIKE
+    for variable, value in rule.values().items():
+        setattr(syn, variable + "_", value)
+    return syn
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# statistics and history
+# ---------------------------------------------------------------------------------------------------------------
+
+def weight_statistics(weights, rule: STDPRule) -> dict:
+    """Summary of a weight array (SI units or a Brian2 quantity) relative to the rule's bounds.
+
+    Returns
+    -------
+    dict
+        ``mean`` and ``std`` (SI units), ``mean_fraction`` (mean of ``(w - w_min)/(w_max - w_min)``),
+        ``fraction_near_min`` / ``fraction_near_max`` (share of weights within :data:`NEAR` of the range from a
+        bound) and ``fraction_bimodal`` (their sum).
+    """
+    w = np.asarray(weights, dtype=float).ravel()
+    w_min, w_max = float(rule.w_min), float(rule.w_max)
+    fraction = (w - w_min) / (w_max - w_min)
+    near_min = float(np.mean(fraction <= NEAR)) if w.size else 0.0
+    near_max = float(np.mean(fraction >= 1 - NEAR)) if w.size else 0.0
+    return {"mean": float(w.mean()) if w.size else 0.0, "std": float(w.std()) if w.size else 0.0,
+            "mean_fraction": float(fraction.mean()) if w.size else 0.0, "fraction_near_min": near_min,
+            "fraction_near_max": near_max, "fraction_bimodal": near_min + near_max}
+
+
+@dataclass
+class STDPHistory:
+    """What happened during :func:`train_stdp`.
+
+    Attributes
+    ----------
+    epochs : list of dict
+        One dict per epoch: ``epoch`` (1-based), the :func:`weight_statistics` of the weights after it
+        (``mean``, ``std`` in SI units, ``mean_fraction``, ``fraction_near_min``, ``fraction_near_max``,
+        ``fraction_bimodal``), ``output_rate`` (Hz, spikes per neuron over the whole epoch, gaps included),
+        ``output_counts`` (spikes per neuron), ``order`` (the sample order), ``wall_time`` (s), ``n_builds``
+        (code builds: runtime 1 per epoch, standalone 1 for a compile and 0 for a rerun) and, with
+        ``record_spikes=True``, ``spike_indices`` and ``spike_times`` (s, epoch time) of the trained layer.
+    initial : dict
+        :func:`weight_statistics` of the (clipped) initial weights.
+    n_clipped : int
+        How many initial weights lay outside ``[w_min, w_max]`` and were clipped onto the bounds.
+    backend : str
+        ``"runtime-numpy"``, ``"runtime-cython"`` or ``"standalone"``.
+    layer : str
+        Name of the trained layer.
+    sample_period : float
+        ``duration + gap`` in seconds: sample ``k`` of an epoch starts at ``k * sample_period``.
+    """
+
+    epochs: list = field(default_factory=list)
+    initial: dict = field(default_factory=dict)
+    n_clipped: int = 0
+    backend: str = ""
+    layer: str = ""
+    sample_period: float = 0.0
+
+    def column(self, key: str) -> np.ndarray:
+        """The value of ``key`` in every epoch, as an array (e.g. ``history.column("mean")``)."""
+        return np.array([record[key] for record in self.epochs])
+
+    @property
+    def n_builds(self) -> int:
+        """Builds over all epochs."""
+        return int(sum(record["n_builds"] for record in self.epochs))
+
+    @property
+    def wall_time(self) -> float:
+        """Seconds over all epochs."""
+        return float(sum(record["wall_time"] for record in self.epochs))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the training network
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class _TrainingNet:
+    """Brian2 objects of one training run (internal)."""
+
+    inputs: object
+    table: object
+    group: object
+    synapses: object
+    monitor: object
+    objects: list
+    layer: LayerSpec
+    model: NeuronModel
+    n_inputs: int
+    capacity: int
+
+
+def _reset_code(model: NeuronModel) -> str:
+    """Code that puts every state variable back to its initial value (``between="reset"``)."""
+    from brian2 import Equations
+
+    equations = Equations(model.equations)
+    lines = []
+    for state in model.state_variables():
+        value = model.initial.get(state, f"0*{_unit_name(equations[state].dim)}")
+        lines.append(f"{state} = {value}")
+    lines.append("lastspike = -1e4*second")
+    lines.append("not_refractory = True")
+    return "\n".join(lines)
+
+
+def _build_training(layer: LayerSpec, n_inputs: int, dt, rule: STDPRule, n_steps: int, period_steps: int,
+                    between: str, spikes=None, capacity: int = 0) -> _TrainingNet:
+    """Input group -> one copy of ``layer`` with plastic STDP synapses, all-to-all ``[n_inputs, n_neurons]``.
+
+    ``spikes = (indices, steps)`` makes the input a ``SpikeGeneratorGroup`` (runtime); otherwise it is a spike
+    table read through a ``TimedArray`` of ``capacity + 1`` rows (standalone; values come from run_args).
+    """
+    from brian2 import NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, TimedArray
+
+    model = layer.neuron_model
+    table = None
+    if spikes is not None:
+        indices, steps = spikes
+        inputs = SpikeGeneratorGroup(n_inputs, indices, steps * dt, dt=dt, sorted=True, name="stdp_inputs")
+    else:
+        table = TimedArray(np.full((capacity + 1, n_inputs), -1.0), dt=1 * second, name="stdp_input_table")
+        inputs = NeuronGroup(n_inputs, "k : integer",
+                             threshold="timestep(t, dt) == int(stdp_input_table(k * second, i))",
+                             reset="k += 1", dt=dt, name="stdp_inputs", namespace={"stdp_input_table": table})
+    group = NeuronGroup(layer.n_neurons, model.equations, threshold=model.threshold, reset=model.reset,
+                        refractory=model.refractory, method=model.method, dt=dt, name="stdp_layer", namespace={})
+    pre = np.repeat(np.arange(n_inputs), layer.n_neurons)
+    post = np.tile(np.arange(layer.n_neurons), n_inputs)
+    syn = stdp_synapses(inputs, group, model, rule, pre, post, name="stdp_synapses", dt=dt)
+    if between == "reset" and period_steps < n_steps:
+        group.run_regularly(_reset_code(model), dt=period_steps * dt, when="start", name="stdp_layer_reset")
+        syn.run_regularly("Apre = 0\nApost = 0", dt=period_steps * dt, when="start", name="stdp_trace_reset")
+    monitor = SpikeMonitor(group, name="stdp_spikes")
+    return _TrainingNet(inputs, table, group, syn, monitor, [inputs, group, syn, monitor], layer, model, n_inputs,
+                        capacity)
+
+
+def _initial_values(net: _TrainingNet, layer: LayerSpec, weights: np.ndarray, rule: STDPRule) -> dict:
+    """``{(owner, name): SI array}`` of ``layer``'s parameters, initial states, weights and rule variables."""
+    model, group, syn = layer.neuron_model, net.group, net.synapses
+    params = {name: np.asarray(value, dtype=float).copy() for name, value in layer.params.items()}
+    values = {(group, name): array for name, array in params.items()}
+    for state in model.state_variables():
+        values[(group, state)] = (_evaluate_initial(model.initial[state], params) if state in model.initial
+                                  else np.zeros(layer.n_neurons))
+    values[(syn, "w")] = np.asarray(weights, dtype=float).ravel().copy()  # synapse (i, j) at i * n_post + j
+    values[(syn, "lastpost")] = np.full(values[(syn, "w")].size, NO_SPIKE)
+    for name, value in rule.values().items():
+        values[(syn, name)] = np.array([value])
+    if net.table is not None:
+        values[(net.inputs, "k")] = np.zeros(net.n_inputs, dtype=np.int32)
+    return values
+
+
+def _read_weights(net: _TrainingNet) -> np.ndarray:
+    """The weight matrix ``[n_inputs, n_neurons]`` (SI floats) after a run, placed by each synapse's (i, j)."""
+    syn = net.synapses
+    i, j, w = np.asarray(syn.i[:]), np.asarray(syn.j[:]), np.asarray(syn.w_[:], dtype=float)
+    matrix = np.full((net.n_inputs, net.layer.n_neurons), np.nan)
+    matrix[i, j] = w
+    if w.size != matrix.size or np.isnan(matrix).any():
+        raise RuntimeError(f"stdp: expected {matrix.size} synapses after the run, read {w.size}")
+    return matrix
+
+
+def _epoch_raster(spiketrains: np.ndarray, order: np.ndarray, gap_bins: int) -> tuple:
+    """Input spikes of one epoch as ``(indices, steps)``, samples in ``order``, ``n_bins + gap_bins`` apart."""
+    n_bins = spiketrains.shape[2]
+    period = n_bins + gap_bins
+    sample, channel, step = np.nonzero(spiketrains[order])
+    steps = sample.astype(np.int64) * period + step
+    sort = np.lexsort((channel, steps))
+    return channel[sort].astype(np.int64), steps[sort]
+
+
+def _epoch_table(spiketrains: np.ndarray, order: np.ndarray, gap_bins: int, capacity: int) -> np.ndarray:
+    n_samples, n_inputs, n_bins = spiketrains.shape
+    period = n_bins + gap_bins
+    concatenated = np.zeros((1, n_inputs, n_samples * period), dtype=bool)
+    for position, k in enumerate(order):
+        concatenated[0, :, position * period:position * period + n_bins] = spiketrains[k]
+    table, _ = spike_table(concatenated, capacity)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# running one epoch on each backend
+# ---------------------------------------------------------------------------------------------------------------
+
+def _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between, target, seed):
+    import brian2
+    from brian2 import Network, get_device, prefs, set_device
+
+    n_samples, n_inputs, n_bins = spiketrains.shape
+    period = n_bins + gap_bins
+    n_steps = n_samples * period
+    if type(get_device()).__name__ != "RuntimeDevice":
+        set_device("runtime")
+    old_target = prefs.codegen.target
+    prefs.codegen.target = target
+    try:
+        net = _build_training(layer, n_inputs, dt, rule, n_steps, period, between,
+                              spikes=_epoch_raster(spiketrains, order, gap_bins))
+        for (owner, name), values in _initial_values(net, layer, weights, rule).items():
+            setattr(owner, name + "_", values[0] if name in _RULE_VARIABLES else values)
+        brian2.seed(int(seed))
+        Network(net.objects).run(n_steps * dt, namespace={})
+        trained = _read_weights(net)
+        spikes = (np.asarray(net.monitor.i[:]).copy(), np.asarray(net.monitor.t_[:]).copy())
+    finally:
+        prefs.codegen.target = old_target
+    return trained, spikes, 1
+
+
+def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, between, seed, directory, capacity):
+    import brian2
+    from brian2 import Network, get_device, prefs, set_device
+
+    from ..backends import standalone as sa
+
+    n_samples, n_inputs, n_bins = spiketrains.shape
+    period = n_bins + gap_bins
+    n_steps = n_samples * period
+    model = layer.neuron_model
+    key = ("stdp", rule.mode, n_inputs, layer.model, tuple(sorted(layer.model_options.items())), layer.n_neurons,
+           float(dt), n_steps, period, between, capacity, seed if model.stochastic else None)
+    builds = 0
+    compiled = sa._STATE["compiled"]
+    if compiled is None or compiled.key != key:
+        sa._STATE["compiled"] = None  # the device is reinitialised below: a previous program is gone either way
+        project = Path(directory) / ("stdp_" + hashlib.sha1(repr(key).encode()).hexdigest()[:16])
+        project.mkdir(parents=True, exist_ok=True)
+        set_device("cpp_standalone", build_on_run=False, directory=str(project))
+        try:
+            device = get_device()
+            device.reinit()
+            device.activate(build_on_run=False, directory=str(project))
+            prefs.devices.cpp_standalone.openmp_threads = 0
+            net = _build_training(layer, n_inputs, dt, rule, n_steps, period, between, capacity=capacity)
+            device.apply_run_args()  # every value below comes from run_args, applied after the code's own init
+            brian2.seed(int(seed))
+            Network(net.objects).run(n_steps * dt, namespace={})
+            device.build(directory=str(project), compile=True, run=False, with_output=False)
+            compiled = sa._Compiled(key, net, device, project)
+        finally:
+            set_device("runtime")
+        sa._STATE["compiled"] = compiled
+        sa._STATE["builds"] += 1
+        builds = 1
+    net = compiled.net
+    run_args = {}
+    n_synapses = n_inputs * layer.n_neurons
+    for (owner, name), values in _initial_values(net, layer, weights, rule).items():
+        view = getattr(owner, name)
+        expected = 1 if name in _RULE_VARIABLES else (n_synapses if owner is net.synapses else owner.N)
+        if values.shape != (expected,):
+            raise sa.StandaloneError(f"run_args for {owner.name}.{name}: {values.shape[0]} values, expected "
+                                     f"{expected}")
+        run_args[view] = Quantity(values, dim=view.dim) if not view.dim.is_dimensionless else values
+    run_args[net.table] = _epoch_table(spiketrains, order, gap_bins, capacity)
+    try:
+        compiled.device.run(directory=str(compiled.directory), with_output=False, run_args=run_args)
+    except RuntimeError as exc:
+        sa._STATE["compiled"] = None
+        raise sa.StandaloneError(f"the compiled STDP program failed: {exc}") from None
+    syn = net.synapses
+    expected_i = np.repeat(np.arange(n_inputs), layer.n_neurons)
+    expected_j = np.tile(np.arange(layer.n_neurons), n_inputs)
+    if not (np.array_equal(syn.i[:], expected_i) and np.array_equal(syn.j[:], expected_j)):
+        raise sa.StandaloneError("stdp: the compiled program ordered its synapses differently from the weights "
+                                 "it was given")
+    trained = _read_weights(net)
+    spikes = (np.asarray(net.monitor.i[:]).copy(), np.asarray(net.monitor.t_[:]).copy())
+    return trained, spikes, builds
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the trainer
+# ---------------------------------------------------------------------------------------------------------------
+
+def _training_data(data, spec: NetworkSpec) -> np.ndarray:
+    if isinstance(data, SpikeDataset):
+        labels = np.asarray(data.labels)
+        if labels.ndim != 1 or labels.shape[0] != data.spiketrains.shape[0]:
+            raise DataError(f"labels: expected shape ({data.spiketrains.shape[0]},) to match spiketrains, got "
+                            f"{labels.shape}")
+        if not have_same_dimensions(data.dt, second) or not math.isclose(float(data.dt), float(spec.dt),
+                                                                         rel_tol=1e-9):
+            raise DataError(f"dataset.dt: the data has dt = {data.dt}, the network has dt = {spec.dt}")
+        return check_spiketrains(data.spiketrains, spec.n_inputs, field="spiketrains")
+    return check_spiketrains(data, spec.n_inputs, field="spiketrains")
+
+
+def _gap_bins(gap, dt) -> int:
+    if not isinstance(gap, Quantity) or not have_same_dimensions(gap, second) or np.ndim(gap) != 0:
+        raise ParameterError("gap", gap, "expected a time >= 0, e.g. 50*ms")
+    bins = float(gap) / float(dt)
+    if not math.isfinite(bins) or bins < -1e-9 or abs(bins - round(bins)) > 1e-6:
+        raise ParameterError("gap", gap, f"expected a time >= 0 that is a multiple of dt = {dt}")
+    return int(round(bins))
+
+
+def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=50 * ms, between: str = "decay",
+               shuffle: bool = True, backend: str = "runtime", target: str = "cython", seed: int = 0,
+               progress=None, directory=None, record_spikes: bool = False, capacity: int | None = None):
+    """Learn the input -> first-layer weights of ``spec`` with STDP, without labels.
+
+    Each epoch is one Brian2 run in which all training samples are presented back to back: sample ``k`` of the
+    epoch's order occupies ``[k * (duration + gap), k * (duration + gap) + duration)``, ``duration = n_bins * dt``.
+    The network during training is a single copy of the input and the first layer (its model and per-neuron
+    intrinsic parameters from ``spec``); later layers do not influence it and keep their weights.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        The network; ``spec.weights[0]`` (input -> first layer) is the plastic projection and its starting point.
+        Initial weights outside ``[w_min, w_max]`` are clipped onto the bounds (counted in
+        ``history.n_clipped``).
+    data : SpikeDataset or bool ndarray [n_samples, n_inputs, n_bins]
+        Training samples.  Labels are not used; a dataset's ``dt`` must equal ``spec.dt``.
+    rule : STDPRule
+        The plasticity rule; ``w_max``/``w_min`` in the first layer's weight unit.
+    epochs : int
+        Number of passes over the data (one Brian2 run each).
+    gap : Quantity
+        Silent time between consecutive samples (a multiple of ``spec.dt``, default 50 ms).
+    between : {"decay", "reset"}
+        ``"decay"``: nothing happens at sample boundaries; membrane, synaptic currents and STDP traces decay
+        during the gap (a gap of several ``tau_m``, ``tau_syn``, ``tau_plus``/``tau_minus`` makes samples nearly
+        independent).  ``"reset"``: at the start of every sample a ``run_regularly`` operation of the layer
+        (period ``duration + gap``, slot ``"start"``) sets every state variable to its initial value (``v`` to
+        ``E_L``, currents and adaptation to 0) and clears refractoriness, and one of the synapses sets the STDP
+        traces to 0, so that no pair spans two samples.  brian2genn may not support these ``run_regularly``
+        operations (the one on the synapses in particular); ``"decay"`` needs none.
+    shuffle : bool
+        Present the samples in a new random order every epoch (drawn from ``seed``); otherwise in data order.
+    backend : {"runtime", "standalone"}
+        ``"runtime"`` builds a network per epoch with a ``SpikeGeneratorGroup`` input (``target``: ``"cython"``
+        or ``"numpy"``).  ``"standalone"`` compiles a C++ program once (input as a spike table read through a
+        ``TimedArray``) and reruns it for every epoch — and for later calls with the same shapes — passing
+        weights, parameters, rule variables and inputs through ``run_args``, without recompiling.
+    target : {"cython", "numpy"}
+        Code-generation target of the runtime backend.
+    seed : int
+        Seed of the sample order and of Brian2's random numbers (stochastic models; runtime epoch ``e`` uses
+        ``seed + e``, standalone compiles ``seed`` in, so every epoch uses the same noise).
+    progress : callable, optional
+        Called as ``progress(epochs_done, epochs)`` after each epoch.
+    directory : path, optional
+        Where to keep compiled standalone projects (default that of :mod:`brainlz.backends.standalone`).
+    record_spikes : bool
+        Keep the trained layer's spikes of every epoch in the history.
+    capacity : int, optional
+        Standalone only: spikes per input channel and epoch that the compiled input table holds (part of what is
+        compiled).  Default: the largest count in the data, rounded up to a multiple of 16.  Pass a fixed value
+        to reuse one compiled program for calls with different data; data that need more raise
+        ``ParameterError``.
+
+    Returns
+    -------
+    spec : NetworkSpec
+        A copy of ``spec`` with the trained ``weights[0]`` (in ``[w_min, w_max]``); everything else unchanged.
+    history : STDPHistory
+        Weight statistics, output rates, sample order, wall time and builds per epoch.
+
+    Raises
+    ------
+    ParameterError
+        For a bad argument, naming it (``epochs``, ``gap``, ``between``, ``backend``, ``stdp.w_max``, ...).
+    DataError
+        For data that does not fit the network (``spiketrains`` channels, ``labels``, ``dataset.dt``).
+    """
+    from ..backends import standalone as sa
+
+    if not isinstance(spec, NetworkSpec):
+        raise ParameterError("spec", spec, "expected a NetworkSpec")
+    if not isinstance(rule, STDPRule):
+        raise ParameterError("rule", rule, "expected an STDPRule, e.g. STDPRule(w_max=1*nA)")
+    if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ParameterError("epochs", epochs, "expected a positive integer")
+    if between not in ("decay", "reset"):
+        raise ParameterError("between", between, "expected 'decay' or 'reset'")
+    if backend not in ("runtime", "standalone"):
+        raise ParameterError("backend", backend, "expected 'runtime' or 'standalone'")
+    if backend == "runtime" and target not in ("cython", "numpy"):
+        raise ParameterError("target", target, "expected 'cython' or 'numpy'")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError("seed", seed, "expected an integer >= 0")
+    layer = spec.layers[0]
+    model = layer.neuron_model
+    rule.check_model(model)
+    spiketrains = _training_data(data, spec)
+    gap_bins = _gap_bins(gap, spec.dt)
+    n_samples, _, n_bins = spiketrains.shape
+    needed = int(spiketrains.sum(axis=(0, 2)).max())
+    if capacity is None:
+        capacity = int(np.ceil(max(needed, 1) / 16) * 16)
+    elif isinstance(capacity, (bool, np.bool_)) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
+        raise ParameterError("capacity", capacity, "expected a positive integer")
+    elif needed > capacity:
+        raise ParameterError("capacity", capacity, f"an input channel has {needed} spikes in an epoch")
+    dt = spec.dt
+    directory = Path(directory) if directory is not None else sa.default_directory()
+
+    w_min, w_max = float(rule.w_min), float(rule.w_max)
+    weights = np.asarray(spec.weights[0], dtype=float)
+    n_clipped = int(np.sum((weights < w_min) | (weights > w_max)))
+    weights = np.clip(weights, w_min, w_max)
+    history = STDPHistory(initial=weight_statistics(weights, rule), n_clipped=n_clipped,
+                          backend="standalone" if backend == "standalone" else f"runtime-{target}",
+                          layer=layer.name, sample_period=(n_bins + gap_bins) * float(dt))
+    rng = np.random.default_rng(int(seed))
+    epoch_seconds = n_samples * (n_bins + gap_bins) * float(dt)
+    for epoch in range(int(epochs)):
+        order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+        start = time.perf_counter()
+        if backend == "runtime":
+            weights, spikes, builds = _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between,
+                                                   target, int(seed) + epoch)
+        else:
+            weights, spikes, builds = _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins,
+                                                      between, int(seed), directory, capacity)
+        counts = np.bincount(spikes[0], minlength=layer.n_neurons)
+        record = {"epoch": epoch + 1, **weight_statistics(weights, rule),
+                  "output_rate": float(counts.mean() / epoch_seconds), "output_counts": counts,
+                  "order": order, "wall_time": time.perf_counter() - start, "n_builds": builds}
+        if record_spikes:
+            record["spike_indices"], record["spike_times"] = spikes
+        history.epochs.append(record)
+        if progress is not None:
+            progress(epoch + 1, int(epochs))
+    trained = spec.with_weights([weights * model.weight_unit, *spec.weights[1:]])
+    return trained, history
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Song, Miller & Abbott (2000)
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class SongAbbottResult:
+    """Outcome of :func:`song_abbott_experiment`.
+
+    Attributes
+    ----------
+    weights : float ndarray [n_inputs]
+        Final weights as fractions of the range, ``(w - w_min) / (w_max - w_min)`` (``w / w_max`` for
+        ``w_min = 0``), dimensionless, in ``[0, 1]``.
+    initial : float ndarray [n_inputs]
+        Initial weights, same scale.
+    snapshots : float ndarray [n_chunks + 1, n_inputs]
+        Weights (same scale) at the start and after every chunk.
+    snapshot_times : float ndarray [n_chunks + 1]
+        Simulated time of each snapshot, s.
+    rule : STDPRule
+    rate : float
+        Input rate, Hz.
+    duration : float
+        Simulated time, s.
+    output_rate : float
+        Postsynaptic rate over the whole run, Hz.
+    output_rate_final : float
+        Postsynaptic rate over the last chunk, Hz.
+    fraction_near_zero, fraction_near_max : float
+        Share of final weights within :data:`NEAR` (10 %) of ``w_min`` and of ``w_max``.
+    wall_time : float
+        Seconds for all simulations (builds included).
+    n_builds : int
+        Code builds (standalone: 1 at most, 0 when a compiled program was reused).
+    spec : NetworkSpec
+        The trained one-neuron network.
+    """
+
+    weights: np.ndarray
+    initial: np.ndarray
+    snapshots: np.ndarray
+    snapshot_times: np.ndarray
+    rule: STDPRule
+    rate: float
+    duration: float
+    output_rate: float
+    output_rate_final: float
+    fraction_near_zero: float
+    fraction_near_max: float
+    wall_time: float
+    n_builds: int
+    spec: NetworkSpec
+
+    @property
+    def fraction_bimodal(self) -> float:
+        """``fraction_near_zero + fraction_near_max``."""
+        return self.fraction_near_zero + self.fraction_near_max
+
+
+#: The scaled setting of :func:`song_abbott_experiment` that becomes bimodal in about 2 s of wall time
+#: (standalone, once compiled): ``song_abbott_experiment(**SONG_SCALED)``.
+SONG_SCALED = {"n_inputs": 200, "duration": 400 * second, "A_plus": 0.0075}
+
+
+def song_default_w_max(n_inputs: int, rate, params: dict, drive: float = 5.0) -> Quantity:
+    """The default ``w_max`` of :func:`song_abbott_experiment`, in A.
+
+    The weight for which ``n_inputs`` inputs at ``rate``, all at ``w_max``, would raise the mean membrane
+    potential of the ``lif`` neuron ``drive`` times the distance from rest to threshold above rest:
+    ``w_max = drive * (V_th - E_L) / (R * n_inputs * rate * tau_syn)`` (the mean synaptic current is
+    ``n_inputs * rate * w * tau_syn``).  With the ``lif`` defaults and 15 Hz: 10 pA for 1000 inputs, 50 pA for
+    200.  Song et al. likewise chose g_max so that the inputs could drive the neuron far above threshold if all
+    were strong, which makes the competition between synapses decide the output rate.
+
+    Parameters
+    ----------
+    n_inputs : int
+    rate : Quantity
+        Input rate, Hz.
+    params : dict of str to Quantity
+        The neuron's ``V_th``, ``E_L``, ``R``, ``tau_syn`` (scalars or per-neuron arrays; the first entry is used).
+    drive : float
+        The factor above.
+    """
+    from brian2 import amp
+
+    def first(name):
+        return float(np.asarray(params[name], dtype=float).ravel()[0])
+
+    gap = first("V_th") - first("E_L")
+    return drive * gap / (first("R") * n_inputs * float(rate) * first("tau_syn")) * amp
+
+
+def song_abbott_experiment(n_inputs: int = 1000, rate=15 * Hz, duration=None, rule: STDPRule | None = None,
+                           *, A_plus: float = SONG_2000["A_plus"], ratio: float = 1.05, w_max=None, neuron=None,
+                           seed: int = 0, dt=1 * ms, chunk=20 * second, backend: str = "standalone",
+                           target: str = "cython", directory=None, progress=None) -> SongAbbottResult:
+    r"""One LIF neuron driven by ``n_inputs`` Poisson inputs through additive STDP synapses (Song et al. 2000).
+
+    Every input fires at ``rate`` (Bernoulli bins of :func:`brainlz.data.poisson_spikes`); the initial weights
+    are uniform in ``[w_min, w_max]``.  The run is cut into chunks of ``chunk`` simulated time, each with fresh
+    Poisson input and one call of :func:`train_stdp` (one Brian2 run; on the standalone backend one compile
+    for all chunks), so memory stays bounded for long runs.  At each chunk boundary the membrane and the STDP
+    traces restart from rest (a few ms in every 20 s); the weights carry over.
+
+    Default (full size): 1000 inputs at 15 Hz, Song's rule (A+ = 0.005 of w_max, A-/A+ = 1.05, tau+ = tau- =
+    20 ms), ``w_max`` from :func:`song_default_w_max` (10 pA), 1000 s of simulated time (about 30 s of wall time
+    on the standalone backend): about 70 % of the weights end within 10 % of 0 and 10 % within 10 % of w_max.
+
+    Scaled setting (:data:`SONG_SCALED`, used by the tests and the figure): 200 inputs at 15 Hz, ``w_max`` =
+    50 pA (the same total drive, so each input has five times the weight and a larger causal effect on the
+    output spikes), A+ = 0.0075 (1.5 x Song's), A-/A+ = 1.05, 400 s of simulated time, about 2 s of wall
+    time once compiled: 67-70 % of the weights end within 10 % of 0 and 22-23 % within 10 % of w_max, 1.5 %
+    between 0.3 and 0.7 (seeds 0-2), at a postsynaptic rate of about 44 Hz; with A-/A+ = 0.9 instead every
+    weight ends at w_max.
+
+    Why not a much larger A+: in additive STDP the low mode is a boundary layer whose width is about
+    :math:`A_+ / (A_-/A_+ - 1)` of w_max (diffusion over drift of a weight that the neuron's spikes do not depend
+    on), i.e. 10 % for Song's values.  A+ = 0.05 with A-/A+ = 1.05 fills the interval with a broad, monotonic
+    distribution; raising A-/A+ along with A+ keeps the modes narrow but leaves no synapse strong enough to
+    win against the depression.  The scaled setting therefore speeds the competition by making each input
+    matter more (fewer, stronger inputs) and keeps A+ near Song's value.
+
+    Mapping to Song, Miller & Abbott (2000): they used A+ = 0.005 of g_max, A-/A+ = 1.05, tau = 20 ms and 1000
+    excitatory inputs at 10-40 Hz onto a conductance-based integrate-and-fire neuron with 200 inhibitory
+    inputs; here the neuron is current-based (``lif``: the weight is a current, in A), has no inhibition and
+    uses dt = 1 ms (same-step pairs are left out, see :class:`STDPRule`, so the discrete rule keeps Song's
+    balance point).
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of Poisson inputs.
+    rate : Quantity
+        Input rate (Hz).
+    duration : Quantity, optional
+        Simulated time (default 1000 s); rounded to a whole number of chunks.
+    rule : STDPRule, optional
+        Default ``STDPRule(w_max=w_max, A_plus=A_plus, A_minus=ratio * A_plus)`` (tau+ = tau- = 20 ms, additive).
+    A_plus, ratio : float
+        Potentiation per pair (fraction of w_max) and ``A_minus / A_plus`` of the default rule.
+    w_max : Quantity, optional
+        Upper weight bound in A of the default rule (default :func:`song_default_w_max`).
+    neuron : dict, optional
+        Intrinsic parameters of the ``lif`` neuron that differ from the model defaults (Brian2 quantities).
+    seed : int
+        Seed of the inputs and of the initial weights.
+    dt : Quantity
+        Time step (and input bin width).
+    chunk : Quantity
+        Simulated time per Brian2 run.
+    backend, target, directory
+        As in :func:`train_stdp`.
+    progress : callable, optional
+        Called as ``progress(chunks_done, n_chunks)``.
+
+    Returns
+    -------
+    SongAbbottResult
+        ``weights`` are the final weights / ``w_max`` (for ``w_min = 0``).
+    """
+    if isinstance(n_inputs, (bool, np.bool_)) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
+        raise ParameterError("n_inputs", n_inputs, "expected a positive integer")
+    if duration is None:
+        duration = 1000 * second
+    for name, value in (("duration", duration), ("dt", dt), ("chunk", chunk)):
+        if not isinstance(value, Quantity) or not have_same_dimensions(value, second) or np.ndim(value) != 0 \
+                or not float(value) > 0:
+            raise ParameterError(name, value, "expected a positive time, e.g. 20*second")
+    if not isinstance(rate, Quantity) or not have_same_dimensions(rate, Hz) or np.ndim(rate) != 0 \
+            or not float(rate) > 0:
+        raise ParameterError("rate", rate, "expected a positive rate, e.g. 15*Hz")
+    n_chunks = max(1, int(round(float(duration) / float(chunk))))
+    chunk_bins = int(round(min(float(duration), float(chunk)) / float(dt)))
+    if chunk_bins < 1:
+        raise ParameterError("chunk", chunk, f"shorter than dt = {dt}")
+    spec = NetworkSpec.create(int(n_inputs), hidden=0, output=1, model="lif", dt=dt, seed=seed)
+    if neuron:
+        spec = spec.with_params("output", **dict(neuron))
+    if rule is None:
+        if w_max is None:
+            w_max = song_default_w_max(int(n_inputs), rate, spec.output.params)
+        rule = STDPRule(w_max=w_max, A_plus=A_plus, A_minus=_rule_fraction("A_plus", A_plus) * float(ratio))
+    elif not isinstance(rule, STDPRule):
+        raise ParameterError("rule", rule, "expected an STDPRule")
+    unit = spec.output.neuron_model.weight_unit
+    rule.check_model(spec.output.neuron_model)
+    rng = np.random.default_rng(seed)
+    w_min, w_maximum = float(rule.w_min), float(rule.w_max)
+    initial = rng.uniform(w_min, w_maximum, size=(int(n_inputs), 1))
+    spec = spec.with_weights([initial * unit])
+    snapshots = [initial[:, 0]]
+    expected = float(rate) * chunk_bins * float(dt)  # Poisson count per chunk: mean + 10 SD keeps one program
+    capacity = int(np.ceil((expected + 10 * math.sqrt(expected) + 16) / 16) * 16)
+    spike_count, last_count, wall_time, builds = 0, 0, 0.0, 0
+    for k in range(n_chunks):
+        inputs = poisson_spikes(1, int(n_inputs), rate, n_bins=chunk_bins, dt=dt, seed=rng)
+        spec, history = train_stdp(spec, inputs, rule, epochs=1, gap=0 * ms, shuffle=False, backend=backend,
+                                   target=target, seed=seed, directory=directory,
+                                   capacity=max(capacity, int(inputs.sum(axis=2).max())))
+        record = history.epochs[0]
+        last_count = int(record["output_counts"].sum())
+        spike_count += last_count
+        wall_time += record["wall_time"]
+        builds += record["n_builds"]
+        snapshots.append(np.asarray(spec.weights[0], dtype=float)[:, 0])
+        if progress is not None:
+            progress(k + 1, n_chunks)
+    snapshots = (np.array(snapshots) - w_min) / (w_maximum - w_min)
+    chunk_s = chunk_bins * float(dt)
+    stats = weight_statistics(snapshots[-1] * (w_maximum - w_min) + w_min, rule)
+    return SongAbbottResult(weights=snapshots[-1], initial=snapshots[0], snapshots=snapshots,
+                            snapshot_times=np.arange(n_chunks + 1) * chunk_s, rule=rule, rate=float(rate),
+                            duration=n_chunks * chunk_s, output_rate=spike_count / (n_chunks * chunk_s),
+                            output_rate_final=last_count / chunk_s,
+                            fraction_near_zero=stats["fraction_near_min"],
+                            fraction_near_max=stats["fraction_near_max"], wall_time=wall_time, n_builds=builds,
+                            spec=spec)
