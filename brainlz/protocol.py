@@ -52,6 +52,7 @@ from .errors import BrainlzError, ParameterError, ProtocolError
 __all__ = ["Protocol", "load_protocol", "run_protocol", "RunResult", "READOUTS"]
 
 READOUTS = ("logistic", "threshold")
+LEARNING_RULES = ("stdp", "tempotron")
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,11 @@ class Protocol:
     n_folds : int
         Cross-validation folds on the training part.
     seed : int
-        Master seed: data, weights, simulation and readout seeds are derived from it.
+        Master seed: data, weights, simulation, readout and learning seeds are derived from it.
+    learning : dict
+        Optional learning before the readout: ``{"rule": "stdp", ...}`` or ``{"rule": "tempotron", ...}``
+        with the rule's parameters and ``epochs`` (see :func:`train_network`).  The rule sees only the training
+        part of the readout's train/test split.
     description : str
         One paragraph shown in the results.
     """
@@ -131,6 +136,7 @@ class Protocol:
     test_size: float = 0.1
     n_folds: int = 5
     seed: int = 0
+    learning: dict = field(default_factory=dict)
     description: str = ""
 
     def __post_init__(self):
@@ -156,7 +162,10 @@ class Protocol:
                 raise ParameterError(f"protocol.{name}", value, "expected a positive number")
         if self.readout not in READOUTS:
             raise ParameterError("protocol.readout", self.readout, f"expected one of {READOUTS}")
-        for name in ("task_options", "model_options", "backend_options"):
+        if self.learning and self.learning.get("rule") not in LEARNING_RULES:
+            raise ParameterError("protocol.learning.rule", self.learning.get("rule"),
+                                 f"expected one of {LEARNING_RULES}")
+        for name in ("task_options", "model_options", "backend_options", "learning"):
             if not isinstance(getattr(self, name), dict):
                 raise ParameterError(f"protocol.{name}", getattr(self, name), "expected a dict")
         from .backends import BACKENDS
@@ -294,8 +303,8 @@ def _provenance(protocol_file) -> dict:
 
 def derived_seeds(seed: int) -> dict:
     """Independent seeds for data, weights, simulation and readout, derived from the master seed."""
-    streams = np.random.SeedSequence(seed).spawn(4)
-    names = ("data", "weights", "simulation", "readout")
+    streams = np.random.SeedSequence(seed).spawn(5)
+    names = ("data", "weights", "simulation", "readout", "learning")
     return {name: int(s.generate_state(1)[0] % (2**31 - 1)) for name, s in zip(names, streams)}
 
 
@@ -370,6 +379,15 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     if protocol.weight_scale != 1.0:
         spec = spec.with_weights([w * protocol.weight_scale for w in spec.weights])
 
+    learning_history = None
+    if protocol.learning:
+        from .readout import split_indices
+
+        train_indices, _ = split_indices(dataset.labels, protocol.test_size, seeds["readout"])
+        spec, learning_history = train_network(spec, dataset.subset(train_indices), protocol.learning,
+                                               backend=protocol.backend, backend_options=protocol.backend_options,
+                                               seed=seeds["learning"])
+
     bar = _Progress(f"simulating {protocol.name}", progress)
     bar(0, dataset.n_samples)
     result = backend.simulate(spec, dataset.spiketrains, batch_size=min(protocol.batch_size, dataset.n_samples),
@@ -410,6 +428,8 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
                        "seconds_per_sample": result.wall_time / dataset.n_samples, "n_builds": result.n_builds},
         "seeds": seeds,
     }
+    if learning_history is not None:
+        metrics["learning"] = learning_history
 
     out = Path(out if out is not None else "results")
     parent = out / protocol.name
@@ -441,6 +461,50 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return RunResult(final, metrics, table)
+
+
+def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", backend_options=None, seed: int = 0):
+    """Apply the protocol's learning rule to ``spec`` on the training samples; return (new spec, summary dict).
+
+    ``learning["rule"] == "stdp"``: :func:`brainlz.learning.stdp.train_stdp` on the input -> first-layer weights
+    (unsupervised).  Keys: the :class:`~brainlz.learning.stdp.STDPRule` fields (``w_max`` defaults to 1.5 times
+    the mean initial weight of that projection), ``epochs`` (default 1), ``gap``, ``between``, ``shuffle``.
+
+    ``learning["rule"] == "tempotron"``: :func:`brainlz.learning.tempotron.train_output_layer` on the last
+    projection (supervised).  Keys: the :class:`~brainlz.learning.tempotron.TempotronParams` fields and
+    ``epochs`` (default 20).
+    """
+    options = dict(learning)
+    rule_name = options.pop("rule")
+    backend_options = dict(backend_options or {})
+    target = backend_options.get("target", "cython")
+    epochs = options.pop("epochs", 1 if rule_name == "stdp" else 20)
+    if rule_name == "stdp":
+        import dataclasses as _dc
+
+        from .learning.stdp import STDPRule, train_stdp
+
+        rule_fields = {f.name for f in _dc.fields(STDPRule)}
+        rule_options = {k: options.pop(k) for k in list(options) if k in rule_fields}
+        if "w_max" not in rule_options:
+            first = np.asarray(spec.weights[0])
+            unit = spec.layers[0].neuron_model.weight_unit
+            rule_options["w_max"] = 1.5 * max(float(np.mean(first)), 1e-30) * unit
+        unknown = set(options) - {"gap", "between", "shuffle"}
+        if unknown:
+            raise ParameterError("protocol.learning", sorted(unknown), "unknown STDP options")
+        rule = STDPRule(**rule_options)
+        new_spec, history = train_stdp(spec, train_set, rule, epochs=epochs, backend=backend, target=target,
+                                       seed=seed, **options)
+        summary = {"rule": "stdp", "epochs": epochs, "w_max": float(rule.w_max), "initial": history.initial,
+                   "per_epoch": [{k: v for k, v in e.items() if k not in ("order", "output_counts", "spike_indices",
+                                                                            "spike_times")}
+                                 for e in history.epochs]}
+        return new_spec, _jsonable(summary)
+    from .learning.tempotron import train_output_layer
+
+    new_spec, history = train_output_layer(spec, train_set, epochs=epochs, seed=seed, **options)
+    return new_spec, _jsonable({"rule": "tempotron", "epochs": epochs, "history": history})
 
 
 def _render_figures(directory: Path, protocol, spec, dataset, output, lzc_features, backend, seeds):

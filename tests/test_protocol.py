@@ -6,7 +6,9 @@ import textwrap
 import numpy as np
 import pytest
 
+from brainlz.data import make_task
 from brainlz.errors import ParameterError, ProtocolError
+from brainlz.network import NetworkSpec
 from brainlz.protocol import Protocol, derived_seeds, load_protocol, run_protocol
 
 SMALL = dict(task="rate", difficulty=0.2, n_samples=60, n_channels=16, n_bins=300, hidden=12, output=10,
@@ -33,7 +35,7 @@ def test_protocol_validation_names_fields():
 def test_derived_seeds_are_distinct_and_reproducible():
     a, b = derived_seeds(1), derived_seeds(2)
     assert a == derived_seeds(1) and a != b
-    assert len(set(a.values())) == 4
+    assert len(set(a.values())) == 5
 
 
 def test_run_writes_complete_results_directory(tmp_path):
@@ -109,3 +111,35 @@ def test_load_protocol_errors(tmp_path):
     """))
     with pytest.raises(ParameterError, match="protocol.n_samples = 0"):
         load_protocol(tmp_path / "bad.py")
+
+
+def test_learning_sees_only_training_samples(tmp_path, monkeypatch):
+    import brainlz.protocol as protocol_module
+    from brainlz.readout import split_indices
+
+    seen = {}
+    real = protocol_module.train_network
+
+    def spy(spec, train_set, learning, **kwargs):
+        seen["subset"] = list(train_set.params["subset"])
+        return real(spec, train_set, learning, **kwargs)
+
+    monkeypatch.setattr(protocol_module, "train_network", spy)
+    protocol = Protocol(name="stdp_small", learning={"rule": "stdp", "epochs": 1, "A_plus": 0.02, "A_minus": 0.021},
+                        **SMALL)
+    result = run_protocol(protocol, tmp_path, progress=False, figures=False)
+    labels = make_task("rate", n_samples=60, n_channels=16, difficulty=0.2, n_bins=300,
+                       seed=derived_seeds(0)["data"]).labels
+    _, test = split_indices(labels, 0.2, derived_seeds(0)["readout"])
+    assert seen["subset"] and set(seen["subset"]).isdisjoint(test.tolist())
+    assert len(seen["subset"]) == 60 - len(test)
+    learning = result.metrics["learning"]
+    assert learning["rule"] == "stdp" and len(learning["per_epoch"]) == 1
+    saved = NetworkSpec.load(result.directory / "network.npz")
+    w = np.asarray(saved.weights[0])
+    assert w.min() >= 0 and w.max() <= learning["w_max"] * (1 + 1e-9)
+
+
+def test_unknown_learning_rule():
+    with pytest.raises(ParameterError, match="protocol.learning.rule = 'hebb'"):
+        Protocol(name="x", learning={"rule": "hebb"})
