@@ -501,10 +501,22 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
                                                                             "spike_times")}
                                  for e in history.epochs]}
         return new_spec, _jsonable(summary)
-    from .learning.tempotron import train_output_layer
+    import dataclasses as _dc
 
-    new_spec, history = train_output_layer(spec, train_set, epochs=epochs, seed=seed, **options)
-    return new_spec, _jsonable({"rule": "tempotron", "epochs": epochs, "history": history})
+    from .learning.tempotron import TempotronParams, train_output_layer
+
+    param_fields = {f.name for f in _dc.fields(TempotronParams)}
+    params = TempotronParams(**{k: options.pop(k) for k in list(options) if k in param_fields})
+    unknown = set(options) - {"init", "init_std", "discretised"}
+    if unknown:
+        raise ParameterError("protocol.learning", sorted(unknown), "unknown tempotron options")
+    if backend == "standalone":
+        options["backend"] = "standalone"
+    else:
+        options.update(backend="runtime", target=target)
+    new_spec, history = train_output_layer(spec, train_set, params, epochs=epochs, seed=seed, **options)
+    summary = {k: v for k, v in history.items() if k not in ("weights", "scale", "trials")}
+    return new_spec, _jsonable({"rule": "tempotron", "epochs": epochs, "history": summary})
 
 
 def _render_figures(directory: Path, protocol, spec, dataset, output, lzc_features, backend, seeds):

@@ -143,3 +143,20 @@ def test_learning_sees_only_training_samples(tmp_path, monkeypatch):
 def test_unknown_learning_rule():
     with pytest.raises(ParameterError, match="protocol.learning.rule = 'hebb'"):
         Protocol(name="x", learning={"rule": "hebb"})
+
+
+def test_tempotron_protocol_learns_output_weights(tmp_path):
+    """The tempotron changes only the last projection and the readout still runs on the trained network."""
+    protocol = Protocol(name="tempo_small", learning={"rule": "tempotron", "epochs": 3, "learning_rate": 0.01},
+                        **SMALL)
+    result = run_protocol(protocol, tmp_path, progress=False, figures=False)
+    assert result.metrics["learning"]["rule"] == "tempotron"
+    from brainlz.network import NetworkSpec as Spec
+    from brainlz.protocol import derived_seeds as seeds_of
+
+    trained = Spec.load(result.directory / "network.npz")
+    initial = Spec.create(16, hidden=12, output=10, seed=seeds_of(0)["weights"])
+    np.testing.assert_array_equal(np.asarray(trained.weights[0]), np.asarray(initial.weights[0]))
+    assert not np.array_equal(np.asarray(trained.weights[1]), np.asarray(initial.weights[1]))
+    with pytest.raises(ParameterError, match="protocol.learning"):
+        run_protocol(protocol.replace(learning={"rule": "tempotron", "colour": 1}), tmp_path, progress=False)
