@@ -4,7 +4,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from brian2 import Hz, amp, mV, ms, second, volt
+from brian2 import Hz, mV, ms, second, volt
 
 from brainlz.errors import ModelError, ParameterError
 from brainlz.models import NeuronModel, Param, available_models, load_model

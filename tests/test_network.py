@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import amp, mV, ms, nA, pA, second
+from brian2 import mV, ms, nA
 
 from brainlz.errors import DataError, ParameterError
 from brainlz.network import NetworkSpec, rasters_from_monitor, spike_table

@@ -15,8 +15,10 @@ trigger one rebuild.
 Randomness: Brian2's ``seed()`` is compiled into the code, so for stochastic models the seed is part of the
 shape (a new seed means a new build) and every batch of one call uses that seed.
 
-Brian2 has one global device.  This module switches to ``cpp_standalone`` only while building and switches
-back to the runtime device afterwards, so it can be mixed with the runtime backend in one process.  Compiled
+Every program is built on its own private ``CPPStandaloneDevice`` (:func:`get_program`, also used by the STDP
+trainer), and the most recently used programs of up to ``MAX_PROGRAMS`` shapes are kept, so alternating
+shapes does not recompile.  The runtime device is restored after each build, so this backend can be mixed
+with the runtime backend in one process.  Compiled
 projects live in ``directory`` (default: ``$BRAINLZ_CACHE`` or ``~/.cache/brainlz/standalone``), one
 subdirectory per shape.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections import OrderedDict
 import os
 import time
 from pathlib import Path
@@ -36,7 +39,8 @@ from ..errors import BrainlzError, ParameterError
 from ..network import NetworkSpec, build, check_spiketrains, rasters_from_monitor, spike_table
 from .base import SimulationResult, batches, validate_trace
 
-__all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory"]
+__all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory", "get_program",
+           "Program"]
 
 CAPACITY_STEP = 16
 
@@ -56,8 +60,20 @@ def default_directory() -> Path:
     return Path(root) / "standalone"
 
 
-class _Compiled:
-    """One compiled standalone project and the Python-side objects needed to rerun it."""
+class Program:
+    """One compiled standalone project and the Python-side objects needed to rerun it.
+
+    Attributes
+    ----------
+    key : tuple
+        What the program was compiled for (its *shape*).
+    net : object
+        What ``create`` returned when it was built (holds the Brian2 objects whose values run_args set).
+    device : CPPStandaloneDevice
+        A private device instance: programs of several shapes can live side by side.
+    directory : Path
+        The project directory.
+    """
 
     def __init__(self, key, net, device, directory: Path):
         self.key = key
@@ -65,49 +81,89 @@ class _Compiled:
         self.device = device
         self.directory = directory
 
+    def run(self, run_args: dict, what: str = "standalone"):
+        """Rerun the compiled binary with new values; a failing program is dropped from the cache."""
+        try:
+            self.device.run(directory=str(self.directory), with_output=False, run_args=run_args)
+        except RuntimeError as exc:
+            _STATE["programs"].pop(self.key, None)
+            raise StandaloneError(f"the compiled {what} program failed: {exc}") from None
 
-_STATE = {"compiled": None, "builds": 0}
+
+MAX_PROGRAMS = 4
+_STATE = {"programs": OrderedDict(), "builds": 0}
 
 
 def build_count() -> int:
-    """How many standalone builds this process has made (for tests and benchmarks)."""
+    """How many standalone builds this process has made (inference and STDP training; for tests and benchmarks)."""
     return _STATE["builds"]
+
+
+def get_program(key, directory, create, *, duration, seed: int = 0, threads: int = 1, prefix: str = ""):
+    """The compiled program for ``key``, compiling it on a private device if it is not cached.
+
+    Parameters
+    ----------
+    key : tuple
+        The shape; programs are cached by it (the ``MAX_PROGRAMS`` most recently used are kept).
+    directory : path
+        Root of the project directories (one subdirectory per key).
+    create : callable
+        ``create()`` makes the Brian2 objects and returns a holder with an ``objects`` list.
+    duration : Quantity
+        Length of the one run.
+    seed : int
+        Brian2 seed compiled into the program.
+    threads : int
+        OpenMP threads.
+    prefix : str
+        Prefix of the project directory name.
+
+    Returns
+    -------
+    program : Program
+    built : bool
+        Whether this call compiled it.
+    """
+    import brian2
+    from brian2 import Network, prefs, set_device
+    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+    programs = _STATE["programs"]
+    if key in programs:
+        programs.move_to_end(key)
+        return programs[key], False
+    project = Path(directory) / (prefix + hashlib.sha1(repr(key).encode()).hexdigest()[:16])
+    project.mkdir(parents=True, exist_ok=True)
+    device = CPPStandaloneDevice()  # private: never disturbs Brian2's global standalone device or other programs
+    old_threads = prefs.devices.cpp_standalone.openmp_threads
+    set_device(device, build_on_run=False, directory=str(project))
+    try:
+        prefs.devices.cpp_standalone.openmp_threads = 0 if threads == 1 else int(threads)
+        net = create()
+        # Every value is provided by run_args at run time; apply them after the code's own initialisation.
+        device.apply_run_args()
+        brian2.seed(int(seed))
+        Network(net.objects).run(duration, namespace={})
+        device.build(directory=str(project), compile=True, run=False, with_output=False)
+    finally:
+        prefs.devices.cpp_standalone.openmp_threads = old_threads
+        set_device("runtime")
+    _STATE["builds"] += 1
+    program = Program(key, net, device, project)
+    programs[key] = program
+    while len(programs) > MAX_PROGRAMS:
+        programs.popitem(last=False)
+    return program, True
 
 
 def _shape_key(spec, n_samples, n_bins, capacity, record_hidden, trace, seed, threads):
     stochastic = any(layer.neuron_model.stochastic for layer in spec.layers)
-    return (spec.structure_key(), n_samples, n_bins, capacity, record_hidden, trace,
+    return ("inference", spec.structure_key(), n_samples, n_bins, capacity, record_hidden, trace,
             seed if stochastic else None, threads)
 
 
-def _compile(key, spec, n_samples, n_bins, capacity, record_hidden, trace, seed, threads, directory):
-    import brian2
-    from brian2 import Network, get_device, prefs, set_device
-
-    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
-    project = Path(directory) / digest
-    project.mkdir(parents=True, exist_ok=True)
-    set_device("cpp_standalone", build_on_run=False, directory=str(project))
-    try:
-        device = get_device()
-        device.reinit()
-        device.activate(build_on_run=False, directory=str(project))
-        prefs.devices.cpp_standalone.openmp_threads = 0 if threads == 1 else int(threads)
-        net = build(spec, n_samples, n_bins, capacity, record_hidden=record_hidden, trace=trace)
-        # Every value is provided by run_args at run time; apply them after the code's own initialisation.
-        device.apply_run_args()
-        brian2.seed(int(seed))
-        network = Network(net.objects)
-        network.run(n_bins * spec.dt, namespace={})
-        device.build(directory=str(project), compile=True, run=False, with_output=False)
-        compiled = _Compiled(key, net, device, project)
-    finally:
-        set_device("runtime")
-    _STATE["builds"] += 1
-    return compiled
-
-
-def _run_args(compiled: _Compiled, spec: NetworkSpec, table: np.ndarray) -> dict:
+def _run_args(compiled: Program, spec: NetworkSpec, table: np.ndarray) -> dict:
     """Map every variable to its values, checking lengths (Brian2 ignores wrong-length synaptic arrays)."""
     net = compiled.net
     fresh = dataclasses.replace(net, spec=spec)
@@ -180,22 +236,17 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
             # The compiled program records one fixed neuron; put the traced sample at that position.
             local_trace = (trace[0], 0, trace[2])
         key = _shape_key(spec, size, n_bins, capacity, record_hidden, local_trace, seed, threads)
-        compiled = _STATE["compiled"]
-        if compiled is None or compiled.key != key:
-            compiled = _compile(key, spec, size, n_bins, capacity, record_hidden, local_trace, seed, threads,
-                                directory)
-            _STATE["compiled"] = compiled
+        compiled, _ = get_program(
+            key, directory, lambda: build(spec, size, n_bins, capacity, record_hidden=record_hidden,
+                                          trace=local_trace),
+            duration=n_bins * spec.dt, seed=seed, threads=threads)
         batch = np.zeros((size,) + spiketrains.shape[1:], dtype=bool)
         batch[: stop - start] = spiketrains[start:stop]
         if trace is not None and start <= trace[1] < stop:
             batch[[0, trace[1] - start]] = batch[[trace[1] - start, 0]]
         table, _ = spike_table(batch, capacity)
         run_args = _run_args(compiled, spec, table)
-        try:
-            compiled.device.run(directory=str(compiled.directory), with_output=False, run_args=run_args)
-        except RuntimeError as exc:
-            _STATE["compiled"] = None
-            raise StandaloneError(f"the compiled standalone program failed: {exc}") from None
+        compiled.run(run_args)
         net = compiled.net
         rasters = {}
         for name, monitor in net.spike_monitors.items():

@@ -84,7 +84,6 @@ Gütig, Aharonov, Rotter & Sompolinsky 2003, J Neurosci 23:3697.  Brian2 example
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -568,9 +567,6 @@ def _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between
 
 
 def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, between, seed, directory, capacity):
-    import brian2
-    from brian2 import Network, get_device, prefs, set_device
-
     from ..backends import standalone as sa
 
     n_samples, n_inputs, n_bins = spiketrains.shape
@@ -579,29 +575,11 @@ def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, betw
     model = layer.neuron_model
     key = ("stdp", rule.mode, n_inputs, layer.model, tuple(sorted(layer.model_options.items())), layer.n_neurons,
            float(dt), n_steps, period, between, capacity, seed if model.stochastic else None)
-    builds = 0
-    compiled = sa._STATE["compiled"]
-    if compiled is None or compiled.key != key:
-        sa._STATE["compiled"] = None  # the device is reinitialised below: a previous program is gone either way
-        project = Path(directory) / ("stdp_" + hashlib.sha1(repr(key).encode()).hexdigest()[:16])
-        project.mkdir(parents=True, exist_ok=True)
-        set_device("cpp_standalone", build_on_run=False, directory=str(project))
-        try:
-            device = get_device()
-            device.reinit()
-            device.activate(build_on_run=False, directory=str(project))
-            prefs.devices.cpp_standalone.openmp_threads = 0
-            net = _build_training(layer, n_inputs, dt, rule, n_steps, period, between, capacity=capacity)
-            device.apply_run_args()  # every value below comes from run_args, applied after the code's own init
-            brian2.seed(int(seed))
-            Network(net.objects).run(n_steps * dt, namespace={})
-            device.build(directory=str(project), compile=True, run=False, with_output=False)
-            compiled = sa._Compiled(key, net, device, project)
-        finally:
-            set_device("runtime")
-        sa._STATE["compiled"] = compiled
-        sa._STATE["builds"] += 1
-        builds = 1
+    compiled, built = sa.get_program(
+        key, directory, lambda: _build_training(layer, n_inputs, dt, rule, n_steps, period, between,
+                                                capacity=capacity),
+        duration=n_steps * dt, seed=seed, prefix="stdp_")
+    builds = int(built)
     net = compiled.net
     run_args = {}
     n_synapses = n_inputs * layer.n_neurons
@@ -613,11 +591,7 @@ def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, betw
                                      f"{expected}")
         run_args[view] = Quantity(values, dim=view.dim) if not view.dim.is_dimensionless else values
     run_args[net.table] = _epoch_table(spiketrains, order, gap_bins, capacity)
-    try:
-        compiled.device.run(directory=str(compiled.directory), with_output=False, run_args=run_args)
-    except RuntimeError as exc:
-        sa._STATE["compiled"] = None
-        raise sa.StandaloneError(f"the compiled STDP program failed: {exc}") from None
+    compiled.run(run_args, what="STDP")
     syn = net.synapses
     expected_i = np.repeat(np.arange(n_inputs), layer.n_neurons)
     expected_j = np.tile(np.arange(layer.n_neurons), n_inputs)
