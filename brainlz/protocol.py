@@ -330,7 +330,7 @@ def results_table(protocol: Protocol, metrics: dict) -> str:
         ("mean output rate", f"{metrics['activity']['output_rate_hz']:.1f} Hz"),
         ("mean output LZC", f"{metrics['activity']['output_lzc_mean']:.3f}"),
         ("simulation time per sample", f"{1e3 * metrics['simulation']['seconds_per_sample']:.2f} ms "
-                                       f"(wall time incl. {metrics['simulation']['n_builds']} code build(s))"),
+                                       "(wall time incl. network construction and any compilation)"),
     ]
     lines = ["| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
