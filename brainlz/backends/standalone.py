@@ -81,13 +81,23 @@ class Program:
         self.device = device
         self.directory = directory
 
-    def run(self, run_args: dict, what: str = "standalone"):
-        """Rerun the compiled binary with new values; a failing program is dropped from the cache."""
+    def run(self, run_args: dict, what: str = "standalone", error=None):
+        """Rerun the compiled binary with new values; a failing program is dropped from the cache.
+
+        The value files Brian2 writes for ``run_args`` are deleted afterwards, so that reruns do not pile up files
+        in the project directory.
+        """
         try:
             self.device.run(directory=str(self.directory), with_output=False, run_args=run_args)
         except RuntimeError as exc:
             _STATE["programs"].pop(self.key, None)
-            raise StandaloneError(f"the compiled {what} program failed: {exc}") from None
+            raise (error or StandaloneError)(f"the compiled {what} program failed: {exc}") from None
+        finally:
+            static = Path(self.directory) / "static_arrays"
+            for name in list(self.device.run_args_arrays):
+                for path in (static / name, static / (name + ".lock")):
+                    if path.exists():
+                        path.unlink()
 
 
 MAX_PROGRAMS = 4
@@ -99,7 +109,7 @@ def build_count() -> int:
     return _STATE["builds"]
 
 
-def get_program(key, directory, create, *, duration, seed: int = 0, threads: int = 1, prefix: str = ""):
+def get_program(key, directory, create, *, duration=None, seed: int = 0, threads: int = 1, prefix: str = ""):
     """The compiled program for ``key``, compiling it on a private device if it is not cached.
 
     Parameters
@@ -110,8 +120,8 @@ def get_program(key, directory, create, *, duration, seed: int = 0, threads: int
         Root of the project directories (one subdirectory per key).
     create : callable
         ``create()`` makes the Brian2 objects and returns a holder with an ``objects`` list.
-    duration : Quantity
-        Length of the one run.
+    duration : Quantity, optional
+        Length of the one run (default: the holder's ``duration``).
     seed : int
         Brian2 seed compiled into the program.
     threads : int
@@ -144,7 +154,7 @@ def get_program(key, directory, create, *, duration, seed: int = 0, threads: int
         # Every value is provided by run_args at run time; apply them after the code's own initialisation.
         device.apply_run_args()
         brian2.seed(int(seed))
-        Network(net.objects).run(duration, namespace={})
+        Network(net.objects).run(net.duration if duration is None else duration, namespace={})
         device.build(directory=str(project), compile=True, run=False, with_output=False)
     finally:
         prefs.devices.cpp_standalone.openmp_threads = old_threads

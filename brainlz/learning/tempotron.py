@@ -107,11 +107,9 @@ i.e. 0.25 s for an epoch of 500 patterns of 500 ms at 1 ms, plus ~15-25 s for th
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,7 +126,6 @@ __all__ = ["TempotronParams", "kernel_constants", "psp_kernel", "train_tempotron
 BACKENDS = ("runtime", "standalone")
 TARGETS = ("numpy", "cython")
 CAPACITY_STEP = 16
-_MAX_PROGRAMS = 4
 
 
 class TempotronError(BrainlzError):
@@ -545,22 +542,7 @@ def _run_runtime(setup, trials, labels_pm, weights, dw_prev, lam, target, record
 
 
 # -------------------------------------------------------------------------------- standalone
-class _Program:
-    """One compiled standalone tempotron program and the Python objects needed to rerun it."""
-
-    def __init__(self, key, objs, device, directory):
-        self.key = key
-        self.objs = objs
-        self.device = device
-        self.directory = directory
-
-
-_STATE = {"programs": OrderedDict(), "builds": 0}
-
-
-def build_count() -> int:
-    """How many standalone tempotron programs this process has compiled (for tests and benchmarks)."""
-    return _STATE["builds"]
+_STATE = {"builds": 0}
 
 
 def default_directory() -> Path:
@@ -569,28 +551,9 @@ def default_directory() -> Path:
     return Path(root) / "tempotron"
 
 
-def _compile(key, setup, n_trials, capacity, record_weights, directory) -> _Program:
-    from brian2 import Network, prefs, set_device
-    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
-
-    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
-    project = Path(directory) / digest
-    project.mkdir(parents=True, exist_ok=True)
-    device = CPPStandaloneDevice()   # a private device: never disturbs brian2's global standalone device
-    threads = prefs.devices.cpp_standalone.openmp_threads
-    set_device(device, build_on_run=False, directory=str(project))
-    try:
-        prefs.devices.cpp_standalone.openmp_threads = 0
-        objs = _create(setup, n_trials, capacity=capacity, record_weights=record_weights)
-        device.apply_run_args()
-        network = Network(objs.objects)
-        network.run(objs.duration, namespace={})
-        device.build(directory=str(project), compile=True, run=False, with_output=False)
-    finally:
-        prefs.devices.cpp_standalone.openmp_threads = threads
-        set_device("runtime")
-    _STATE["builds"] += 1
-    return _Program(key, objs, device, project)
+def build_count() -> int:
+    """How many standalone tempotron programs this process has compiled (for tests and benchmarks)."""
+    return _STATE["builds"]
 
 
 def _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weights, directory):
@@ -601,18 +564,15 @@ def _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weig
     capacity = int(np.ceil(max(int(counts.max()) if counts.size else 0, 1) / CAPACITY_STEP) * CAPACITY_STEP)
     key = (setup.n_inputs, setup.n_out, setup.n_blocks, n_trials, setup.n_bins, setup.period_steps, setup.dt,
            capacity, bool(record_weights))
-    programs = _STATE["programs"]
-    builds = 0
-    program = programs.get(key)
-    if program is None:
-        directory = Path(directory) if directory is not None else default_directory()
-        program = _compile(key, setup, n_trials, capacity, record_weights, directory)
-        programs[key] = program
-        builds = 1
-        while len(programs) > _MAX_PROGRAMS:
-            programs.popitem(last=False)
-    programs.move_to_end(key)
-    objs = program.objs
+    from ..backends import standalone as sa
+
+    directory = Path(directory) if directory is not None else default_directory()
+    program, built = sa.get_program(("tempotron",) + key, directory,
+                                    lambda: _create(setup, n_trials, capacity=capacity,
+                                                    record_weights=record_weights))
+    builds = int(built)
+    _STATE["builds"] += builds
+    objs = program.net
     run_args = {}
     for group_name, values in _state_values(setup, weights, dw_prev, lam).items():
         group = getattr(objs, group_name)
@@ -626,17 +586,7 @@ def _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weig
     run_args[objs.inputs.next_step] = table[0].astype(np.int32)
     run_args[objs.input_table] = table
     run_args[objs.label_table] = _labels_table(labels_pm)
-    try:
-        program.device.run(directory=str(program.directory), with_output=False, run_args=run_args)
-    except RuntimeError as exc:
-        programs.pop(key, None)
-        raise TempotronError(f"the compiled tempotron program failed: {exc}") from None
-    finally:
-        static = program.directory / "static_arrays"
-        for name in list(program.device.run_args_arrays):   # one set of value files per run: do not pile up
-            for path in (static / name, static / (name + ".lock")):
-                if path.exists():
-                    path.unlink()
+    program.run(run_args, what="tempotron", error=TempotronError)
     return _collect(objs, setup, builds, time.perf_counter() - start)
 
 
