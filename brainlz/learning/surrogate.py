@@ -57,6 +57,7 @@ plus 0.1 % of its bound width).  Losses: ``"count_ce"`` (default; cross-entropy 
 round-robin, ``j % n_classes``), ``"rate_mse"`` (squared error of the output rates against ``rate_on`` for the
 label's population and ``rate_off`` otherwise, in units of ``rate_on``) and ``"max_membrane"`` (cross-entropy of
 the population mean of the maximum threshold distance over the trial, in units of ``surrogate_scale``).
+An activity regulariser keeps neurons from falling silent (a silent network is a saddle of the count loss).
 Mini-batches; early stopping on a stratified validation split (the parameters of the best validation loss are
 returned).
 """
@@ -289,7 +290,7 @@ def derive_twin(model, dt, learnable=()) -> ModelTwin:
     dt = float(dt)
     learnable = tuple(learnable)
     key = (model.name, model.equations, model.threshold, model.reset, model.on_pre, model.method,
-           model.refractory, tuple(model.params), dt, learnable)
+           model.refractory, model.stochastic, tuple(model.params), dt, learnable)
     twin = _TWINS.get(key)
     if twin is None:
         twin = _derive(model, dt, learnable)
@@ -755,7 +756,7 @@ class SurrogateNetwork:
                 "nr": np.ones((t1 - t0, B, N), dtype=bool)}
 
     # ---------------------------------------------------------------- backward
-    def backward(self, result: ForwardResult, d_spikes_out=None, d_max_distance=None) -> dict:
+    def backward(self, result: ForwardResult, d_spikes_out=None, d_max_distance=None, d_spikes_layers=None) -> dict:
         """Backpropagation through time.
 
         Parameters
@@ -767,6 +768,9 @@ class SurrogateNetwork:
             n_out]`` array means the gradient with respect to the spike counts).
         d_max_distance : ndarray, optional
             dLoss/d(max threshold distance) ``[n_samples, n_out]``.
+        d_spikes_layers : dict, optional
+            Extra dLoss/d(spike) per layer index, each broadcastable to ``[n_bins, n_samples, n_neurons]`` (from
+            the activity regulariser).
 
         Returns
         -------
@@ -788,6 +792,9 @@ class SurrogateNetwork:
             gh_extra = None
             if k == n_layers - 1 and d_max_distance is not None:
                 gh_extra = (result._argmax, np.asarray(d_max_distance, dtype=float))
+            if d_spikes_layers and k in d_spikes_layers:
+                extra = np.broadcast_to(np.asarray(d_spikes_layers[k], dtype=float), result.spikes[k].shape)
+                d_spikes = extra if d_spikes is None else d_spikes + extra
             deltas, grads_p[k] = self._backward_layer(k, tape, result.spikes[k], d_spikes, gh_extra, smooth)
             pre = tape["presynaptic"]
             n_pre = pre.shape[2]
@@ -951,6 +958,33 @@ class SurrogateNetwork:
             return loss, {"d_spikes_out": d_rates / duration}, predictions
         raise ParameterError("loss", kind, f"expected one of {LOSSES}")
 
+    def activity_penalty(self, result: ForwardResult, rate_floor: float, weight: float):
+        """Penalty that keeps neurons from falling silent, and its gradient inputs.
+
+        For every neuron of every layer whose rate averaged over the batch, ``r`` (Hz), is below ``rate_floor``:
+        ``weight * (1 - r / rate_floor)**2``, averaged over the neurons of the layer and summed over layers.  A
+        silent network is a saddle of the count loss (both classes' logits equal, the gradients of the two classes
+        cancel); this term pushes activity back up (cf. the activity regularisers of Zenke & Vogels 2021).
+
+        Returns
+        -------
+        penalty : float
+        d_spikes_layers : dict
+            For :meth:`backward`.
+        """
+        if weight == 0 or rate_floor == 0:
+            return 0.0, {}
+        penalty, grads = 0.0, {}
+        for k, spikes in enumerate(result.spikes):
+            T, B, N = spikes.shape
+            duration = T * self.dt
+            rates = spikes.sum(axis=(0, 1)) / (B * duration)
+            gap = np.maximum(0.0, 1.0 - rates / rate_floor)
+            penalty += float(weight * np.mean(gap ** 2))
+            # d/dz[t, b, j] of weight * mean_j gap_j^2, with d rate_j / d z = 1 / (B * duration)
+            grads[k] = (-2.0 * weight * gap / (N * rate_floor * B * duration))[None, None, :]
+        return penalty, grads
+
     # ---------------------------------------------------------------- parameter vector (normalised coordinates)
     def _blocks(self):
         """(kind, layer, name, scale, offset) of every learnable block; value = offset + scale * x."""
@@ -1071,9 +1105,10 @@ def _positive(value, name, integer=False, allow_zero=False):
 
 def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bool = False, epochs: int = 30,
                     batch_size: int = 32, lr: float = 0.01, lr_intrinsic: float | None = None,
-                    loss: str = "count_ce", count_scale: float = 0.1, rate_on: float = 50.0, rate_off: float = 5.0,
+                    loss: str = "count_ce", count_scale: float | None = None, rate_on: float = 50.0, rate_off: float = 5.0,
                     surrogate="fast_sigmoid", slope: float = 1.0, surrogate_scale: float = 1e-3,
-                    detach_reset: bool = False, validation_fraction: float = 0.2, patience: int = 5,
+                    detach_reset: bool = True, rate_floor: float = 2.0, activity_weight: float = 1.0,
+                    validation_fraction: float = 0.2, patience: int = 5,
                     checkpoint_every=None, n_classes: int | None = None, seed: int = 0, callback=None,
                     progress=None):
     """Train weights and intrinsic parameters of ``spec`` by surrogate-gradient BPTT.
@@ -1092,15 +1127,20 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
     epochs, batch_size : int
     lr, lr_intrinsic : float
         Adam step sizes in normalised coordinates (weights in units of their initial standard deviation,
-        parameters in units of their bound width); ``lr_intrinsic`` defaults to ``lr``.
+        parameters in units of their bound width); ``lr_intrinsic`` defaults to ``lr / 5`` (0.2 % of a
+        parameter's bound width per step at the default ``lr``, e.g. 0.06 mV for the LIF's V_th).
     loss : str
         One of :data:`LOSSES`.
-    count_scale : float
-        Logit per output spike (``count_ce``).
+    count_scale : float, optional
+        Logit per output spike (``count_ce``); default ``1 / (10 Hz * trial duration)``, i.e. a population rate
+        difference of 10 Hz is one nat.
     rate_on, rate_off : float
         Target rates in Hz (``rate_mse``).
     surrogate, slope, surrogate_scale, detach_reset, checkpoint_every
-        See :class:`SurrogateNetwork`.
+        See :class:`SurrogateNetwork`.  The reset is detached by default here (as in snnTorch; Zenke & Vogels
+        2021 found it trains better); the gradient check uses the undetached reset.
+    rate_floor, activity_weight : float
+        Activity regulariser (Hz, dimensionless), see :meth:`SurrogateNetwork.activity_penalty`; 0 disables it.
     validation_fraction : float
         Stratified fraction of the samples held out for early stopping (0: none, train for ``epochs``).
     patience : int
@@ -1135,7 +1175,12 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
     _positive(epochs, "epochs", integer=True)
     _positive(batch_size, "batch_size", integer=True)
     _positive(lr, "lr")
-    lr_intrinsic = lr if lr_intrinsic is None else _positive(lr_intrinsic, "lr_intrinsic")
+    lr_intrinsic = lr / 5 if lr_intrinsic is None else _positive(lr_intrinsic, "lr_intrinsic")
+    _positive(rate_floor, "rate_floor", allow_zero=True)
+    _positive(activity_weight, "activity_weight", allow_zero=True)
+    if count_scale is None:
+        count_scale = 1.0 / (10.0 * x.shape[2] * float(spec.dt))
+    _positive(count_scale, "count_scale")
     _positive(patience, "patience", integer=True)
     if loss not in LOSSES:
         raise ParameterError("loss", loss, f"expected one of {LOSSES}")
@@ -1175,7 +1220,8 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
             batch = order[b * batch_size:(b + 1) * batch_size]
             result = net.forward(x[batch], keep_tape=True)
             value, grad_inputs, predictions = net.loss(result, labels[batch], n_classes, **options)
-            grads = net.backward(result, **grad_inputs)
+            penalty, d_layers = net.activity_penalty(result, rate_floor, activity_weight)
+            grads = net.backward(result, **grad_inputs, d_spikes_layers=d_layers)
             del result
             values = adam.step(values, net.gradient_vector(blocks, grads))
             net.set_vector(blocks, values)
