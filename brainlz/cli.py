@@ -1,7 +1,9 @@
 """The ``brainlz`` command line.
 
-``brainlz run PROTOCOL.py [--out DIR] [--seed N] [--backend NAME] [--quiet] [--no-figures]``
-    Run a protocol and print its results table.
+``brainlz run FILE.py [--out DIR] [--seed N] [--backend NAME] [--quiet] [--no-figures]``
+    Run a protocol (a file defining ``PROTOCOL``) and print its results table, or run a sweep (a file defining
+    ``SWEEP``; see :mod:`brainlz.sweep`), resuming it where it stopped, and print its summary table.  ``--seed``
+    does not apply to sweeps (their seeds are the sweep's ``seed`` axis).
 ``brainlz models``
     List the neuron models on the search path with their intrinsic parameters.
 ``brainlz tasks``
@@ -25,11 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainlz", description="Spiking networks, learnable intrinsic "
                                      "parameters and Lempel-Ziv complexity readouts, on Brian2.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a protocol file and print its results table")
-    run.add_argument("protocol", help="path of a protocol file defining PROTOCOL = Protocol(...)")
+    run = commands.add_parser("run", help="run a protocol or sweep file and print its results table")
+    run.add_argument("protocol", help="path of a file defining PROTOCOL = Protocol(...) or SWEEP = Sweep(...)")
     run.add_argument("--out", default="results", help="results root directory (default: results)")
-    run.add_argument("--seed", type=int, default=None, help="override the protocol's master seed")
-    run.add_argument("--backend", default=None, help="override the protocol's backend (runtime, standalone)")
+    run.add_argument("--seed", type=int, default=None, help="override the protocol's master seed (not for sweeps)")
+    run.add_argument("--backend", default=None, help="override the backend (runtime, standalone)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-figures", action="store_true", help="do not render figures")
     commands.add_parser("models", help="list the neuron models and their intrinsic parameters")
@@ -38,9 +40,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    from .protocol import load_protocol, run_protocol
+    from .errors import ParameterError
+    from .protocol import run_protocol
+    from .sweep import Sweep, load_experiment, run_sweep
 
-    protocol = load_protocol(args.protocol)
+    experiment = load_experiment(args.protocol)
+    if isinstance(experiment, Sweep):
+        if args.seed is not None:
+            raise ParameterError("--seed", args.seed, f"cannot override the seeds of sweep {experiment.name!r}; "
+                                                      "they are its 'seed' axis")
+        if args.backend is not None:
+            experiment = experiment.with_base(backend=args.backend)
+        result = run_sweep(experiment, args.out, sweep_file=args.protocol, progress=not args.quiet,
+                           figures=not args.no_figures)
+        print(result.table, end="")
+        print(f"\nresults written to {result.directory} ({len(result.ran)} cells run now, "
+              f"{len(result.skipped)} finished before)")
+        return 0
+    protocol = experiment
     changes = {}
     if args.seed is not None:
         changes["seed"] = args.seed

@@ -3,7 +3,8 @@
 Every figure exists twice: ``make_*`` builds and returns a :class:`matplotlib.figure.Figure` (no pyplot, no
 figure registry, nothing left open), and ``plot_*`` builds the same figure, writes it as a PNG to ``path``
 atomically (temporary file in the same directory, then :func:`os.replace`) and returns the path.  All inputs are
-plain data (numpy arrays, dicts of floats in SI units); nothing here imports Brian2.
+plain data (numpy arrays, dicts of floats in SI units), except the parameter-distribution figure, which reads two
+:class:`~brainlz.network.NetworkSpec` objects; nothing here imports Brian2 at module level.
 
 Shared conventions
 
@@ -11,8 +12,8 @@ Shared conventions
   thin ticks, frameless legends, 200 dpi PNGs.
 * Class colours: :func:`class_colour` maps an integer label to the Okabe-Ito colour-blind-safe palette
   (:data:`CLASS_COLOURS`) by label value, so class ``k`` has the same colour in every figure.
-* Axes are labelled with units: time in ms, voltage in mV, current in nA, rates in Hz, "channel index" /
-  "neuron index", LZ complexity as "dimensionless".
+* Axes are labelled with units: time in ms, voltage in mV, current in nA (or pA), resistance in MOhm, rates in Hz,
+  "channel index" / "neuron index", LZ complexity as "dimensionless" (see :func:`display_unit`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "evaluate_expression", "threshold_trace", "detect_spikes",
     "make_rasters", "plot_rasters", "make_lzc_distribution", "plot_lzc_distribution",
     "make_membrane_trace", "plot_membrane_trace", "make_weight_histogram", "plot_weight_histogram",
+    "display_unit", "changed_parameters", "make_parameter_distributions", "plot_parameter_distributions",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast on white (yellow last).
@@ -902,3 +904,219 @@ def plot_weight_histogram(weights, path, w_max=1.0, w_min=0.0, initial=None, com
     return save_figure(make_weight_histogram(weights, w_max=w_max, w_min=w_min, initial=initial, compare=compare,
                                              snapshots=snapshots, snapshot_times=snapshot_times, bins=bins,
                                              near=near, label=label, title=title), path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. learned intrinsic parameters
+# ---------------------------------------------------------------------------------------------------------------
+
+_PARAMETERS = {"before": "#777777", "after": "#0072B2", "bio": "#009E73", "bounds": "#D55E00"}
+
+
+def display_unit(unit, values=None) -> tuple[str, float]:
+    """Natural display unit of a parameter: its name and the factor from SI.
+
+    Parameters
+    ----------
+    unit : brian2.Unit
+        The parameter's unit (``Param.unit``).
+    values : array_like of float, optional
+        Values in SI units; for currents they choose between nA and pA.
+
+    Returns
+    -------
+    name : str
+        ``"ms"`` for seconds, ``"mV"`` for volts, ``"MOhm"`` for ohms, ``"nA"`` (``"pA"`` when every value is below
+        1 nA in magnitude) for amperes, ``"nS"`` for siemens, ``"Hz"`` for hertz, ``"dimensionless"``; otherwise
+        Brian2's name of the SI unit.
+    factor : float
+        ``value_display = value_si * factor``.
+    """
+    from brian2 import Hz, amp, get_dimensions, ohm, second, siemens, volt
+
+    dim = get_dimensions(unit)
+    if dim.is_dimensionless:
+        return "dimensionless", 1.0
+    if dim == get_dimensions(amp):
+        magnitude = np.abs(np.asarray(values, dtype=np.float64)) if values is not None else np.array([])
+        if magnitude.size and np.all(magnitude[np.isfinite(magnitude)] < 1e-9):
+            return "pA", 1e12
+        return "nA", 1e9
+    for reference, name, factor in ((second, "ms", 1e3), (volt, "mV", 1e3), (ohm, "MOhm", 1e-6),
+                                    (siemens, "nS", 1e9), (Hz, "Hz", 1.0)):
+        if dim == get_dimensions(reference):
+            return name, factor
+    return str(dim), 1.0
+
+
+def _spec_layers(initial_spec, trained_spec, layers) -> list:
+    """``[(initial_layer, trained_layer)]`` for the selected layer names, checking that the specs match."""
+    initial = {layer.name: layer for layer in initial_spec.layers}
+    trained = {layer.name: layer for layer in trained_spec.layers}
+    if list(initial) != list(trained):
+        raise DataError(f"trained_spec: layers {list(trained)} differ from initial_spec's {list(initial)}")
+    if layers is None:
+        names = list(initial)
+    else:
+        names = [layers] if isinstance(layers, str) else list(layers)
+        unknown = [name for name in names if name not in initial]
+        if unknown:
+            raise ParameterError("layers", layers, f"unknown layer(s) {unknown}; layers: {list(initial)}")
+    pairs = []
+    for name in names:
+        before, after = initial[name], trained[name]
+        if before.model != after.model or before.n_neurons != after.n_neurons or \
+                set(before.params) != set(after.params):
+            raise DataError(f"layer {name!r}: model or size differ between initial_spec ({before.model}, "
+                            f"{before.n_neurons}) and trained_spec ({after.model}, {after.n_neurons})")
+        pairs.append((before, after))
+    return pairs
+
+
+def changed_parameters(initial_spec, trained_spec, layers=None) -> list:
+    """Intrinsic parameters whose per-neuron values differ between two network specs.
+
+    Parameters
+    ----------
+    initial_spec, trained_spec : brainlz.network.NetworkSpec
+        The network before and after learning (same layers and sizes).
+    layers : str or sequence of str, optional
+        Layer names to compare (default: every layer).
+
+    Returns
+    -------
+    list of (str, str)
+        ``(layer name, parameter name)`` in layer order, then the model's parameter order.
+    """
+    changed = []
+    for before, after in _spec_layers(initial_spec, trained_spec, layers):
+        for name in before.neuron_model.params:
+            if not np.array_equal(np.asarray(before.params[name], dtype=np.float64),
+                                  np.asarray(after.params[name], dtype=np.float64)):
+                changed.append((before.name, name))
+    return changed
+
+
+def _draw_parameter_panel(ax, param, layer_name: str, before_si, after_si, bins: int) -> None:
+    unit, factor = display_unit(param.unit, np.concatenate([before_si, after_si]))
+    before, after = before_si * factor, after_si * factor
+    bio = sorted(float(np.asarray(x, dtype=np.float64)) * factor for x in param.bio_range)
+    bounds = sorted(float(np.asarray(x, dtype=np.float64)) * factor for x in param.bounds)
+    low, high = float(min(before.min(), after.min())), float(max(before.max(), after.max()))
+    if high - low <= 1e-9 * max(abs(low), abs(high), 1e-300):
+        half = 0.02 * (bio[1] - bio[0]) if bio[1] > bio[0] else max(0.01 * abs(low), 0.5)
+        low, high = low - half, high + half
+    edges = np.linspace(low, high, int(bins) + 1)
+    view_low, view_high = min(low, bio[0]), max(high, bio[1])
+    pad = 0.06 * (view_high - view_low)
+    view_low, view_high = view_low - pad, view_high + pad
+    ax.axvspan(bio[0], bio[1], color=_PARAMETERS["bio"], alpha=0.15, linewidth=0, label="biological range")
+    visible = [bound for bound in bounds if view_low <= bound <= view_high]
+    for k, bound in enumerate(visible):
+        ax.axvline(bound, color=_PARAMETERS["bounds"], linestyle="--", linewidth=1.0,
+                   label="bound" if k == 0 else None)
+    ax.hist(before, bins=edges, histtype="bar", fill=False, edgecolor=_PARAMETERS["before"], linewidth=1.0,
+            label=f"before (n = {before.size})")
+    ax.hist(after, bins=edges, histtype="bar", color=_PARAMETERS["after"], alpha=0.75, linewidth=0,
+            label=f"after (n = {after.size})")
+    ax.set_xlim(view_low, view_high)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.5)  # room for the annotation
+    outside = float(np.mean((after < bio[0]) | (after > bio[1])))
+
+    def span(a, b):
+        return f"{a:g} to {b:g} {unit}".replace("-", "−")
+
+    text = (f"mean {before.mean():.4g} → {after.mean():.4g} {unit}".replace("-", "−") +
+            f"\nbiology {span(*bio)}; {outside:.0%} outside after\nbounds {span(*bounds)}")
+    ax.text(0.02, 0.97, text, transform=ax.transAxes, ha="left", va="top", fontsize=7.5,
+            bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "0.75", "linewidth": 0.6})
+    ax.set_xlabel(f"{param.name} ({unit})")
+    ax.set_ylabel("number of neurons")
+    ax.set_title(f"{layer_name}.{param.name}", fontsize=8.5)
+
+
+def make_parameter_distributions(initial_spec, trained_spec, layers=None, bins: int = 20, title=None) -> Figure:
+    """Per-neuron intrinsic parameters before and after learning, against their biological range.
+
+    Parameters
+    ----------
+    initial_spec, trained_spec : brainlz.network.NetworkSpec
+        The network before and after learning (same layers, models and sizes).  Only the intrinsic parameters
+        are read (``layer.params``, Brian2 quantities) together with each model's
+        :class:`~brainlz.models.Param` (unit, bounds, biological range).
+    layers : str or sequence of str, optional
+        Layer names to show (default: every layer).
+    bins : int
+        Number of histogram bins over the range of the values (before and after together).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel (axes) per parameter whose values differ between the specs (:func:`changed_parameters`), in
+        layer order: the number of neurons against the value in the parameter's display unit
+        (:func:`display_unit`: ms, mV, MOhm, nA or pA, Hz), before learning as a grey outline and after learning
+        filled, on the same bins; the biological reference range (``Param.bio_range``) shaded, the bounds
+        (``Param.bounds``) as dashed lines where they fall inside the view and written out in every panel, the
+        mean before → after and the share of neurons outside the biological range after learning.  Panels are
+        titled ``<layer>.<parameter>``.  If no parameter differs, the parameters marked learnable are shown
+        instead (before and after coincide) under a note saying so.
+
+    Raises
+    ------
+    DataError
+        If the specs have different layers, models or sizes.
+    ParameterError
+        For an unknown layer name or a bad ``bins``.
+    """
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ParameterError("bins", bins, "expected a positive integer")
+    pairs = _spec_layers(initial_spec, trained_spec, layers)
+    changed = set(changed_parameters(initial_spec, trained_spec, [before.name for before, _ in pairs]))
+    panels = []
+    for before, after in pairs:
+        model = before.neuron_model
+        for name, param in model.params.items():
+            if (before.name, name) in changed:
+                panels.append((before.name, param, before.params[name], after.params[name]))
+    note = None
+    if not panels:
+        note = "No intrinsic parameter changed during learning; showing the learnable parameters."
+        for before, after in pairs:
+            for name, param in before.neuron_model.params.items():
+                if param.learnable:
+                    panels.append((before.name, param, before.params[name], after.params[name]))
+        if not panels:
+            note = "No intrinsic parameter changed during learning, and none is marked learnable."
+    n_panels = len(panels)
+    n_columns = max(1, min(n_panels, 3))
+    n_rows = max(1, int(np.ceil(n_panels / n_columns)))
+    with style():
+        fig = Figure(figsize=(3.4 * n_columns + 0.4, 0.7 + 2.8 * n_rows + (0.3 if note else 0)),
+                     layout="constrained")
+        for k, (layer_name, param, before_values, after_values) in enumerate(panels):
+            ax = fig.add_subplot(n_rows, n_columns, k + 1)
+            _draw_parameter_panel(ax, param, layer_name, np.asarray(before_values, dtype=np.float64).ravel(),
+                                  np.asarray(after_values, dtype=np.float64).ravel(), int(bins))
+        if panels:
+            fig.legend(handles=[Patch(facecolor="none", edgecolor=_PARAMETERS["before"], label="before learning"),
+                                Patch(color=_PARAMETERS["after"], alpha=0.75, label="after learning"),
+                                Patch(color=_PARAMETERS["bio"], alpha=0.15, label="biological range (Param.bio_range)"),
+                                Line2D([], [], color=_PARAMETERS["bounds"], linestyle="--",
+                                       label="bounds (Param.bounds)")],
+                       loc="outside lower center", ncols=4)
+        heading = title or "Intrinsic parameters per neuron before and after learning"
+        if note and panels:
+            heading += "\n" + note
+        elif note:
+            fig.text(0.5, 0.5, note, ha="center", va="center", fontsize=8.5, color="0.3")
+        fig.suptitle(heading)
+    return fig
+
+
+def plot_parameter_distributions(initial_spec, trained_spec, path, layers=None, bins: int = 20,
+                                 title=None) -> Path:
+    """Draw :func:`make_parameter_distributions` and write it as a PNG to ``path`` (atomically); return the path."""
+    return save_figure(make_parameter_distributions(initial_spec, trained_spec, layers=layers, bins=bins,
+                                                    title=title), path)

@@ -20,9 +20,15 @@ A protocol file defines ``PROTOCOL = Protocol(...)``::
     the same as a markdown table;
 ``network.npz``, ``outputs.npz``
     the network spec and the output spike rasters (bit-packed) with labels;
+``network_initial.npz``
+    (protocols with learning) the network spec before learning;
 ``figures/``
     input/output rasters by class, LZC distributions by class, a membrane trace annotated with threshold and
-    reset.
+    reset; with learning that changed intrinsic parameters also ``parameter_distributions.png`` (per-neuron
+    values before and after learning against the biological range).
+
+A file may instead define ``SWEEP = Sweep(...)``: a grid of protocols over seeds and other axes, see
+:mod:`brainlz.sweep`.
 
 The run directory is assembled under a temporary name and renamed into place at the end, so a run directory
 either exists complete or not at all.
@@ -51,7 +57,7 @@ from .errors import BrainlzError, ParameterError, ProtocolError
 __all__ = ["Protocol", "load_protocol", "run_protocol", "RunResult", "READOUTS"]
 
 READOUTS = ("logistic", "threshold")
-LEARNING_RULES = ("stdp", "tempotron")
+LEARNING_RULES = ("stdp", "tempotron", "surrogate")
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,26 @@ def load_protocol(path) -> Protocol:
         If the protocol has a bad field value.
     """
     path = Path(path)
+    namespace = _execute_protocol_file(path)
+    protocol = namespace.get("PROTOCOL")
+    if protocol is None:
+        raise ProtocolError(f"{path} defines no PROTOCOL (expected PROTOCOL = Protocol(...))")
+    if not isinstance(protocol, Protocol):
+        raise ProtocolError(f"{path}: PROTOCOL is a {type(protocol).__name__}, expected a brainlz Protocol")
+    return protocol
+
+
+def _execute_protocol_file(path) -> dict:
+    """Execute a protocol (or sweep) file and return its module namespace.
+
+    Raises
+    ------
+    ProtocolError
+        If the file is missing, does not parse or fails while executing (naming the file and line).
+    BrainlzError
+        Raised by the file itself (e.g. a :class:`ParameterError` of a bad field value), unchanged.
+    """
+    path = Path(path)
     if not path.is_file():
         raise ProtocolError(f"protocol file {str(path)!r} does not exist")
     source = path.read_text()
@@ -233,12 +259,7 @@ def load_protocol(path) -> Protocol:
             tb = tb.tb_next
         where = f"{path}:{line}" if line else str(path)
         raise ProtocolError(f"{where}: {type(exc).__name__}: {exc}") from None
-    protocol = module.__dict__.get("PROTOCOL")
-    if protocol is None:
-        raise ProtocolError(f"{path} defines no PROTOCOL (expected PROTOCOL = Protocol(...))")
-    if not isinstance(protocol, Protocol):
-        raise ProtocolError(f"{path}: PROTOCOL is a {type(protocol).__name__}, expected a brainlz Protocol")
-    return protocol
+    return module.__dict__
 
 
 @dataclass
@@ -337,20 +358,29 @@ def results_table(protocol: Protocol, metrics: dict) -> str:
 
 
 def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: bool = True,
-                 figures: bool = True) -> RunResult:
+                 figures: bool = True, directory=None) -> RunResult:
     """Run a protocol end to end and write its results directory.
 
     Parameters
     ----------
     protocol : Protocol
     out : path, optional
-        Results root (default ``results``).
+        Results root (default ``results``); the run goes to ``<out>/<name>/<run-id>/``.
     protocol_file : path, optional
         The file the protocol came from (for provenance).
     progress : bool
         Show a progress bar on stderr.
     figures : bool
         Render the figures.
+    directory : path, optional
+        Exact path of the run directory instead of ``<out>/<name>/<run-id>/`` (``out`` is then ignored); it must
+        not exist yet, its parent is created.  The run is still assembled under a temporary name in the parent
+        and renamed into place at the end (used by :func:`brainlz.sweep.run_sweep`).
+
+    Raises
+    ------
+    ProtocolError
+        If ``directory`` exists already.
 
     Returns
     -------
@@ -364,6 +394,8 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     from .network import NetworkSpec
     from .readout import LZCFeatures, LZCThresholdClassifier, default_pipeline, evaluate
 
+    if directory is not None and Path(directory).exists():
+        raise ProtocolError(f"run directory {str(directory)!r} exists already")
     started = datetime.datetime.now(datetime.timezone.utc)
     seeds = derived_seeds(protocol.seed)
     load_model(protocol.model, **protocol.model_options)  # fail early, naming the model
@@ -379,6 +411,7 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
         spec = spec.with_weights([w * protocol.weight_scale for w in spec.weights])
 
     learning_history = None
+    initial_spec = spec
     if protocol.learning:
         from .readout import split_indices
 
@@ -430,15 +463,20 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     if learning_history is not None:
         metrics["learning"] = learning_history
 
-    out = Path(out if out is not None else "results")
-    parent = out / protocol.name
-    parent.mkdir(parents=True, exist_ok=True)
-    run_id = started.strftime("%Y%m%d-%H%M%S") + f"-seed{protocol.seed}"
-    final = parent / run_id
-    suffix = 1
-    while final.exists():
-        suffix += 1
-        final = parent / f"{run_id}-{suffix}"
+    if directory is not None:
+        final = Path(directory)
+        parent = final.parent
+        parent.mkdir(parents=True, exist_ok=True)
+    else:
+        out = Path(out if out is not None else "results")
+        parent = out / protocol.name
+        parent.mkdir(parents=True, exist_ok=True)
+        run_id = started.strftime("%Y%m%d-%H%M%S") + f"-seed{protocol.seed}"
+        final = parent / run_id
+        suffix = 1
+        while final.exists():
+            suffix += 1
+            final = parent / f"{run_id}-{suffix}"
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
     try:
         config = {"protocol": protocol.to_dict(), "network": {"sizes": list(spec.sizes), "dt_s": float(dt),
@@ -451,10 +489,13 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
         table = results_table(protocol, metrics)
         (staging / "results.md").write_text(f"# {protocol.name}\n\n{protocol.description}\n\n{table}")
         spec.save(staging / "network.npz")
+        if protocol.learning:
+            initial_spec.save(staging / "network_initial.npz")
         np.savez_compressed(staging / "outputs.npz", output_packed=np.packbits(output, axis=-1),
                             n_bins=output.shape[-1], labels=dataset.labels, lzc=lzc_features)
         if figures:
-            _render_figures(staging / "figures", protocol, spec, dataset, output, lzc_features, backend, seeds)
+            _render_figures(staging / "figures", protocol, spec, dataset, output, lzc_features, backend, seeds,
+                            initial_spec=initial_spec)
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -472,9 +513,16 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
     ``learning["rule"] == "tempotron"``: :func:`brainlz.learning.tempotron.train_output_layer` on the last
     projection (supervised).  Keys: the :class:`~brainlz.learning.tempotron.TempotronParams` fields and
     ``epochs`` (default 20).
+
+    ``learning["rule"] == "surrogate"``: :func:`brainlz.learning.surrogate.train_surrogate` (supervised
+    backpropagation through time in the differentiable twin, every projection and, with ``learn``, intrinsic
+    parameters).  Keys: its keyword arguments (``learn``, ``shared``, ``epochs``, ``batch_size``, ``lr``,
+    ``lr_intrinsic``, ``loss``, ...).
     """
     options = dict(learning)
     rule_name = options.pop("rule")
+    if rule_name == "surrogate":
+        return _train_surrogate(spec, train_set, options, seed)
     backend_options = dict(backend_options or {})
     target = backend_options.get("target", "cython")
     epochs = options.pop("epochs", 1 if rule_name == "stdp" else 20)
@@ -518,10 +566,32 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
     return new_spec, _jsonable({"rule": "tempotron", "epochs": epochs, "history": summary})
 
 
-def _render_figures(directory: Path, protocol, spec, dataset, output, lzc_features, backend, seeds):
+def _train_surrogate(spec, train_set, options: dict, seed: int):
+    import inspect
+
+    from .learning.surrogate import train_surrogate
+
+    accepted = set(inspect.signature(train_surrogate).parameters) - {"spec", "spiketrains", "labels", "seed",
+                                                                       "callback", "progress"}
+    unknown = set(options) - accepted
+    if unknown:
+        raise ParameterError("protocol.learning", sorted(unknown),
+                             f"unknown surrogate options; accepted: {', '.join(sorted(accepted))}")
+    if isinstance(options.get("learn"), list):
+        options["learn"] = tuple(options["learn"])
+    new_spec, history = train_surrogate(spec, train_set.spiketrains, train_set.labels, seed=seed, **options)
+    return new_spec, _jsonable({"rule": "surrogate", **history.to_dict()})
+
+
+def _render_figures(directory: Path, protocol, spec, dataset, output, lzc_features, backend, seeds,
+                    initial_spec=None):
     from . import figures
 
     directory.mkdir()
+    if protocol.learning and initial_spec is not None and figures.changed_parameters(initial_spec, spec):
+        figures.plot_parameter_distributions(initial_spec, spec, directory / "parameter_distributions.png",
+                                             title=f"{protocol.name}: intrinsic parameters before and after "
+                                                   f"learning ({protocol.learning.get('rule')})")
     dt = float(spec.dt)
     figures.plot_rasters(dataset.spiketrains, output, dataset.labels, dt, directory / "rasters.png")
     figures.plot_lzc_distribution(lzc_features, dataset.labels, directory / "lzc_by_class.png",

@@ -429,3 +429,108 @@ def test_lzc_input_checks():
         F.make_lzc_distribution(np.ones((4, 2)), [0, 1])
     with pytest.raises(DataError, match="labels"):
         F.make_lzc_distribution(np.ones((4, 2)), [0.5, 0, 1, 1])
+
+
+# ------------------------------------------------------------------------------------------------------
+# intrinsic parameter distributions before and after learning
+
+
+def _trained_pair():
+    from brian2 import Mohm, mV, ms, nA
+
+    from brainlz.network import NetworkSpec
+
+    initial = NetworkSpec.create(8, hidden=6, output=5, model="meta_neuron", seed=0)
+    rng = np.random.default_rng(1)
+    trained = initial.with_params("hidden", R=rng.uniform(60, 280, 6) * Mohm,
+                                  I_half=rng.uniform(0.05, 0.9, 6) * nA)
+    trained = trained.with_params("output", tau_m=rng.uniform(10, 30, 5) * ms, V_th=rng.uniform(-52, -45, 5) * mV)
+    return initial, trained
+
+
+def _bars(container):
+    """(edges, heights) of a histogram drawn as a BarContainer."""
+    xs = np.array([patch.get_x() for patch in container])
+    widths = np.array([patch.get_width() for patch in container])
+    return np.append(xs, xs[-1] + widths[-1]), np.array([patch.get_height() for patch in container])
+
+
+def test_parameter_distributions_show_each_changed_parameter_in_display_units():
+    initial, trained = _trained_pair()
+    assert F.changed_parameters(initial, trained) == [("hidden", "R"), ("hidden", "I_half"), ("output", "tau_m"),
+                                                      ("output", "V_th")]
+    fig = F.make_parameter_distributions(initial, trained)
+    assert len(fig.axes) == 4  # one axes per changed parameter, nothing else
+    expected = {"hidden.R": ("MOhm", 1e-6), "hidden.I_half": ("nA", 1e9), "output.tau_m": ("ms", 1e3),
+                "output.V_th": ("mV", 1e3)}
+    for ax in fig.axes:
+        title = ax.get_title(loc="left")
+        layer, name = title.split(".")
+        unit, factor = expected[title]
+        assert ax.get_xlabel() == f"{name} ({unit})"
+        before_bars, after_bars = ax.containers
+        assert before_bars[0].get_label().startswith("before") and after_bars[0].get_label().startswith("after")
+        for bars, spec in ((before_bars, initial), (after_bars, trained)):
+            values = np.asarray(spec.layer(layer).params[name], dtype=float) * factor
+            edges, heights = _bars(bars)
+            assert heights.sum() == values.size  # every neuron falls inside the drawn bins
+            np.testing.assert_array_equal(heights, np.histogram(values, bins=edges)[0])
+        # the biological range is shaded in display units
+        param = initial.layer(layer).neuron_model.params[name]
+        (shade,) = [p for p in ax.patches if p.get_label() == "biological range"]
+        np.testing.assert_allclose([shade.get_x(), shade.get_x() + shade.get_width()],
+                                   [float(param.bio_range[0]) * factor, float(param.bio_range[1]) * factor])
+        text = " ".join(t.get_text() for t in ax.texts)
+        assert f"bounds {float(param.bounds[0]) * factor:g}".replace("-", "−") in text
+    # bounds inside the view are drawn as lines (I_half's lower bound, 10 pA, lies inside the view)
+    i_half = [ax for ax in fig.axes if ax.get_title(loc="left") == "hidden.I_half"][0]
+    assert [line.get_xdata()[0] for line in i_half.lines if line.get_label() == "bound"] == pytest.approx([0.01])
+    from brian2 import Hz, amp, ohm, second, siemens, volt
+
+    assert F.display_unit(amp, [2e-10, 5e-11]) == ("pA", 1e12) and F.display_unit(amp, [1e-9]) == ("nA", 1e9)
+    assert [F.display_unit(u) for u in (second, volt, ohm, siemens, Hz)] == [
+        ("ms", 1e3), ("mV", 1e3), ("MOhm", 1e-6), ("nS", 1e9), ("Hz", 1.0)]
+    only_output = F.make_parameter_distributions(initial, trained, layers=["output"])
+    assert [ax.get_title(loc="left") for ax in only_output.axes] == ["output.tau_m", "output.V_th"]
+    with pytest.raises(ParameterError, match="layers"):
+        F.make_parameter_distributions(initial, trained, layers=["middle"])
+
+
+def test_parameter_distributions_without_changes_show_learnable_parameters_and_a_note(tmp_path):
+    initial, _ = _trained_pair()
+    fig = F.make_parameter_distributions(initial, initial)
+    learnable = [f"{layer.name}.{name}" for layer in initial.layers for name in layer.neuron_model.learnable_parameters]
+    assert [ax.get_title(loc="left") for ax in fig.axes] == learnable
+    assert "No intrinsic parameter changed" in fig._suptitle.get_text()
+    check_png(F.plot_parameter_distributions(initial, initial, tmp_path / "same.png"), min_width=600)
+
+
+def test_protocol_with_learning_writes_initial_network_and_parameter_figure(tmp_path, monkeypatch):
+    from brian2 import ms
+
+    import brainlz.protocol as protocol_module
+    from brainlz.network import NetworkSpec
+    from brainlz.protocol import Protocol, run_protocol
+
+    def fake_training(spec, train_set, learning, **kwargs):
+        if learning.get("change"):
+            spec = spec.with_params("output", tau_m=np.linspace(12, 28, spec.output.n_neurons) * ms)
+        return spec, {"rule": "fake"}
+
+    monkeypatch.setattr(protocol_module, "train_network", fake_training)
+    small = dict(task="rate", difficulty=0.2, n_samples=24, n_channels=8, n_bins=60, hidden=0, output=4,
+                 backend="runtime", backend_options={"target": "numpy"}, n_folds=2, test_size=0.25)
+    changed = run_protocol(Protocol(name="learned", learning={"rule": "stdp", "change": True}, **small), tmp_path,
+                           progress=False)
+    figures = sorted(p.name for p in (changed.directory / "figures").iterdir())
+    assert figures == ["lzc_by_class.png", "membrane_trace.png", "parameter_distributions.png", "rasters.png"]
+    initial = NetworkSpec.load(changed.directory / "network_initial.npz")
+    trained = NetworkSpec.load(changed.directory / "network.npz")
+    assert F.changed_parameters(initial, trained) == [("output", "tau_m")]
+    np.testing.assert_allclose(np.asarray(trained.output.params["tau_m"]) * 1e3, np.linspace(12, 28, 4))
+    np.testing.assert_allclose(np.asarray(initial.output.params["tau_m"]) * 1e3, 20.0)
+    check_png(changed.directory / "figures" / "parameter_distributions.png", min_width=500, min_height=400)
+    unchanged = run_protocol(Protocol(name="unchanged", learning={"rule": "stdp"}, **small), tmp_path,
+                             progress=False)
+    assert (unchanged.directory / "network_initial.npz").is_file()
+    assert not (unchanged.directory / "figures" / "parameter_distributions.png").exists()

@@ -1,0 +1,722 @@
+"""Sweeps: a grid of protocols over seeds and other axes, run with resume, summarised over seeds.
+
+A sweep file defines ``SWEEP = Sweep(...)`` instead of ``PROTOCOL = Protocol(...)``::
+
+    from brainlz.protocol import Protocol
+    from brainlz.sweep import Sweep
+
+    SWEEP = Sweep(
+        name="intrinsic_vs_fixed",
+        base=Protocol(name="base", task="rate", learning={"rule": "surrogate", "epochs": 5}),
+        axes={
+            "task": ["rate", "burst"],                                   # sets Protocol.task
+            "intrinsic": {"fixed": {"learning.learn": ["weights"]},      # a variant axis: label -> changes
+                          "learnable": {"learning.learn": ["weights", "tau_m"]}},
+            "seed": [0, 1, 2],                                           # the replication axis (required)
+        },
+        paired=("intrinsic", "learnable", "fixed"),
+    )
+
+``brainlz run file.py --out results`` loads it (:func:`load_experiment`), runs every cell (:func:`run_sweep`) and
+writes ``results/<sweep name>/``:
+
+``cells/<cell id>/``
+    one complete run directory of :func:`brainlz.protocol.run_protocol` per cell, e.g.
+    ``cells/task=rate,intrinsic=fixed,seed=0/``;
+``summary.json``, ``summary.md``
+    rewritten (atomically) after every cell: per combination of the non-seed axes the number of finished seeds
+    and the mean test accuracy with its 95 % confidence interval over seeds; with ``paired`` the mean paired
+    difference in percentage points with its 95 % confidence interval; per cell its id, directory, accuracy and
+    learning summary.
+
+Running the same sweep again resumes it: a cell whose run directory holds ``metrics.json`` is not run again (a run
+directory is assembled under a temporary name and renamed into place at its end, so an interrupted cell leaves no
+directory).  A finished cell whose recorded protocol differs from the sweep's cell protocol is an error rather
+than a silently reused result.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import hashlib
+import itertools
+import json
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ParameterError, ProtocolError
+from .protocol import Protocol, _execute_protocol_file, _jsonable, run_protocol
+
+__all__ = ["Sweep", "Cell", "SweepResult", "SEED_AXIS", "load_experiment", "run_sweep", "summarize_sweep",
+           "summary_table"]
+
+#: Name of the replication axis every sweep must have.
+SEED_AXIS = "seed"
+
+#: Protocol fields that hold a dict; ``"<field>.<key>"`` axis names set one key of them.
+_DICT_FIELDS = tuple(f.name for f in dataclasses.fields(Protocol) if f.default_factory is dict)
+_FIELDS = tuple(f.name for f in dataclasses.fields(Protocol))
+_CONFIDENCE = 0.95
+_MAX_ID = 120
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a sweep's grid.
+
+    Parameters
+    ----------
+    id : str
+        Directory name of the cell, ``axis=label`` joined by commas in axis order, sanitised for file systems.
+    labels : dict of str to str
+        The label of every axis at this cell, in axis order.
+    protocol : Protocol
+        The cell's protocol: the sweep's base with the changes of every axis applied.
+    """
+
+    id: str
+    labels: dict
+    protocol: Protocol
+
+    @property
+    def seed(self) -> int:
+        """The cell's master seed."""
+        return self.protocol.seed
+
+
+def _label(value) -> str:
+    """A short, deterministic text label of an axis value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return "+".join(_label(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "+".join(f"{k}-{_label(v)}" for k, v in value.items()) or "none"
+    return "".join(str(value).split())
+
+
+def _sanitise(text: str) -> str:
+    """A file-system-safe directory name: letters, digits and ``. _ = , + -`` only, no leading dot, at most
+    :data:`_MAX_ID` characters (longer names are cut and end in a hash of the full name)."""
+    safe = re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)
+    if safe.startswith("."):
+        safe = "_" + safe[1:]
+    if len(safe) > _MAX_ID:
+        digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+        safe = safe[:_MAX_ID - 11] + "~" + digest
+    return safe
+
+
+def _check_key(axis: str, key, where: str) -> str:
+    """Validate a change key (a Protocol field or ``<dict field>.<key>``); return it."""
+    if not isinstance(key, str) or not key:
+        raise ParameterError(where, key, "expected a Protocol field name or '<field>.<key>'")
+    head, dot, tail = key.partition(".")
+    if dot:
+        if head not in _DICT_FIELDS or not tail:
+            raise ParameterError(where, key, f"a dotted name must be '<field>.<key>' with <field> one of "
+                                             f"{_DICT_FIELDS}")
+        return key
+    if key not in _FIELDS:
+        raise ParameterError(where, key, f"not a Protocol field; fields: {', '.join(_FIELDS)}")
+    if key == SEED_AXIS and axis != SEED_AXIS:
+        raise ParameterError(where, key, f"the seed is set only by the {SEED_AXIS!r} axis")
+    return key
+
+
+def _apply(base: Protocol, changes) -> Protocol:
+    """``base`` with ``changes`` (pairs of key, value) applied: whole fields first, then dotted keys merged into
+    their dict field (so ``{"learning": {...}}`` and ``"learning.epochs"`` from two axes combine)."""
+    fields = {}
+    dotted = []
+    for key, value in changes:
+        if "." in key:
+            dotted.append((key, value))
+        else:
+            fields[key] = copy.deepcopy(value)
+    for key, value in dotted:
+        head, _, tail = key.partition(".")
+        merged = dict(fields.get(head, getattr(base, head)) or {})
+        merged[tail] = copy.deepcopy(value)
+        fields[head] = merged
+    return base.replace(**fields) if fields else base
+
+
+def _check_model(protocol: Protocol):
+    from .models import load_model
+
+    load_model(protocol.model, **protocol.model_options)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A grid of protocols: a base protocol, axes of changes, and the seeds to replicate every point over.
+
+    Parameters
+    ----------
+    name : str
+        Identifier; the results go to ``<out>/<name>/``.  Letters, digits and ``- _ .``.
+    base : Protocol
+        The protocol every cell starts from.
+    axes : dict
+        Axis name -> values, in the order that defines the grid (the cartesian product, last axis fastest).
+
+        * a *list* of values sets the Protocol field named like the axis to each value (``"task": ["rate",
+          "burst"]``); a dotted name ``"learning.epochs"`` sets that key of the dict field ``learning`` (merged into
+          ``base.learning``; likewise for ``task_options``, ``model_options``, ``backend_options``);
+        * a *dict* label -> dict of changes is a *variant axis*: each label applies its changes, whose keys are
+          Protocol field names or dotted names (``{"fixed": {"learning.learn": ["weights"]}}``);
+        * the axis named ``"seed"`` (:data:`SEED_AXIS`) is the replication axis and is required: a list of
+          distinct master seeds (integers >= 0).  No other axis may set the seed.
+
+        Whole fields are applied before dotted keys, so an axis that sets ``learning`` and another that sets
+        ``learning.epochs`` combine; two axes may not set the same key.
+    paired : tuple of (str, str, str), optional
+        ``(axis, label_a, label_b)``: also report the accuracy of ``label_a`` minus that of ``label_b`` on that
+        axis, paired by seed within every combination of the other axes.  Labels are those of the cell ids (a
+        list axis' label is its value written as text, e.g. ``"0.5"``); the values themselves are accepted too.
+    description : str
+        One paragraph shown in the summary.
+
+    Raises
+    ------
+    ParameterError
+        At construction, for a malformed axis or ``paired``, and for a value that makes a bad cell protocol (or
+        names an unknown model), naming the axis as ``sweep.axes.<axis>`` (``sweep.axes.<axis>.<label>`` for
+        variant axes) with the value and the protocol field's own complaint.
+
+    Attributes
+    ----------
+    cells : tuple of Cell
+        Every cell of the grid, validated, in grid order.
+    """
+
+    name: str
+    base: Protocol
+    axes: dict
+    paired: tuple | None = None
+    description: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name) \
+                or self.name.startswith("."):
+            raise ParameterError("sweep.name", self.name, "expected a non-empty name of letters, digits, - _ .")
+        if not isinstance(self.base, Protocol):
+            raise ParameterError("sweep.base", self.base, "expected a brainlz Protocol")
+        if not isinstance(self.description, str):
+            raise ParameterError("sweep.description", self.description, "expected a string")
+        if not isinstance(self.axes, dict) or not self.axes:
+            raise ParameterError("sweep.axes", self.axes, "expected a dict axis name -> list of values or "
+                                                          "dict label -> changes")
+        if SEED_AXIS not in self.axes:
+            raise ParameterError("sweep.axes", sorted(self.axes, key=str),
+                                 f"a {SEED_AXIS!r} axis (list of master seeds) is required")
+        # per axis: [(label, [(key, value), ...])]
+        options = {axis: self._axis_options(axis, values) for axis, values in self.axes.items()}
+        self._check_conflicts(options)
+        cells = []
+        seen = {}
+        models = set()
+        for combination in itertools.product(*[[(axis, label, changes) for label, changes in entries]
+                                               for axis, entries in options.items()]):
+            labels = {axis: label for axis, label, _ in combination}
+            cell_id = _sanitise(",".join(f"{axis}={label}" for axis, label in labels.items()))
+            if cell_id in seen:
+                raise ParameterError("sweep.axes", f"{seen[cell_id]} and {labels}",
+                                     f"two cells get the same directory name {cell_id!r}; use distinct labels")
+            seen[cell_id] = labels
+            try:
+                protocol = _apply(self.base, [change for _, _, changes in combination for change in changes])
+                model_key = (protocol.model, repr(sorted(protocol.model_options.items())))
+                if model_key not in models:
+                    _check_model(protocol)  # an unknown model fails here, not when the cell runs
+                    models.add(model_key)
+            except ParameterError as exc:
+                raise self._attribute(exc, combination, cell_id) from None
+            cells.append(Cell(cell_id, labels, protocol))
+        object.__setattr__(self, "_cells", tuple(cells))
+        object.__setattr__(self, "_paired", self._check_paired(options))
+
+    # ------------------------------------------------------------------ validation helpers
+    def _axis_options(self, axis, values) -> list:
+        where = f"sweep.axes.{axis}"
+        if not isinstance(axis, str) or not axis or "," in axis or "=" in axis:
+            raise ParameterError("sweep.axes", axis, "axis names must be non-empty strings without ',' and '='")
+        if axis == SEED_AXIS:
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ParameterError(where, values, "expected a non-empty list of master seeds (integers >= 0)")
+            for seed in values:
+                if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                    raise ParameterError(where, seed, "expected an integer >= 0")
+            if len(set(int(s) for s in values)) != len(values):
+                raise ParameterError(where, values, "seeds must be distinct")
+            return [(str(int(seed)), [(SEED_AXIS, int(seed))]) for seed in values]
+        if isinstance(values, dict):
+            if not values:
+                raise ParameterError(where, values, "a variant axis needs at least one label")
+            entries = []
+            for label, changes in values.items():
+                if not isinstance(label, str) or not label or "," in label:
+                    raise ParameterError(where, label, "variant labels must be non-empty strings without ','")
+                if not isinstance(changes, dict):
+                    raise ParameterError(f"{where}.{label}", changes, "expected a dict of changes "
+                                                                      "(field or 'learning.<key>' -> value)")
+                entries.append((label, [(_check_key(axis, key, f"{where}.{label}"), value)
+                                        for key, value in changes.items()]))
+            return entries
+        if isinstance(values, (list, tuple)):
+            if not values:
+                raise ParameterError(where, values, "expected at least one value")
+            key = _check_key(axis, axis, "sweep.axes")
+            entries = [(_label(value), [(key, value)]) for value in values]
+            labels = [label for label, _ in entries]
+            if len(set(labels)) != len(labels):
+                raise ParameterError(where, values, f"values must have distinct labels, got {labels}")
+            return entries
+        raise ParameterError(where, values, "expected a list of values or a dict label -> dict of changes")
+
+    @staticmethod
+    def _check_conflicts(options):
+        owner = {}
+        for axis, entries in options.items():
+            for key in {key for _, changes in entries for key, _ in changes}:
+                if key in owner and owner[key] != axis:
+                    raise ParameterError(f"sweep.axes.{axis}", key, f"is also set by axis {owner[key]!r}")
+                owner[key] = axis
+
+    def _attribute(self, exc: ParameterError, combination, cell_id: str) -> ParameterError:
+        """Re-word a cell protocol's ParameterError to name the axis (and label) whose value caused it."""
+        for axis, label, changes in combination:
+            for key, item in changes:
+                head = key.partition(".")[0]
+                names = [f"protocol.{key}", key] + (["model options"] if key == "model_options" else [])
+                if any(exc.field == n or exc.field.startswith(n + ".") for n in names) or \
+                        ("." in key and exc.field == f"protocol.{head}"):
+                    where = f"sweep.axes.{axis}.{label}.{key}" if isinstance(self.axes[axis], dict) \
+                        else f"sweep.axes.{axis}"
+                    return ParameterError(where, item, f"{exc.reason} ({exc.field}, cell {cell_id})")
+        return ParameterError(f"sweep.cells.{cell_id}", exc.value, f"{exc.reason} ({exc.field})")
+
+    def _check_paired(self, options):
+        if self.paired is None:
+            return None
+        if not isinstance(self.paired, (list, tuple)) or len(self.paired) != 3:
+            raise ParameterError("sweep.paired", self.paired, "expected (axis, label_a, label_b)")
+        axis, a, b = self.paired
+        if axis == SEED_AXIS or axis not in options:
+            raise ParameterError("sweep.paired", self.paired,
+                                 f"the axis must be one of the non-seed axes {self.group_axes}")
+        labels = [label for label, _ in options[axis]]
+        resolved = []
+        for item in (a, b):  # a label, or a value of a list axis (written as its label)
+            if _label(item) not in labels:
+                raise ParameterError("sweep.paired", item, f"not a label of axis {axis!r}; labels: {labels}")
+            resolved.append(_label(item))
+        if resolved[0] == resolved[1]:
+            raise ParameterError("sweep.paired", self.paired, "label_a and label_b must differ")
+        return (axis, resolved[0], resolved[1])
+
+    # ------------------------------------------------------------------ access
+    @property
+    def cells(self) -> tuple:
+        """Every :class:`Cell` in grid order (cartesian product of the axes, the last axis varying fastest)."""
+        return self._cells
+
+    @property
+    def group_axes(self) -> tuple:
+        """The non-seed axes, in axis order."""
+        return tuple(axis for axis in self.axes if axis != SEED_AXIS)
+
+    @property
+    def seeds(self) -> tuple:
+        """The master seeds of the seed axis."""
+        return tuple(int(s) for s in self.axes[SEED_AXIS])
+
+    @property
+    def paired_labels(self):
+        """``(axis, label_a, label_b)`` with the labels resolved, or None."""
+        return self._paired
+
+    def axis_labels(self, axis: str) -> list:
+        """Labels of one axis, in order."""
+        seen = []
+        for cell in self._cells:
+            if cell.labels[axis] not in seen:
+                seen.append(cell.labels[axis])
+        return seen
+
+    def cell(self, cell_id: str) -> Cell:
+        """The cell with id ``cell_id``."""
+        for cell in self._cells:
+            if cell.id == cell_id:
+                return cell
+        raise ParameterError("cell", cell_id, "no such cell in the sweep")
+
+    def with_base(self, **changes) -> "Sweep":
+        """A copy whose base protocol has some fields changed (e.g. ``backend``), revalidated.
+
+        Raises
+        ------
+        ParameterError
+            If an axis sets one of the changed fields (the axis would override it per cell).
+        """
+        for key in changes:
+            for axis, values in self.axes.items():
+                keys = [axis] if not isinstance(values, dict) else [k for c in values.values() for k in c]
+                if any(k == key or k.startswith(f"{key}.") for k in keys):
+                    raise ParameterError(f"sweep.base.{key}", changes[key], f"axis {axis!r} sets {key} per cell")
+        return dataclasses.replace(self, base=self.base.replace(**changes))
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable description (base protocol, axes with labels, seeds, paired)."""
+        return {"name": self.name, "description": self.description, "base": self.base.to_dict(),
+                "axes": {axis: _jsonable(values) for axis, values in self.axes.items()},
+                "labels": {axis: self.axis_labels(axis) for axis in self.axes},
+                "paired": list(self._paired) if self._paired else None, "n_cells": len(self._cells)}
+
+
+def load_experiment(path):
+    """Load ``SWEEP`` or ``PROTOCOL`` from a file (``SWEEP`` wins when a file defines both).
+
+    Returns
+    -------
+    Sweep or Protocol
+
+    Raises
+    ------
+    ProtocolError
+        If the file is missing, does not parse, fails while executing, defines neither, or defines something else
+        under either name.
+    ParameterError
+        If the protocol or sweep has a bad value.
+    """
+    path = Path(path)
+    namespace = _execute_protocol_file(path)
+    sweep = namespace.get("SWEEP")
+    if sweep is not None:
+        if not isinstance(sweep, Sweep):
+            raise ProtocolError(f"{path}: SWEEP is a {type(sweep).__name__}, expected a brainlz Sweep")
+        return sweep
+    protocol = namespace.get("PROTOCOL")
+    if protocol is None:
+        raise ProtocolError(f"{path} defines no PROTOCOL or SWEEP (expected PROTOCOL = Protocol(...) or "
+                            f"SWEEP = Sweep(...))")
+    if not isinstance(protocol, Protocol):
+        raise ProtocolError(f"{path}: PROTOCOL is a {type(protocol).__name__}, expected a brainlz Protocol")
+    return protocol
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_sweep` produced.
+
+    Attributes
+    ----------
+    directory : Path
+        ``<out>/<sweep name>``.
+    summary : dict
+        The content of ``summary.json``.
+    table : str
+        The markdown summary (the body of ``summary.md``).
+    ran : list of str
+        Ids of the cells run by this call.
+    skipped : list of str
+        Ids of the selected cells that were finished already (resumed) and not run again.
+    """
+
+    directory: Path
+    summary: dict
+    table: str
+    ran: list
+    skipped: list
+
+
+def _sweep_dir(sweep: Sweep, out) -> Path:
+    return Path(out if out is not None else "results") / sweep.name
+
+
+def _is_complete(directory: Path) -> bool:
+    return (directory / "metrics.json").is_file()
+
+
+def _comparable(protocol_dict: dict) -> dict:
+    return {k: v for k, v in json.loads(json.dumps(protocol_dict)).items() if k != "description"}
+
+
+def _check_recorded(sweep: Sweep, cell: Cell, directory: Path):
+    """Raise if a finished cell was run with a protocol other than the cell's (e.g. the sweep file changed)."""
+    try:
+        recorded = json.loads((directory / "config.json").read_text())["protocol"]
+    except (OSError, ValueError, KeyError):
+        return  # no provenance to compare; trust the directory name
+    expected = _comparable(cell.protocol.to_dict())
+    recorded = _comparable(recorded)
+    for key in sorted(set(expected) | set(recorded)):
+        if expected.get(key) != recorded.get(key):
+            raise ProtocolError(f"sweep {sweep.name}: cell {cell.id} in {directory} was run with {key} = "
+                                f"{recorded.get(key)!r}, the sweep now asks for {expected.get(key)!r}; use another "
+                                f"--out or sweep name, or delete the cell directory to rerun it")
+
+
+def _select(sweep: Sweep, only) -> list:
+    if only is None:
+        return list(sweep.cells)
+    if isinstance(only, dict):
+        for axis, wanted in only.items():
+            if axis not in sweep.axes:
+                raise ParameterError("only", axis, f"no such axis; axes: {list(sweep.axes)}")
+            wanted = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
+            unknown = [w for w in wanted if _label(w) not in sweep.axis_labels(axis)]
+            if unknown:
+                raise ParameterError(f"only.{axis}", unknown, f"labels of axis {axis!r}: {sweep.axis_labels(axis)}")
+        sets = {axis: {_label(w) for w in (v if isinstance(v, (list, tuple, set)) else [v])}
+                for axis, v in only.items()}
+        return [cell for cell in sweep.cells if all(cell.labels[a] in labels for a, labels in sets.items())]
+    if isinstance(only, str):
+        only = [only]
+    ids = list(only)
+    known = {cell.id for cell in sweep.cells}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ParameterError("only", unknown, "not cell ids of the sweep")
+    return [cell for cell in sweep.cells if cell.id in set(ids)]
+
+
+def _write_atomic(path: Path, text: str):
+    """Write ``text`` to a temporary file in ``path``'s directory and :func:`os.replace` it onto ``path``."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def summarize_sweep(sweep: Sweep, out="results") -> dict:
+    """Summarise the finished cells of a sweep from their run directories on disk.
+
+    The accuracy of a cell is its ``metrics.json`` ``"accuracy"``: the test accuracy (a fraction in [0, 1]) of the
+    LZC readout on that seed's held-out test split.
+
+    Per combination of the non-seed axes (``rows``): the finished seeds, their accuracies and their mean with the
+    95 % Student-t confidence interval over seeds (:func:`brainlz.metrics.mean_ci`: mean +- t_{n-1} s / sqrt(n),
+    s the sample standard deviation with ddof 1).  The interval describes the spread over seeds (data, weights,
+    split and simulation all change with the master seed), not the binomial uncertainty of one test set; it needs
+    at least 2 finished seeds (``null`` otherwise) and assumes roughly normal, independent per-seed accuracies.
+
+    With ``sweep.paired = (axis, a, b)``, per combination of the axes other than ``axis`` and the seed
+    (``paired_differences``): the per-seed differences ``accuracy(a) - accuracy(b)`` in percentage points over the
+    seeds where both cells finished, their mean and the 95 % Student-t interval of the paired differences
+    (:func:`brainlz.metrics.paired_difference_ci`, the interval of a paired t-test; it excludes 0 when ``a`` and
+    ``b`` differ at the 5 % level).
+
+    Parameters
+    ----------
+    sweep : Sweep
+    out : path
+        Results root; the sweep lives in ``<out>/<sweep.name>/``.
+
+    Returns
+    -------
+    dict
+        ``sweep`` (:meth:`Sweep.to_dict`), ``updated_utc``, ``confidence``, ``n_cells``, ``n_finished``, ``rows``,
+        ``paired_differences`` (empty without ``paired``) and ``cells`` (per cell: ``id``, ``labels``, ``seed``,
+        ``directory`` relative to the sweep directory, ``finished``, ``accuracy`` and, if recorded, ``learning``).
+        Accuracies are fractions; differences (keys ending in ``_pp``) are percentage points.
+    """
+    from .metrics import mean_ci, paired_difference_ci
+
+    root = _sweep_dir(sweep, out)
+    cells = []
+    accuracy = {}
+    for cell in sweep.cells:
+        directory = root / "cells" / cell.id
+        entry = {"id": cell.id, "labels": dict(cell.labels), "seed": cell.seed,
+                 "directory": str(Path("cells") / cell.id), "finished": False, "accuracy": None}
+        if _is_complete(directory):
+            metrics = json.loads((directory / "metrics.json").read_text())
+            entry["finished"] = True
+            entry["accuracy"] = float(metrics["accuracy"])
+            accuracy[cell.id] = entry["accuracy"]
+            if "learning" in metrics:
+                entry["learning"] = metrics["learning"]
+        cells.append(entry)
+
+    def interval(values, function, *args):
+        if len(values) < 2:
+            return None
+        _, low, high = function(*args)
+        return [low, high]
+
+    groups = {}
+    for cell in sweep.cells:
+        key = tuple(cell.labels[a] for a in sweep.group_axes)
+        groups.setdefault(key, []).append(cell)
+    rows = []
+    for key, members in groups.items():
+        done = [c for c in members if c.id in accuracy]
+        values = [accuracy[c.id] for c in done]
+        rows.append({"labels": dict(zip(sweep.group_axes, key)), "n_seeds": len(done),
+                     "n_seeds_total": len(members), "seeds": [c.seed for c in done], "accuracies": values,
+                     "accuracy_mean": float(np.mean(values)) if values else None,
+                     "accuracy_ci95": interval(values, mean_ci, values, _CONFIDENCE)})
+
+    paired = []
+    if sweep.paired_labels is not None:
+        axis, a, b = sweep.paired_labels
+        other = tuple(x for x in sweep.group_axes if x != axis)
+        by_group = {}
+        for cell in sweep.cells:
+            group = tuple(cell.labels[x] for x in other)
+            by_group.setdefault(group, {}).setdefault(cell.seed, {})[cell.labels[axis]] = cell
+        for group, per_seed in by_group.items():
+            seeds, values_a, values_b = [], [], []
+            for seed, by_label in per_seed.items():
+                cell_a, cell_b = by_label.get(a), by_label.get(b)
+                if cell_a is not None and cell_b is not None and cell_a.id in accuracy and cell_b.id in accuracy:
+                    seeds.append(seed)
+                    values_a.append(100.0 * accuracy[cell_a.id])
+                    values_b.append(100.0 * accuracy[cell_b.id])
+            differences = [x - y for x, y in zip(values_a, values_b)]
+            paired.append({"labels": dict(zip(other, group)), "axis": axis, "a": a, "b": b, "n_pairs": len(seeds),
+                           "seeds": seeds, "differences_pp": differences,
+                           "difference_pp": float(np.mean(differences)) if differences else None,
+                           "difference_ci95_pp": interval(differences, paired_difference_ci, values_a, values_b,
+                                                          _CONFIDENCE)})
+    return {"sweep": sweep.to_dict(), "updated_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "confidence": _CONFIDENCE, "n_cells": len(sweep.cells), "n_finished": len(accuracy), "rows": rows,
+            "paired_differences": paired, "cells": cells}
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def summary_table(summary: dict) -> str:
+    """The markdown tables of a sweep summary (:func:`summarize_sweep`): accuracy per row, paired differences."""
+    sweep = summary["sweep"]
+    axes = [a for a in sweep["axes"] if a != SEED_AXIS]
+    lines = [f"{summary['n_finished']}/{summary['n_cells']} cells finished. Test accuracy of the LZC readout in %, "
+             f"mean over seeds with its 95 % Student-t confidence interval (needs 2 or more seeds).", ""]
+    lines.append("| " + " | ".join(axes + ["seeds", "test accuracy (%), mean (95 % CI)"]) + " |")
+    lines.append("|" + "---|" * (len(axes) + 2))
+    for row in summary["rows"]:
+        ci = row["accuracy_ci95"]
+        value = _percent(row["accuracy_mean"])
+        if ci is not None:
+            value += f" ({_percent(ci[0])} to {_percent(ci[1])})"
+        cells = [row["labels"][a] for a in axes] + [f"{row['n_seeds']}/{row['n_seeds_total']}", value]
+        lines.append("| " + " | ".join(cells) + " |")
+    if summary["paired_differences"]:
+        first = summary["paired_differences"][0]
+        axis, a, b = first["axis"], first["a"], first["b"]
+        other = [x for x in axes if x != axis]
+        lines += ["", f"Paired difference {axis} = {a} minus {axis} = {b}, same seed and other axes, in percentage "
+                      f"points: mean over seeds with the 95 % Student-t interval of the paired differences.", ""]
+        lines.append("| " + " | ".join(other + ["pairs", f"{a} − {b} (pp, 95 % CI)"]) + " |")
+        lines.append("|" + "---|" * (len(other) + 2))
+        for entry in summary["paired_differences"]:
+            value = "–" if entry["difference_pp"] is None else f"{entry['difference_pp']:+.1f}"
+            ci = entry["difference_ci95_pp"]
+            if ci is not None:
+                value += f" ({ci[0]:+.1f} to {ci[1]:+.1f})"
+            lines.append("| " + " | ".join([entry["labels"][x] for x in other] + [str(entry["n_pairs"]), value])
+                         + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_summary(sweep: Sweep, out) -> tuple:
+    root = _sweep_dir(sweep, out)
+    summary = summarize_sweep(sweep, out)
+    table = summary_table(summary)
+    _write_atomic(root / "summary.json", json.dumps(_jsonable(summary), indent=2) + "\n")
+    heading = f"# Sweep {sweep.name}\n\n" + (f"{sweep.description}\n\n" if sweep.description else "")
+    _write_atomic(root / "summary.md", heading + table)
+    return summary, table
+
+
+def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = True, figures: bool = True,
+              only=None) -> SweepResult:
+    """Run every cell of a sweep that has not finished yet, and write the summary after each.
+
+    Parameters
+    ----------
+    sweep : Sweep
+    out : path
+        Results root; cells go to ``<out>/<sweep.name>/cells/<cell id>/`` (complete run directories of
+        :func:`brainlz.protocol.run_protocol`), the summary to ``<out>/<sweep.name>/summary.json`` and
+        ``summary.md``.
+    sweep_file : path, optional
+        The file the sweep came from (recorded as each cell's ``protocol_file``).
+    progress : bool
+        Print a line per cell and the simulation progress bar on stderr.
+    figures : bool
+        Render each cell's figures.
+    only : dict or iterable of str, optional
+        Run only some cells: a dict axis -> label (or list of labels), or cell ids.  The summary still covers
+        every finished cell.
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    ProtocolError
+        Before anything runs, if a cell directory exists without ``metrics.json`` or a finished cell was run with
+        a different protocol.
+    ParameterError
+        For a bad ``only``.
+    """
+    root = _sweep_dir(sweep, out)
+    cells_dir = root / "cells"
+    selected = _select(sweep, only)
+    selected_ids = {cell.id for cell in selected}
+    todo, skipped = [], []
+    for cell in sweep.cells:
+        directory = cells_dir / cell.id
+        if _is_complete(directory):
+            _check_recorded(sweep, cell, directory)
+            if cell.id in selected_ids:
+                skipped.append(cell.id)
+        elif directory.exists():
+            raise ProtocolError(f"sweep {sweep.name}: cell directory {directory} exists but holds no metrics.json; "
+                                f"delete it to rerun the cell")
+        elif cell.id in selected_ids:
+            todo.append(cell)
+    cells_dir.mkdir(parents=True, exist_ok=True)
+    summary, table = _write_summary(sweep, out)
+    if progress and skipped:
+        sys.stderr.write(f"sweep {sweep.name}: {len(skipped)} of {len(selected)} cells finished before, "
+                         f"{len(todo)} to run\n")
+    ran = []
+    for k, cell in enumerate(todo, start=1):
+        if progress:
+            sys.stderr.write(f"sweep {sweep.name}: cell {k}/{len(todo)} {cell.id}\n")
+            sys.stderr.flush()
+        run_protocol(cell.protocol, protocol_file=sweep_file, progress=progress, figures=figures,
+                     directory=cells_dir / cell.id)
+        ran.append(cell.id)
+        summary, table = _write_summary(sweep, out)
+    return SweepResult(root, summary, table, ran, skipped)
