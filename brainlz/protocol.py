@@ -437,6 +437,9 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
                                   classifier=LZCThresholdClassifier(), test_size=protocol.test_size,
                                   n_folds=protocol.n_folds)
     duration_s = dataset.n_bins * float(dt)
+    twin_check = None
+    if protocol.learning.get("rule") == "surrogate":
+        twin_check = _twin_check(spec, dataset, output, network_readout["test_indices"], protocol.learning)
     for entry in (network_readout, threshold_baseline):
         entry.pop("train_indices", None)
         entry.pop("test_indices", None)
@@ -462,6 +465,8 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     }
     if learning_history is not None:
         metrics["learning"] = learning_history
+    if twin_check is not None:
+        metrics["twin_vs_brian2"] = twin_check
 
     if directory is not None:
         final = Path(directory)
@@ -564,6 +569,31 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
     new_spec, history = train_output_layer(spec, train_set, params, epochs=epochs, seed=seed, **options)
     summary = {k: v for k, v in history.items() if k not in ("weights", "scale", "trials")}
     return new_spec, _jsonable({"rule": "tempotron", "epochs": epochs, "history": summary})
+
+
+def _twin_check(spec, dataset, output, test_indices, learning: dict) -> dict:
+    """Test accuracy of the trained twin's own decision and of the same decision on the Brian2 outputs.
+
+    The decision is the one the network was trained for (population spike counts, or the population maximum of
+    the threshold distance for ``loss="max_membrane"``, where the Brian2 column compares spike counts instead).
+    """
+    from .learning.surrogate import population_of, predict
+
+    n_classes = int(dataset.labels.max()) + 1
+    loss = learning.get("loss", "count_ce")
+    test = np.asarray(test_indices)
+    labels = dataset.labels[test]
+    twin = predict(spec, dataset.spiketrains[test], n_classes, loss=loss)
+    groups = population_of(output.shape[1], n_classes)
+    counts = output[test].sum(axis=2)
+    population = np.stack([counts[:, groups == c].mean(axis=1) for c in range(n_classes)], axis=1)
+    brian = np.argmax(population, axis=1)
+    twin_accuracy = float(np.mean(twin == labels))
+    brian_accuracy = float(np.mean(brian == labels))
+    return {"twin_accuracy_test": twin_accuracy, "brian2_accuracy_test": brian_accuracy,
+            "difference_pp": 100.0 * (twin_accuracy - brian_accuracy),
+            "decision_agreement": float(np.mean(twin == brian)), "n_test": int(test.size),
+            "decision": "population spike count" if loss != "max_membrane" else "population maximum distance"}
 
 
 def _train_surrogate(spec, train_set, options: dict, seed: int):

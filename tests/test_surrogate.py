@@ -366,3 +366,29 @@ def test_unsupported_on_pre_is_a_model_error(third_models):
         'name="vjump_test"', 'name="bad_onpre"'))
     with pytest.raises(ModelError, match="on_pre"):
         derive_twin("bad_onpre", 1e-3)
+
+
+# ---------------------------------------------------------------------------------------------- protocols
+@pytest.mark.parametrize("file", ["bp_lif.py", "bp_meta.py"])
+def test_bp_protocols_reduced_cell_runs_and_brian2_matches_the_twin(file, tmp_path):
+    """One cell of each shipped protocol, shrunk: trained, exported, simulated in Brian2, decisions identical."""
+    from pathlib import Path
+
+    from brainlz.sweep import load_experiment, run_sweep
+
+    sweep = load_experiment(Path(__file__).resolve().parent.parent / "protocols" / file)
+    assert len(sweep.cells) == 3 * 2 * 3 and sweep.paired == ("intrinsic", "learnable", "fixed")
+    small = sweep.with_base(n_samples=40, n_bins=120, hidden=8, output=4, backend="runtime",
+                            backend_options={"target": "numpy"})
+    result = run_sweep(small, tmp_path, progress=False, figures=True,
+                       only={"task": "burst", "intrinsic": "learnable", "seed": 0})
+    assert result.ran == ["task=burst,intrinsic=learnable,seed=0"]
+    cell = tmp_path / small.name / "cells" / result.ran[0]
+    metrics = __import__("json").loads((cell / "metrics.json").read_text())
+    check = metrics["twin_vs_brian2"]
+    assert abs(check["difference_pp"]) <= 1.0 and check["decision_agreement"] == 1.0
+    assert metrics["learning"]["rule"] == "surrogate" and metrics["learning"]["epochs"]
+    initial = NetworkSpec.load(cell / "network_initial.npz")
+    trained = NetworkSpec.load(cell / "network.npz")
+    assert not np.allclose(np.asarray(initial.output.params["V_th"]), np.asarray(trained.output.params["V_th"]))
+    assert (cell / "figures" / "parameter_distributions.png").stat().st_size > 10_000
