@@ -460,38 +460,87 @@ def _compile(twin: ModelTwin, sym: dict, w) -> dict:
     dt = sym["dt"]
     hoist = _Hoister(P + [dt])
     modules = [_numeric_functions(), "numpy"]
-    lam_u = [sympy.Symbol(f"_lu_{s}", real=True) for s in twin.states]
-    lam_r = [sympy.Symbol(f"_lr_{s}", real=True) for s in twin.reset_targets]
-    gh = sympy.Symbol("_gh", real=True)
     h = twin.threshold["lhs"] - twin.threshold["rhs"]
-
     F = [twin.update[s] for s in twin.states]
     R = [twin.reset[s] for s in twin.reset_targets]
-    # vector-Jacobian products
-    upd_state = [sum((lu * sympy.diff(f, y) for lu, f in zip(lam_u, F)), sympy.Integer(0)) for y in S]
-    upd_param = [sum((lu * sympy.diff(f, p) for lu, f in zip(lam_u, F)), sympy.Integer(0)) for p in L]
-    thr_state = [gh * sympy.diff(h, y) for y in S]
-    thr_param = [gh * sympy.diff(h, p) for p in L]
-    rst_state = [sum((lr * sympy.diff(r, y) for lr, r in zip(lam_r, R)), sympy.Integer(0)) for y in S]
-    rst_jump = sum((lr * (r - sym[x]) for lr, r, x in zip(lam_r, R, twin.reset_targets)), sympy.Integer(0))
-    rst_param = [sum((lr * sympy.diff(r, p) for lr, r in zip(lam_r, R)), sympy.Integer(0)) for p in L]
-
-    groups = {"update": F, "threshold": [twin.threshold["lhs"], twin.threshold["rhs"], h], "reset": R,
-              "update_vjp": upd_state + upd_param, "threshold_vjp": thr_state + thr_param,
-              "reset_vjp": rst_state + [rst_jump] + rst_param}
-    hoisted = {name: [hoist(e) if e != 0 else e for e in exprs] for name, exprs in groups.items()}
-    C = [symbol for symbol, _ in hoist.order]
+    groups = {"update": F, "threshold": [twin.threshold["lhs"], twin.threshold["rhs"], h], "reset": R}
+    hoisted = {name: [hoist(e) for e in exprs] for name, exprs in groups.items()}
+    fused_args, fused = _fused_backward(twin, sym, hoist, S, L, h, F, R)
+    C = [symbol for symbol, _ in hoist.order]  # every hoisted constant; all step functions take all of them
     args = S + P + [dt]
-    functions = {"static": _lambdify(P + [dt], [expr for _, expr in hoist.order], modules, sympy),
-                 "zero": {name: [e == 0 for e in exprs] for name, exprs in hoisted.items()}}
-    extra = {"update": [], "threshold": [], "reset": [], "update_vjp": lam_u, "threshold_vjp": [gh],
-             "reset_vjp": lam_r}
+    functions = {"static": _lambdify(P + [dt], [expr for _, expr in hoist.order], modules, sympy)}
     for name, exprs in hoisted.items():
-        functions[name] = _lambdify(args + C + extra[name], exprs, modules, sympy)
+        functions[name] = _lambdify(args + C, exprs, modules, sympy)
+    functions["recompute"] = _lambdify(fused_args["recompute"] + P + [dt] + C, fused["recompute"], modules, sympy)
+    functions["fused_step"] = {detach: _lambdify(fused_args["step"] + P + [dt] + C, fused[detach], modules, sympy)
+                               for detach in (False, True)}
     functions["increments"] = [sympy.lambdify([w], twin.increments[s], modules=modules) for s in twin.synaptic_targets]
     functions["increment_grads"] = [sympy.lambdify([w], sympy.diff(twin.increments[s], w), modules=modules)
                                     for s in twin.synaptic_targets]
     return functions
+
+
+def _fused_backward(twin, sym, hoist, S, L, h, F, R):
+    """Expressions of one backward step: all vector-Jacobian products in one function (one CSE pass).
+
+    ``recompute(s_prev, inc, nr; params, dt, statics) -> u..., u2..., h`` recomputes the step from its start
+    state, the refractory freeze written ``nr * F + (1 - nr) * s`` (its derivative is the masked Jacobian);
+    ``fused_step[detach](u, u2, s_prev, z, nr, sg, lam, dz_ext, gh_extra; params, dt, statics) -> lam_prev...,
+    delta_inc..., grad_param...`` with ``sg = sigma'(h / h0) / h0``, the surrogate derivative evaluated by the
+    caller, and ``lam = dLoss/ds_new``.
+    """
+    import sympy
+
+    n = len(S)
+    names = twin.states
+    U = [sympy.Symbol(f"_u_{x}", real=True) for x in names]
+    U2 = [sympy.Symbol(f"_u2_{x}", real=True) for x in names]
+    inc = {x: sympy.Symbol(f"_inc_{x}", real=True) for x in twin.synaptic_targets}
+    lam = [sympy.Symbol(f"_lam_{x}", real=True) for x in names]
+    z, nr, sg, dz_ext, gh_extra = (sympy.Symbol(name, real=True) for name in ("_z", "_nr", "_sg", "_dz", "_ghx"))
+    frozen = set(twin.frozen_when_refractory)
+
+    u_exprs = [nr * f + (1 - nr) * sym[x] if x in frozen else f for x, f in zip(names, F)]
+    u2_exprs = [u + inc[x] if x in inc else u for u, x in zip(u_exprs, names)]
+    h_exprs = h.xreplace({sym[x]: u for x, u in zip(names, u_exprs)})
+    recompute = [hoist(e) for e in u_exprs + u2_exprs + [h_exprs]]
+
+    to_u = {sym[x]: U[j] for j, x in enumerate(names)}
+    to_u2 = {sym[x]: U2[j] for j, x in enumerate(names)}
+    h_u = h.xreplace(to_u)
+    R_u2 = {x: r.xreplace(to_u2) for x, r in zip(twin.reset_targets, R)}
+    lam_of = {x: lam[j] for j, x in enumerate(names)}
+    d_u2 = []
+    for j, x in enumerate(names):
+        value = lam[j] * (1 - z) if x in R_u2 else lam[j]
+        value += z * sum((lam_of[r] * sympy.diff(R_u2[r], U2[j]) for r in R_u2), sympy.Integer(0))
+        d_u2.append(value)
+    jump = sum((lam_of[r] * (R_u2[r] - U2[names.index(r)]) for r in R_u2), sympy.Integer(0))
+    out = {"recompute": recompute}
+    for detach in (False, True):
+        gh = (dz_ext if detach else dz_ext + jump) * nr * sg + gh_extra
+        d_u = [d_u2[j] + gh * sympy.diff(h_u, U[j]) for j in range(n)]
+        lam_prev = []
+        for y in range(n):
+            total = sympy.Integer(0)
+            for j, x in enumerate(names):
+                dfdy = sympy.diff(F[j], S[y])
+                if x in frozen:
+                    dfdy = nr * dfdy + ((1 - nr) if j == y else 0)
+                total += d_u[j] * dfdy
+            lam_prev.append(total)
+        deltas = [d_u2[names.index(x)] for x in twin.synaptic_targets]
+        grads = []
+        for p in L:
+            total = z * sum((lam_of[r] * sympy.diff(R_u2[r], p) for r in R_u2), sympy.Integer(0))
+            total += gh * sympy.diff(h_u, p)
+            for j, x in enumerate(names):
+                total += d_u[j] * (nr if x in frozen else 1) * sympy.diff(F[j], p)
+            grads.append(total)
+        out[detach] = [hoist(e) for e in lam_prev + deltas + grads]
+    args = {"recompute": S + [inc[x] for x in twin.synaptic_targets] + [nr],
+            "step": U + U2 + S + [z, nr, sg] + lam + [dz_ext, gh_extra]}
+    return args, out
 
 
 def _lambdify(args, exprs, modules, sympy):
@@ -502,6 +551,16 @@ def _lambdify(args, exprs, modules, sympy):
 
 
 # ====================================================================== networks
+def _single_threaded_blas():
+    """Run BLAS on one thread: the twin's products are long and thin ([64, 32768] @ [32768, 64]); OpenBLAS's
+    threaded version of them slowed down ~50-90x on the loaded 2-core development machine
+    (benchmarks/bench_surrogate.py), its single-threaded one takes ~8 ms."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+
 def population_of(n_out: int, n_classes: int) -> np.ndarray:
     """Class of each output neuron: round-robin, neuron ``j`` votes for class ``j % n_classes``."""
     return np.arange(n_out) % n_classes
@@ -711,6 +770,10 @@ class SurrogateNetwork:
         keep_tape : bool
             Keep what :meth:`backward` needs.
         """
+        with _single_threaded_blas():
+            return self._forward(spiketrains, mode, keep_tape)
+
+    def _forward(self, spiketrains, mode, keep_tape) -> ForwardResult:
         if mode not in ("hard", "smooth"):
             raise ParameterError("mode", mode, "expected 'hard' or 'smooth'")
         x = self._inputs(spiketrains)
@@ -777,6 +840,10 @@ class SurrogateNetwork:
         dict
             ``"weights"``: list of dLoss/dW (SI); ``"params"``: list (per layer) of dicts name -> dLoss/dp per neuron.
         """
+        with _single_threaded_blas():
+            return self._backward(result, d_spikes_out, d_max_distance, d_spikes_layers)
+
+    def _backward(self, result, d_spikes_out, d_max_distance, d_spikes_layers) -> dict:
         if not result._tape:
             raise ParameterError("result", "no tape", "call forward(..., keep_tape=True) before backward()")
         smooth = result._mode == "smooth"
@@ -819,95 +886,46 @@ class SurrogateNetwork:
         params = self.params[k]
         statics = twin.statics(params)
         fn = twin._functions
-        zero = fn["zero"]
+        recompute = fn["recompute"]
+        fused = fn["fused_step"][self.detach_reset]
         n_states = len(twin.states)
+        n_targets = len(twin.synaptic_targets)
         n_learn = len(twin.learnable)
-        frozen = [twin.states.index(s) for s in twin.frozen_when_refractory]
-        targets = [twin.states.index(s) for s in twin.synaptic_targets]
-        resets = [twin.states.index(s) for s in twin.reset_targets]
-        ref_steps = twin.refractory_steps(params)
-        refractory = np.any(ref_steps > 0)
+        refractory = np.any(twin.refractory_steps(params) > 0)
         T, B, N = spikes.shape
         scale = self.surrogate_scale
         increments = tape["increments"]
-        deltas = [np.zeros((T, B, N)) for _ in targets]
+        deltas = [np.empty((T, B, N)) for _ in range(n_targets)]
         grad_acc = [np.zeros((B, N)) for _ in range(n_learn)]
         lam = [np.zeros((B, N)) for _ in range(n_states)]
-        p_args = [params[p] for p in twin.parameters]
-        # segments to recompute (checkpointing) or the stored tape
+        tail = [params[p] for p in twin.parameters] + [self.dt] + list(statics)
         if tape["store"] is not None:
             segments = [(0, T, tape["store"])]
-        else:
-            segments = []
-            for t0, state0, last0 in tape["checkpoints"]:
-                segments.append((t0, min(T, t0 + (self.checkpoint_every or T)), (state0, last0)))
-        args_tail = [self.dt] + list(statics)
+        else:  # checkpointing: recompute each segment from its stored start state
+            segments = [(t0, min(T, t0 + self.checkpoint_every), (state0, last0))
+                        for t0, state0, last0 in tape["checkpoints"]]
         for t0, t1, stored in reversed(segments):
             if isinstance(stored, tuple):
                 store = self._new_store(k, t0, t1, B)
-                scratch = np.empty((T, B, N))
                 self._run_layer(k, increments, [s.copy() for s in stored[0]], stored[1].copy(), t0, t1, smooth,
-                                scratch, store)
+                                np.empty((T, B, N)), store)
             else:
                 store = stored
             for t in range(t1 - 1, t0 - 1, -1):
                 i = t - store["t0"]
                 s_prev = [store["state"][x][i] for x in range(n_states)]
-                nr = store["nr"][i] if refractory else None
-                z = spikes[t]
-                u = fn["update"](*s_prev, *p_args, *args_tail)
-                if nr is not None:
-                    for x in frozen:
-                        u[x] = np.where(nr, u[x], s_prev[x])
-                u2 = list(u)
-                for x, inc in zip(targets, increments):
-                    u2[x] = u2[x] + inc[t]
-                # reset
-                d_u2 = list(lam)
-                d_z = d_spikes[t] if d_spikes is not None else 0.0
-                if resets:
-                    out = fn["reset_vjp"](*u2, *p_args, *args_tail, *[lam[x] for x in resets])
-                    zr = zero["reset_vjp"]
-                    for x in resets:
-                        d_u2[x] = lam[x] - z * lam[x]
-                    for y in range(n_states):
-                        if not zr[y]:
-                            d_u2[y] = d_u2[y] + z * out[y]
-                    if not self.detach_reset and not zr[n_states]:
-                        d_z = d_z + out[n_states]
-                    for j in range(n_learn):
-                        if not zr[n_states + 1 + j]:
-                            grad_acc[j] += z * out[n_states + 1 + j]
-                for d, x in zip(deltas, targets):
-                    d[t] = d_u2[x]
-                # threshold with the surrogate derivative
-                lhs_rhs_h = fn["threshold"](*u, *p_args, *args_tail)
-                h = lhs_rhs_h[2]
-                gh = d_z * self.surrogate.derivative(h / scale) / scale
-                if nr is not None:
-                    gh = gh * nr
-                if gh_extra is not None:
-                    gh = gh + np.where(gh_extra[0] == t, gh_extra[1], 0.0)
-                out = fn["threshold_vjp"](*u, *p_args, *args_tail, gh)
-                zt = zero["threshold_vjp"]
-                d_u = [d_u2[y] + out[y] if not zt[y] else d_u2[y] for y in range(n_states)]
+                nr = store["nr"][i].astype(np.float64) if refractory else 1.0
+                step = recompute(*s_prev, *[inc[t] for inc in increments], nr, *tail)
+                h = step[2 * n_states]
+                sg = self.surrogate.derivative(h / scale) / scale
+                dz = d_spikes[t] if d_spikes is not None else 0.0
+                ghx = np.where(gh_extra[0] == t, gh_extra[1], 0.0) if gh_extra is not None else 0.0
+                out = fused(*step[:2 * n_states], *s_prev, spikes[t], nr, sg, *lam, dz, ghx, *tail)
+                lam = out[:n_states]
+                for d, value in zip(deltas, out[n_states:n_states + n_targets]):
+                    d[t] = value
                 for j in range(n_learn):
-                    if not zt[n_states + j]:
-                        grad_acc[j] += out[n_states + j]
-                # state update
-                passthrough = {}
-                if nr is not None:
-                    for x in frozen:
-                        passthrough[x] = np.where(nr, 0.0, d_u[x])
-                        d_u[x] = np.where(nr, d_u[x], 0.0)
-                out = fn["update_vjp"](*s_prev, *p_args, *args_tail, *d_u)
-                zu = zero["update_vjp"]
-                lam = [np.broadcast_to(out[y], (B, N)) if not zu[y] else np.zeros((B, N)) for y in range(n_states)]
-                for x, value in passthrough.items():
-                    lam[x] = lam[x] + value
-                for j in range(n_learn):
-                    if not zu[n_states + j]:
-                        grad_acc[j] += out[n_states + j]
+                    grad_acc[j] += out[n_states + n_targets + j]
         grads = {name: np.broadcast_to(g, (B, N)).sum(axis=0) for name, g in zip(twin.learnable, grad_acc)}
         return deltas, grads
 
