@@ -513,6 +513,11 @@ def _write_atomic(path: Path, text: str):
         raise
 
 
+def _clip01(interval):
+    """An accuracy interval clipped to [0, 1] (a t-interval over few seeds can cross 100 %)."""
+    return None if interval is None else [max(0.0, interval[0]), min(1.0, interval[1])]
+
+
 def summarize_sweep(sweep: Sweep, out="results") -> dict:
     """Summarise the finished cells of a sweep from their run directories on disk.
 
@@ -523,7 +528,8 @@ def summarize_sweep(sweep: Sweep, out="results") -> dict:
     95 % Student-t confidence interval over seeds (:func:`brainlz.metrics.mean_ci`: mean +- t_{n-1} s / sqrt(n),
     s the sample standard deviation with ddof 1).  The interval describes the spread over seeds (data, weights,
     split and simulation all change with the master seed), not the binomial uncertainty of one test set; it needs
-    at least 2 finished seeds (``null`` otherwise) and assumes roughly normal, independent per-seed accuracies.
+    at least 2 finished seeds (``null`` otherwise), assumes roughly normal, independent per-seed accuracies and is
+    clipped to [0, 1].
 
     With ``sweep.paired = (axis, a, b)``, per combination of the axes other than ``axis`` and the seed
     (``paired_differences``): the per-seed differences ``accuracy(a) - accuracy(b)`` in percentage points over the
@@ -561,6 +567,8 @@ def summarize_sweep(sweep: Sweep, out="results") -> dict:
             accuracy[cell.id] = entry["accuracy"]
             if "learning" in metrics:
                 entry["learning"] = metrics["learning"]
+            if "twin_vs_brian2" in metrics:
+                entry["twin_vs_brian2"] = metrics["twin_vs_brian2"]
         cells.append(entry)
 
     def interval(values, function, *args):
@@ -580,7 +588,7 @@ def summarize_sweep(sweep: Sweep, out="results") -> dict:
         rows.append({"labels": dict(zip(sweep.group_axes, key)), "n_seeds": len(done),
                      "n_seeds_total": len(members), "seeds": [c.seed for c in done], "accuracies": values,
                      "accuracy_mean": float(np.mean(values)) if values else None,
-                     "accuracy_ci95": interval(values, mean_ci, values, _CONFIDENCE)})
+                     "accuracy_ci95": _clip01(interval(values, mean_ci, values, _CONFIDENCE))})
 
     paired = []
     if sweep.paired_labels is not None:
@@ -618,7 +626,7 @@ def summary_table(summary: dict) -> str:
     sweep = summary["sweep"]
     axes = [a for a in sweep["axes"] if a != SEED_AXIS]
     lines = [f"{summary['n_finished']}/{summary['n_cells']} cells finished. Test accuracy of the LZC readout in %, "
-             f"mean over seeds with its 95 % Student-t confidence interval (needs 2 or more seeds).", ""]
+             f"mean over seeds with its 95 % Student-t confidence interval (needs 2 or more seeds; clipped to 0-100 %).", ""]
     lines.append("| " + " | ".join(axes + ["seeds", "test accuracy (%), mean (95 % CI)"]) + " |")
     lines.append("|" + "---|" * (len(axes) + 2))
     for row in summary["rows"]:

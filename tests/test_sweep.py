@@ -249,7 +249,7 @@ def test_summary_statistics_match_a_hand_computation(tmp_path, monkeypatch):
         mean, low, high = _t_interval(values)
         assert row["n_seeds"] == 3 and row["seeds"] == [0, 1, 2] and row["accuracies"] == values
         assert row["accuracy_mean"] == pytest.approx(mean, abs=1e-12)
-        assert row["accuracy_ci95"] == pytest.approx([low, high], abs=1e-12)
+        assert row["accuracy_ci95"] == pytest.approx([max(0.0, low), min(1.0, high)], abs=1e-12)  # clipped
     # rate, fixed: mean 0.70, s = 0.05, half width t(0.975, 2) * 0.05 / sqrt(3) = 0.1242
     assert rows[("rate", "fixed")]["accuracy_ci95"] == pytest.approx([0.70 - 0.12421, 0.70 + 0.12421], abs=1e-4)
     paired = {d["labels"]["task"]: d for d in summary["paired_differences"]}
@@ -343,3 +343,9 @@ def test_load_experiment_returns_protocol_or_sweep(tmp_path):
     assert isinstance(load_experiment(protocol_path), Protocol)
     with pytest.raises(ProtocolError, match="does not exist"):
         load_experiment(tmp_path / "missing.py")
+
+
+def test_accuracy_interval_is_clipped_to_the_unit_interval():
+    from brainlz.sweep import _clip01
+
+    assert _clip01([0.9, 1.07]) == [0.9, 1.0] and _clip01([-0.2, 0.3]) == [0.0, 0.3] and _clip01(None) is None
