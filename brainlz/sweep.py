@@ -193,6 +193,10 @@ class Sweep:
         list axis' label is its value written as text, e.g. ``"0.5"``); the values themselves are accepted too.
     description : str
         One paragraph shown in the summary.
+    extra_metrics : tuple of str
+        Further per-cell numbers summarised like the accuracy (mean and 95 % t-interval over seeds, paired
+        differences): dotted paths into each cell's ``metrics.json``, e.g.
+        ``"twin_vs_brian2.brian2_accuracy_test"``.  Names containing ``accuracy`` are shown in %.
 
     Raises
     ------
@@ -212,8 +216,14 @@ class Sweep:
     axes: dict
     paired: tuple | None = None
     description: str = ""
+    extra_metrics: tuple = ()
 
     def __post_init__(self):
+        if isinstance(self.extra_metrics, str) or not all(
+                isinstance(m, str) and re.fullmatch(r"\w+(\.\w+)*", m) for m in self.extra_metrics):
+            raise ParameterError("sweep.extra_metrics", self.extra_metrics,
+                                 "expected a tuple of dotted paths into metrics.json, e.g. ('activity.output_rate_hz',)")
+        object.__setattr__(self, "extra_metrics", tuple(self.extra_metrics))
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name) \
                 or self.name.startswith("."):
             raise ParameterError("sweep.name", self.name, "expected a non-empty name of letters, digits, - _ .")
@@ -388,7 +398,8 @@ class Sweep:
         return {"name": self.name, "description": self.description, "base": self.base.to_dict(),
                 "axes": {axis: _jsonable(values) for axis, values in self.axes.items()},
                 "labels": {axis: self.axis_labels(axis) for axis in self.axes},
-                "paired": list(self._paired) if self._paired else None, "n_cells": len(self._cells)}
+                "paired": list(self._paired) if self._paired else None, "n_cells": len(self._cells),
+                "extra_metrics": list(self.extra_metrics)}
 
 
 def load_experiment(path):
@@ -556,6 +567,7 @@ def summarize_sweep(sweep: Sweep, out="results") -> dict:
     root = _sweep_dir(sweep, out)
     cells = []
     accuracy = {}
+    extra = {}
     for cell in sweep.cells:
         directory = root / "cells" / cell.id
         entry = {"id": cell.id, "labels": dict(cell.labels), "seed": cell.seed,
@@ -569,6 +581,8 @@ def summarize_sweep(sweep: Sweep, out="results") -> dict:
                 entry["learning"] = metrics["learning"]
             if "twin_vs_brian2" in metrics:
                 entry["twin_vs_brian2"] = metrics["twin_vs_brian2"]
+            entry["extra"] = {name: _lookup(metrics, name) for name in sweep.extra_metrics}
+            extra[cell.id] = entry["extra"]
         cells.append(entry)
 
     def interval(values, function, *args):
@@ -588,7 +602,9 @@ def summarize_sweep(sweep: Sweep, out="results") -> dict:
         rows.append({"labels": dict(zip(sweep.group_axes, key)), "n_seeds": len(done),
                      "n_seeds_total": len(members), "seeds": [c.seed for c in done], "accuracies": values,
                      "accuracy_mean": float(np.mean(values)) if values else None,
-                     "accuracy_ci95": _clip01(interval(values, mean_ci, values, _CONFIDENCE))})
+                     "accuracy_ci95": _clip01(interval(values, mean_ci, values, _CONFIDENCE)),
+                     "extra": {name: _extra_row(name, [extra[c.id][name] for c in done], interval, mean_ci)
+                               for name in sweep.extra_metrics}})
 
     paired = []
     if sweep.paired_labels is not None:
@@ -607,14 +623,47 @@ def summarize_sweep(sweep: Sweep, out="results") -> dict:
                     values_a.append(100.0 * accuracy[cell_a.id])
                     values_b.append(100.0 * accuracy[cell_b.id])
             differences = [x - y for x, y in zip(values_a, values_b)]
+            extra_pairs = {}
+            for name in sweep.extra_metrics:
+                pairs = [(extra[by_label[a].id][name], extra[by_label[b].id][name]) for seed, by_label in
+                         per_seed.items() if seed in seeds]
+                pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+                xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+                extra_pairs[name] = {"n_pairs": len(pairs),
+                                     "difference": float(np.mean(np.subtract(xs, ys))) if pairs else None,
+                                     "difference_ci95": interval(pairs, paired_difference_ci, xs, ys, _CONFIDENCE)}
             paired.append({"labels": dict(zip(other, group)), "axis": axis, "a": a, "b": b, "n_pairs": len(seeds),
                            "seeds": seeds, "differences_pp": differences,
                            "difference_pp": float(np.mean(differences)) if differences else None,
                            "difference_ci95_pp": interval(differences, paired_difference_ci, values_a, values_b,
-                                                          _CONFIDENCE)})
+                                                          _CONFIDENCE),
+                           "extra": extra_pairs})
     return {"sweep": sweep.to_dict(), "updated_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "confidence": _CONFIDENCE, "n_cells": len(sweep.cells), "n_finished": len(accuracy), "rows": rows,
             "paired_differences": paired, "cells": cells}
+
+
+def _lookup(metrics: dict, path: str):
+    """The number at a dotted path of a metrics dict (None where absent or not a number)."""
+    value = metrics
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _extra_row(name, values, interval, mean_ci) -> dict:
+    values = [v for v in values if v is not None]
+    return {"n": len(values), "values": values, "mean": float(np.mean(values)) if values else None,
+            "ci95": interval(values, mean_ci, values, _CONFIDENCE)}
+
+
+def _format(name: str, value, signed=False) -> str:
+    if value is None:
+        return "–"
+    scale = 100.0 if "accuracy" in name else 1.0
+    return f"{scale * value:+.1f}" if signed else f"{scale * value:.1f}" if scale != 1.0 else f"{value:.4g}"
 
 
 def _percent(value) -> str:
@@ -651,6 +700,32 @@ def summary_table(summary: dict) -> str:
                 value += f" ({ci[0]:+.1f} to {ci[1]:+.1f})"
             lines.append("| " + " | ".join([entry["labels"][x] for x in other] + [str(entry["n_pairs"]), value])
                          + " |")
+    for name in sweep.get("extra_metrics", []):
+        unit = " (%)" if "accuracy" in name else ""
+        lines += ["", f"`{name}`{unit}: mean over seeds (95 % Student-t interval)"
+                      + ("; paired difference with its interval." if summary["paired_differences"] else "."), ""]
+        header = axes + ["n", "mean (95 % CI)"]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for row in summary["rows"]:
+            entry = row["extra"][name]
+            value = _format(name, entry["mean"])
+            if entry["ci95"] is not None:
+                value += f" ({_format(name, entry['ci95'][0])} to {_format(name, entry['ci95'][1])})"
+            lines.append("| " + " | ".join([row["labels"][a] for a in axes] + [str(entry["n"]), value]) + " |")
+        if summary["paired_differences"]:
+            first = summary["paired_differences"][0]
+            other = [x for x in axes if x != first["axis"]]
+            lines += ["", "| " + " | ".join(other + ["pairs", f"{first['a']} − {first['b']}"]) + " |",
+                      "|" + "---|" * (len(other) + 2)]
+            for entry in summary["paired_differences"]:
+                pair = entry["extra"][name]
+                value = _format(name, pair["difference"], signed=True)
+                if pair["difference_ci95"] is not None:
+                    value += (f" ({_format(name, pair['difference_ci95'][0], True)} to "
+                              f"{_format(name, pair['difference_ci95'][1], True)})")
+                lines.append("| " + " | ".join([entry["labels"][x] for x in other] + [str(pair["n_pairs"]), value])
+                             + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -6,7 +6,9 @@ of the training part), then simulates all samples with the trained network in Br
 classifies them by the LZC of the output spike trains.  "fixed": only the weights are learned; "learnable": the
 weights and, per neuron, tau_m, V_th, V_reset and R (the model's learnable parameters, within their bounds).
 Three seeds per cell (data, initial weights, split and training order all change with the seed); the summary
-gives the mean test accuracy with its 95 % interval over seeds and the paired difference learnable - fixed.
+gives the mean test accuracy with its 95 % interval over seeds and the paired difference learnable - fixed, for
+the LZC readout and for the decision the network was trained for (population spike counts, by the twin and on
+the Brian2 outputs), and the training time.
 Each cell's run directory keeps network_initial.npz, network.npz (learned parameters) and
 figures/parameter_distributions.png.
 """
@@ -31,7 +33,7 @@ SWEEP = Sweep(
         learning={"rule": "surrogate", "epochs": 10, "batch_size": 32, "lr": 0.03, "patience": 4},
     ),
     axes={
-        "task": {"rate": {"task": "rate", "difficulty": 0.7},
+        "task": {"rate": {"task": "rate", "difficulty": 0.9},
                  "burst": {"task": "burst", "difficulty": 0.0},
                  "digits": {"task": "digits", "difficulty": 0.5}},
         "intrinsic": {"fixed": {"learning.learn": ["weights"]},
@@ -39,4 +41,6 @@ SWEEP = Sweep(
         "seed": [0, 1, 2],
     },
     paired=("intrinsic", "learnable", "fixed"),
+    # the decision the network was trained for (population spike counts), by the twin and on the Brian2 outputs
+    extra_metrics=("twin_vs_brian2.twin_accuracy_test", "twin_vs_brian2.brian2_accuracy_test", "learning.seconds"),
 )

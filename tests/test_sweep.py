@@ -349,3 +349,31 @@ def test_accuracy_interval_is_clipped_to_the_unit_interval():
     from brainlz.sweep import _clip01
 
     assert _clip01([0.9, 1.07]) == [0.9, 1.0] and _clip01([-0.2, 0.3]) == [0.0, 0.3] and _clip01(None) is None
+
+
+def test_extra_metrics_are_summarised_like_the_accuracy(tmp_path, monkeypatch):
+    rates = {0: 10.0, 1: 14.0, 2: 9.0}  # per seed; the "learnable" cells get 2 Hz more
+
+    def fake_run(protocol, out=None, *, directory, **kwargs):
+        labels = dict(item.split("=") for item in Path(directory).name.split(","))
+        directory.mkdir(parents=True)
+        (directory / "config.json").write_text(json.dumps({"protocol": protocol.to_dict()}))
+        rate = rates[int(labels["seed"])] + (2.0 if labels["intrinsic"] == "learnable" else 0.0)
+        (directory / "metrics.json").write_text(json.dumps({"accuracy": 0.5, "activity": {"output_rate_hz": rate}}))
+
+    monkeypatch.setattr(sweep_module, "run_protocol", fake_run)
+    sweep = Sweep("extra", tiny(learning={"rule": "tempotron"}), axes={
+        "intrinsic": {"fixed": {"learning.learn": ["weights"]}, "learnable": {"learning.learn": ["weights", "tau_m"]}},
+        "seed": [0, 1, 2]}, paired=("intrinsic", "learnable", "fixed"),
+        extra_metrics=("activity.output_rate_hz", "activity.missing"))
+    summary = run_sweep(sweep, tmp_path, progress=False).summary
+    fixed = summary["rows"][0]["extra"]["activity.output_rate_hz"]
+    mean, low, high = _t_interval([10.0, 14.0, 9.0])
+    assert fixed["mean"] == pytest.approx(mean) and fixed["ci95"] == pytest.approx([low, high])
+    pair = summary["paired_differences"][0]["extra"]["activity.output_rate_hz"]
+    assert pair["n_pairs"] == 3 and pair["difference"] == pytest.approx(2.0)
+    assert pair["difference_ci95"] == pytest.approx([2.0, 2.0])  # identical differences: zero width
+    assert summary["rows"][0]["extra"]["activity.missing"]["n"] == 0
+    assert "`activity.output_rate_hz`" in (tmp_path / "extra" / "summary.md").read_text()
+    with pytest.raises(ParameterError, match="extra_metrics"):
+        Sweep("bad", tiny(), axes={"seed": [0]}, extra_metrics="activity")
