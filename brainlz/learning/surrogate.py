@@ -45,6 +45,15 @@ bytes per layer (LIF, batch 32, 64 neurons, 1024 steps: 34 MB; the meta-neuron 6
 synaptic increments (the same size per variable).  ``checkpoint_every=K`` keeps only every K-th state and
 recomputes the segments during the backward pass (memory divided by about ``steps / K``, one extra forward pass).
 
+Speed
+-----
+Per time step and layer the forward pass makes three calls of generated numpy code (update, threshold, reset);
+the backward pass two (recompute the step, then one fused function holding every vector-Jacobian product, so
+that common subexpressions are shared).  Input currents of a whole layer come from one matrix product over all
+steps, as do the weight gradients.  BLAS runs single-threaded inside the twin (its products are long and thin,
+and OpenBLAS's threaded version of them collapsed on a loaded machine).  ``benchmarks/bench_surrogate.py``
+compares an epoch with snnTorch.
+
 Learning (:func:`train_surrogate`)
 ----------------------------------
 Weights of every projection and any subset of the intrinsic parameters, per neuron or shared per layer.  Adam
