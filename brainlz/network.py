@@ -31,7 +31,7 @@ from .errors import DataError, ParameterError
 from .models import NeuronModel, load_model
 
 __all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor",
-           "check_spiketrains"]
+           "check_spiketrains", "check_copy_params"]
 
 _CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|<|>=|>)\s*(\w+)\s*$")
 _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
@@ -396,16 +396,27 @@ class BuiltNetwork:
     def duration(self):
         return self.n_bins * self.spec.dt
 
-    def initial_values(self) -> dict:
+    def initial_values(self, copy_params=None) -> dict:
         """Per-variable arrays (SI floats) of parameters, initial states and weights, tiled over samples.
 
         Keys are the Brian2 ``VariableView`` objects, as used by ``device.run(run_args=...)``.
+
+        Parameters
+        ----------
+        copy_params : dict, optional
+            Per-copy intrinsic parameters ``{layer name: {parameter name: float array [n_samples, n_neurons]}}``
+            in SI units (see :func:`check_copy_params`): copy ``s`` of the layer gets row ``s`` instead of the
+            spec's values.  Parameters not named keep the spec's values in every copy.  Initial states that
+            name a parameter (``v = E_L``) follow the per-copy value.
         """
+        copy_params = check_copy_params(self.spec, copy_params, self.n_samples)
         values = {}
         for group, layer in zip(self.groups, self.spec.layers):
             model = layer.neuron_model
             tiled = {name: np.tile(np.asarray(value, dtype=float), self.n_samples)
                      for name, value in layer.params.items()}
+            for name, array in copy_params.get(layer.name, {}).items():
+                tiled[name] = array.ravel().copy()
             for name, array in tiled.items():
                 values[(group, name)] = array
             for state in model.state_variables():
@@ -416,6 +427,55 @@ class BuiltNetwork:
         if self.table is not None:
             values[(self.inputs, "k")] = np.zeros(self.inputs.N, dtype=np.int32)
         return values
+
+
+def check_copy_params(spec: NetworkSpec, copy_params, n_samples: int) -> dict:
+    """Validate per-copy intrinsic parameters and return them as ``{layer: {name: float64 [n_samples, n]}}``.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    copy_params : dict or None
+        ``{layer name: {parameter name: array [n_samples, n_neurons]}}`` in SI units (plain floats, or
+        quantities in the parameter's unit).  ``None`` means none (every copy has the spec's values).
+    n_samples : int
+        Number of copies (samples) of the batch.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``copy_params.<layer>.<parameter>`` for an unknown layer or parameter, a wrong shape or unit, or
+        non-finite values.  Bounds and constraints are *not* checked here (the caller validates the parameter
+        sets, e.g. through :meth:`NetworkSpec.with_params`).
+    """
+    if copy_params is None:
+        return {}
+    if not isinstance(copy_params, dict):
+        raise ParameterError("copy_params", copy_params, "expected a dict {layer: {parameter: array}}")
+    checked = {}
+    for layer_name, params in copy_params.items():
+        if layer_name not in spec.layer_names:
+            raise ParameterError(f"copy_params.{layer_name}", params,
+                                 f"no such layer; layers: {', '.join(spec.layer_names)}")
+        layer = spec.layer(layer_name)
+        model = layer.neuron_model
+        if not isinstance(params, dict):
+            raise ParameterError(f"copy_params.{layer_name}", params, "expected a dict {parameter: array}")
+        checked[layer_name] = {}
+        for name, values in params.items():
+            label = f"copy_params.{layer_name}.{name}"
+            if name not in model.params:
+                raise ParameterError(label, values, f"no such parameter; parameters: {', '.join(model.params)}")
+            if isinstance(values, Quantity) and not have_same_dimensions(values, model.params[name].unit):
+                raise ParameterError(label, values, f"expected values in {model.params[name].unit}")
+            array = np.asarray(values, dtype=float)
+            if array.shape != (n_samples, layer.n_neurons):
+                raise ParameterError(label, f"shape {array.shape}",
+                                     f"expected shape ({n_samples}, {layer.n_neurons}) [n_samples, n_neurons]")
+            if not np.all(np.isfinite(array)):
+                raise ParameterError(label, "non-finite values", "values must be finite")
+            checked[layer_name][name] = array
+    return checked
 
 
 def _evaluate_initial(expression: str, params: dict) -> np.ndarray:

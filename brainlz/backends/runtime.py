@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ..errors import ParameterError
-from ..network import NetworkSpec, build, check_spiketrains, rasters_from_monitor
+from ..network import NetworkSpec, build, check_copy_params, check_spiketrains, rasters_from_monitor
 from .base import SimulationResult, batches, validate_trace
 
 __all__ = ["simulate", "TARGETS", "capabilities"]
@@ -27,7 +27,8 @@ def capabilities() -> dict:
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_size: int | None = None,
-             record_hidden: bool = False, trace=None, seed: int = 0, progress=None) -> SimulationResult:
+             record_hidden: bool = False, trace=None, seed: int = 0, progress=None,
+             copy_params=None) -> SimulationResult:
     """Simulate ``spec`` on every sample of ``spiketrains``.
 
     Parameters
@@ -47,6 +48,10 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
         Seed of Brian2's random numbers (stochastic models); batch ``k`` uses ``seed + k``.
     progress : callable, optional
         Called as ``progress(n_done, n_samples)`` after each batch.
+    copy_params : dict, optional
+        Per-sample intrinsic parameters ``{layer: {parameter: float array [n_samples, n_neurons] (SI)}}``: sample
+        ``s`` is simulated with row ``s`` instead of the spec's values (see
+        :func:`brainlz.network.check_copy_params`; used by :func:`brainlz.learning.intrinsic.simulate_parameter_sets`).
 
     Returns
     -------
@@ -62,6 +67,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
     spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
     n_samples, _, n_bins = spiketrains.shape
     trace = validate_trace(trace, spec, n_samples)
+    copy_params = check_copy_params(spec, copy_params, n_samples)
     if type(get_device()).__name__ != "RuntimeDevice":
         set_device("runtime")
     old_target = prefs.codegen.target
@@ -76,7 +82,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
                 local_trace = (trace[0], trace[1] - start, trace[2])
             net = build(spec, stop - start, n_bins, 0, record_hidden=record_hidden, trace=local_trace,
                         spiketrains=spiketrains[start:stop])
-            for (owner, name), values in net.initial_values().items():
+            chunk_params = {layer: {name: array[start:stop] for name, array in params.items()}
+                            for layer, params in copy_params.items()}
+            for (owner, name), values in net.initial_values(chunk_params).items():
                 setattr(owner, name + "_", values)
             brian2.seed(int(seed) + chunk)
             network = Network(net.objects)

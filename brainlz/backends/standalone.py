@@ -36,7 +36,7 @@ import numpy as np
 from brian2 import Quantity
 
 from ..errors import BrainlzError, ParameterError
-from ..network import NetworkSpec, build, check_spiketrains, rasters_from_monitor, spike_table
+from ..network import NetworkSpec, build, check_copy_params, check_spiketrains, rasters_from_monitor, spike_table
 from .base import SimulationResult, batches, validate_trace
 
 __all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory", "get_program",
@@ -173,12 +173,12 @@ def _shape_key(spec, n_samples, n_bins, capacity, record_hidden, trace, seed, th
             seed if stochastic else None, threads)
 
 
-def _run_args(compiled: Program, spec: NetworkSpec, table: np.ndarray) -> dict:
+def _run_args(compiled: Program, spec: NetworkSpec, table: np.ndarray, copy_params=None) -> dict:
     """Map every variable to its values, checking lengths (Brian2 ignores wrong-length synaptic arrays)."""
     net = compiled.net
     fresh = dataclasses.replace(net, spec=spec)
     run_args = {}
-    for (owner, name), values in fresh.initial_values().items():
+    for (owner, name), values in fresh.initial_values(copy_params).items():
         view = getattr(owner, name)
         expected = owner.N
         if values.shape != (expected,):
@@ -196,7 +196,8 @@ def _run_args(compiled: Program, spec: NetworkSpec, table: np.ndarray) -> dict:
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, record_hidden: bool = False,
-             trace=None, seed: int = 0, threads: int = 1, directory=None, progress=None) -> SimulationResult:
+             trace=None, seed: int = 0, threads: int = 1, directory=None, progress=None,
+             copy_params=None) -> SimulationResult:
     """Simulate ``spec`` on every sample of ``spiketrains`` with compiled C++ code.
 
     Parameters
@@ -218,6 +219,11 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         Where to keep compiled projects.
     progress : callable, optional
         Called as ``progress(n_done, n_samples)`` after each batch.
+    copy_params : dict, optional
+        Per-sample intrinsic parameters ``{layer: {parameter: float array [n_samples, n_neurons] (SI)}}``: sample
+        ``s`` is simulated with row ``s`` instead of the spec's values (see
+        :func:`brainlz.network.check_copy_params`).  They travel as run_args, so they never cause a rebuild;
+        padding samples get the spec's values.
 
     Returns
     -------
@@ -231,6 +237,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
     spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
     n_samples, _, n_bins = spiketrains.shape
     trace = validate_trace(trace, spec, n_samples)
+    copy_params = check_copy_params(spec, copy_params, n_samples)
     chunks = batches(n_samples, batch_size)
     size = n_samples if batch_size is None else int(batch_size)
     counts = spiketrains.sum(axis=2)
@@ -255,7 +262,16 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         if trace is not None and start <= trace[1] < stop:
             batch[[0, trace[1] - start]] = batch[[trace[1] - start, 0]]
         table, _ = spike_table(batch, capacity)
-        run_args = _run_args(compiled, spec, table)
+        chunk_params = {}
+        for layer_name, params in copy_params.items():
+            chunk_params[layer_name] = {}
+            for name, array in params.items():
+                rows = np.tile(np.asarray(spec.layer(layer_name).params[name], dtype=float), (size, 1))
+                rows[: stop - start] = array[start:stop]
+                if trace is not None and start <= trace[1] < stop:
+                    rows[[0, trace[1] - start]] = rows[[trace[1] - start, 0]]
+                chunk_params[layer_name][name] = rows
+        run_args = _run_args(compiled, spec, table, chunk_params)
         compiled.run(run_args)
         net = compiled.net
         rasters = {}

@@ -1,0 +1,1451 @@
+r"""The outer loop over intrinsic parameters: population simulation, zeroth-order optimisation, objectives.
+
+Weight learning (:func:`~brainlz.learning.stdp.train_stdp`, :func:`~brainlz.learning.tempotron.train_output_layer`,
+:func:`~brainlz.learning.surrogate.train_surrogate`) changes the synapses; this module changes the *intrinsic*
+parameters of the neurons (``tau_m``, ``V_th``, ...) in an outer loop around it.
+
+Population evaluation (:func:`simulate_parameter_sets`)
+--------------------------------------------------------
+Every sample of a batched Brian2 run is an independent copy of the network (:func:`brainlz.network.build`).
+``P`` parameter sets and ``S`` samples therefore fit into *one* run of ``P * S`` copies: copy ``p * S + s`` is
+sample ``s`` simulated with parameter set ``p`` (the way brian2modelfitting evaluates a population).  The
+per-copy values are passed to the backends as ``copy_params`` and become plain per-neuron values of the run, so a
+compiled standalone program is rerun through ``run_args`` for every new population of the same ``P`` and ``S``.
+
+Parameter vector (:class:`IntrinsicSpace`)
+------------------------------------------
+The optimiser sees a vector :math:`u \in [0, 1]^d`.  Entry ``j`` belongs to one parameter of one layer (shared by
+all neurons of the layer, the default) or of one neuron (``per_neuron=True``); its physical value is
+:math:`p = lo + (hi - lo)\,u` with ``(lo, hi)`` the parameter's :attr:`~brainlz.models.Param.bounds`.  A point
+that violates a model constraint (``V_reset < V_th``) is repaired as in
+:meth:`~brainlz.learning.surrogate.SurrogateNetwork.project`: the side that is in the space is moved to the other
+side's value minus (plus) 0.1 % of its bound width, so every point of the box is a valid network.
+
+Optimisation (:func:`optimize_intrinsic`)
+------------------------------------------
+Projected gradient descent :math:`u_{k+1} = \Pi_{[0,1]^d}(u_k - a_k \hat g_k)` with the gradient estimated
+
+* ``"central"``: by central differences along every axis, :math:`\hat g_i = (f(u + c e_i) - f(u - c e_i)) / 2c`,
+  ``2d + 1`` candidates per step (the current point included), constant :math:`a_k = a`, :math:`c_k = c`;
+* ``"spsa"``: by simultaneous perturbation (Spall 1992): a Rademacher vector :math:`\Delta \in \{-1, 1\}^d`,
+  :math:`\hat g_i = (f(u + c_k\Delta) - f(u - c_k\Delta)) / (2 c_k \Delta_i)`, 2 candidates (+1 for the current
+  point), with Spall's gain sequences :math:`a_k = a / (k + 1 + A)^\alpha`, :math:`c_k = c / (k + 1)^\gamma`,
+  :math:`\alpha = 0.602`, :math:`\gamma = 0.101` and the stability constant :math:`A` = 10 % of the number of
+  steps (Spall 1998, "Implementation of the simultaneous perturbation algorithm", Johns Hopkins APL Tech.
+  Digest 19:482);
+* ``"gradient"``: by a gradient function (e.g. the BPTT gradient of the surrogate twin, :class:`TwinObjective`).
+
+Perturbed points are clipped into the box; the difference quotient then divides by the actual distance of the
+two points (:math:`u^+_i - u^-_i`), which equals :math:`2 c \Delta_i` in the interior.  For a quadratic objective
+and interior points both estimators are exact directional derivatives (central differences give the gradient
+itself, one SPSA estimate gives :math:`\Delta^\top\nabla f / \Delta_i`, unbiased over :math:`\Delta`).
+
+Descent guarantee (:func:`estimate_lipschitz`, :func:`descent_check`)
+---------------------------------------------------------------------
+If :math:`\nabla f` is :math:`L`-Lipschitz, a projected gradient step with :math:`a \le 1/L` never increases
+:math:`f` (descent lemma: :math:`f(u^+) \le f(u) - \frac{1}{2a}\lVert u^+ - u\rVert^2`).  :func:`estimate_lipschitz`
+estimates :math:`L` *by finite differences of the gradient*: Hessian-vector products
+:math:`Hv \approx (g(u + r v) - g(u - r v)) / 2r` (``g`` the central-difference gradient of the objective with
+step ``h``, or the given gradient function), iterated as a power iteration :math:`v \leftarrow Hv / \lVert Hv
+\rVert`; the largest :math:`\lVert Hv\rVert` seen estimates :math:`\lVert\nabla^2 f(u)\rVert_2`, the local
+Lipschitz constant of the gradient (exact for a quadratic; a local estimate, from below, otherwise).
+:func:`descent_check` runs the optimiser with ``step_size = fraction / L`` and reports whether the objective
+decreased at every step.
+
+Objectives for spiking networks
+-------------------------------
+:class:`ValidationObjective` (:func:`validation_objective`) simulates the candidates in one batched Brian2 run,
+computes the LZ76 complexity of every output neuron (:class:`~brainlz.readout.LZCFeatures`), fits the readout
+(:func:`~brainlz.readout.default_pipeline`) on the training samples and returns the *log-loss* on the validation
+samples.  The log-loss (cross-entropy of the predicted class probabilities) is used instead of the error rate
+because it changes continuously with the classifier's outputs, whereas the error rate only changes when a
+validation sample flips class; note that spikes are discrete, so the objective is still piecewise constant in
+the intrinsic parameters at the scale at which single spikes appear or move: use perturbations well above that
+scale (a few % of the bound width).
+:class:`TwinObjective` (:func:`twin_gradient`) evaluates the count loss of the surrogate twin
+(:class:`~brainlz.learning.surrogate.SurrogateNetwork`) and its BPTT gradient with respect to :math:`u`; in
+``mode="smooth"`` the twin is a smooth model and the gradient is exact.
+
+Alternation (:func:`train_with_intrinsic`)
+------------------------------------------
+Inner weight learning with the existing trainers, then one outer step on the intrinsic parameters with the new
+weights, repeated; the gains continue across outer steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError, ParameterError
+
+__all__ = ["METHODS", "RULES", "IntrinsicSpace", "simulate_parameter_sets", "estimate_gradient",
+           "IntrinsicOptimizer", "OptimizeResult", "optimize_intrinsic", "spsa_gains", "estimate_lipschitz",
+           "descent_check", "ValidationObjective", "validation_objective", "TwinObjective", "twin_objective",
+           "twin_gradient", "train_with_intrinsic"]
+
+#: Gradient estimators of :func:`optimize_intrinsic`.
+METHODS = ("central", "spsa", "gradient")
+#: Inner weight-learning rules of :func:`train_with_intrinsic`.
+RULES = ("stdp", "tempotron", "surrogate")
+
+SPSA_ALPHA = 0.602  # Spall 1998: the smallest exponents that satisfy the convergence conditions, good in practice
+SPSA_GAMMA = 0.101
+_REPAIR = 1e-3  # constraint repair: fraction of the bound width
+
+
+# ====================================================================== validation helpers
+def _check_int(value, field_name, low=1) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(field_name, value, f"expected an integer >= {low}")
+    return int(value)
+
+
+def _check_real(value, field_name, low=None, high=None, low_open=True, high_open=True) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ParameterError(field_name, value, "expected a finite number")
+    value = float(value)
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ParameterError(field_name, value, f"expected a number {'>' if low_open else '>='} {low}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ParameterError(field_name, value, f"expected a number {'<' if high_open else '<='} {high}")
+    return value
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError("seed", seed, "expected an integer >= 0")
+    return int(seed)
+
+
+def _check_callable(value, field_name):
+    if value is not None and not callable(value):
+        raise ParameterError(field_name, value, "expected a callable or None")
+    return value
+
+
+def _to_json(value):
+    from ..readout import _to_json as convert
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _to_json(value.tolist())
+    if isinstance(value, np.generic):
+        return _to_json(value.item())
+    return convert(value)
+
+
+def _check_spec(spec):
+    from ..network import NetworkSpec
+
+    if not isinstance(spec, NetworkSpec):
+        raise ParameterError("spec", type(spec).__name__, "expected a brainlz NetworkSpec")
+    return spec
+
+
+def _dataset(data, spec, field_name) -> tuple:
+    """``(spiketrains bool [n, n_inputs, n_bins], labels int [n])`` from a SpikeDataset or a pair."""
+    from ..data import SpikeDataset
+    from ..network import check_spiketrains
+
+    if isinstance(data, SpikeDataset):
+        if abs(float(data.dt) - float(spec.dt)) > 1e-12 * float(spec.dt):
+            raise ParameterError(f"{field_name}.dt", data.dt, f"must equal spec.dt = {spec.dt}")
+        x, labels = data.spiketrains, data.labels
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        x, labels = data
+    else:
+        raise ParameterError(field_name, type(data).__name__,
+                             "expected a SpikeDataset or a pair (spiketrains, labels)")
+    x = check_spiketrains(x, spec.n_inputs, field=f"{field_name}.spiketrains")
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != x.shape[0] or labels.dtype.kind not in "iu" \
+            or (labels.size and labels.min() < 0):
+        raise DataError(f"{field_name}.labels: expected {x.shape[0]} non-negative integer labels, got shape "
+                        f"{labels.shape} and dtype {labels.dtype}")
+    return x, labels.astype(np.int64)
+
+
+# ====================================================================== parameter vector
+@dataclass(frozen=True)
+class _Block:
+    layer: str
+    name: str
+    low: float
+    high: float
+    size: int  # 1 (shared by the layer) or n_neurons
+
+
+class IntrinsicSpace:
+    """The map between a normalised vector ``u`` in ``[0, 1]^d`` and the intrinsic parameters of a network.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        The network (its structure; its values are the parameters that are not in the space).
+    layers : str or sequence of str, optional
+        Layers whose parameters are optimised (default: every layer).
+    parameters : sequence of str or dict, optional
+        Parameter names, optimised in every chosen layer whose model has them; or ``{layer: [names]}``.
+        Default: the parameters each model marks learnable.
+    per_neuron : bool
+        One entry per neuron instead of one per layer (shared value, the default).
+
+    Attributes
+    ----------
+    d : int
+        Dimension of ``u``.
+    names : list of str
+        ``"layer.param"`` (shared) or ``"layer.param[j]"`` (per neuron), one per entry.
+    bounds : ndarray [d, 2]
+        ``(low, high)`` of every entry in SI units (from :attr:`brainlz.models.Param.bounds`).
+    """
+
+    def __init__(self, spec, layers=None, parameters=None, per_neuron: bool = False):
+        spec = _check_spec(spec)
+        if not isinstance(per_neuron, (bool, np.bool_)):
+            raise ParameterError("per_neuron", per_neuron, "expected True or False")
+        if layers is None:
+            layers = spec.layer_names
+        elif isinstance(layers, str):
+            layers = (layers,)
+        if not isinstance(layers, (list, tuple)) or not layers:
+            raise ParameterError("layers", layers, "expected a layer name or a non-empty sequence of them")
+        for name in layers:
+            if name not in spec.layer_names:
+                raise ParameterError("layers", name, f"no such layer; layers: {', '.join(spec.layer_names)}")
+        if len(set(layers)) != len(layers):
+            raise ParameterError("layers", layers, "layer names must not repeat")
+        if isinstance(parameters, str):
+            parameters = (parameters,)
+        blocks = []
+        for layer_name in spec.layer_names:  # network order, whatever the order given
+            if layer_name not in layers:
+                continue
+            layer = spec.layer(layer_name)
+            model = layer.neuron_model
+            if parameters is None:
+                wanted = [n for n in model.learnable_parameters]
+            elif isinstance(parameters, dict):
+                wanted = list(parameters.get(layer_name, ()))
+                for name in wanted:
+                    if name not in model.params:
+                        raise ParameterError(f"parameters.{layer_name}", name,
+                                             f"no such parameter of model {model.name!r}; parameters: "
+                                             f"{', '.join(model.params)}")
+            elif isinstance(parameters, (list, tuple)):
+                wanted = [n for n in parameters if n in model.params]
+            else:
+                raise ParameterError("parameters", parameters,
+                                     "expected parameter names or a dict {layer: [names]}")
+            for name in wanted:
+                low, high = (float(b) for b in model.params[name].bounds)
+                if not high > low:
+                    raise ParameterError(f"{layer_name}.{name}", model.params[name].bounds,
+                                         "cannot be optimised: its bounds are a single value")
+                blocks.append(_Block(layer_name, name, low, high, layer.n_neurons if per_neuron else 1))
+        if isinstance(parameters, (list, tuple)):
+            found = {b.name for b in blocks}
+            for name in parameters:
+                if name not in found:
+                    raise ParameterError("parameters", name, f"not a parameter of the layers {', '.join(layers)}")
+        if isinstance(parameters, dict):
+            for layer_name in parameters:
+                if layer_name not in layers:
+                    raise ParameterError("parameters", layer_name, f"not one of the chosen layers {list(layers)}")
+        if not blocks:
+            raise ParameterError("parameters", parameters, "no intrinsic parameter selected")
+        if len({(b.layer, b.name) for b in blocks}) != len(blocks):
+            raise ParameterError("parameters", parameters, "parameter names must not repeat")
+        self.spec = spec
+        self.per_neuron = bool(per_neuron)
+        self.blocks = tuple(blocks)
+        self.d = int(sum(b.size for b in blocks))
+        self.names = []
+        for b in blocks:
+            self.names += [f"{b.layer}.{b.name}"] if b.size == 1 else [f"{b.layer}.{b.name}[{j}]"
+                                                                        for j in range(b.size)]
+        self.bounds = np.concatenate([np.tile([[b.low, b.high]], (b.size, 1)) for b in blocks])
+
+    # ---------------------------------------------------------------- conversions
+    def check_vector(self, u, field_name="x") -> np.ndarray:
+        """``u`` as a float array ``[P, d]`` (a ``[d]`` vector becomes ``[1, d]``), checked to lie in [0, 1]."""
+        array = np.asarray(u, dtype=float)
+        if array.ndim == 1:
+            array = array[None, :]
+        if array.ndim != 2 or array.shape[1] != self.d:
+            raise ParameterError(field_name, f"shape {np.shape(u)}", f"expected shape (d,) or (P, d) with d = {self.d}")
+        if not np.all(np.isfinite(array)) or np.any(array < -1e-12) or np.any(array > 1 + 1e-12):
+            raise ParameterError(field_name, u, "expected values in [0, 1] (normalised coordinates)")
+        return np.clip(array, 0.0, 1.0)
+
+    def to_unit(self, spec=None) -> np.ndarray:
+        """The normalised vector ``[d]`` of ``spec`` (default the space's spec); shared entries take the layer mean."""
+        spec = self.spec if spec is None else _check_spec(spec)
+        if spec.structure_key() != self.spec.structure_key():
+            raise ParameterError("spec", "a different network", "its layers do not match the space's network")
+        out = []
+        for b in self.blocks:
+            values = np.asarray(spec.layer(b.layer).params[b.name], dtype=float)
+            values = values if b.size > 1 else np.array([values.mean()])
+            out.append((values - b.low) / (b.high - b.low))
+        return np.clip(np.concatenate(out), 0.0, 1.0)
+
+    def values(self, u) -> list:
+        """Per-candidate parameter values ``{layer: {name: float array [n_neurons] (SI)}}`` (constraints repaired)."""
+        U = self.check_vector(u)
+        out = []
+        for row in U:
+            sets, offset = {}, 0
+            for b in self.blocks:
+                layer = self.spec.layer(b.layer)
+                value = b.low + (b.high - b.low) * row[offset:offset + b.size]
+                sets.setdefault(b.layer, {})[b.name] = np.broadcast_to(value, (layer.n_neurons,)).copy()
+                offset += b.size
+            self._repair(sets)
+            out.append(sets)
+        return out
+
+    def _repair(self, sets):
+        from ..network import _CONSTRAINT, _OPS
+
+        for layer_name, chosen in sets.items():
+            layer = self.spec.layer(layer_name)
+            model = layer.neuron_model
+            for constraint in model.constraints:
+                left, op, right = _CONSTRAINT.match(constraint).groups()
+                if left not in chosen and right not in chosen:
+                    continue
+                lv = chosen[left] if left in chosen else np.asarray(layer.params[left], dtype=float)
+                rv = chosen[right] if right in chosen else np.asarray(layer.params[right], dtype=float)
+                bad = ~_OPS[op](lv, rv)
+                if not bad.any():
+                    continue
+                sign = 1.0 if op in ("<", "<=") else -1.0
+                if left in chosen:
+                    low, high = (float(v) for v in model.params[left].bounds)
+                    chosen[left] = np.where(bad, np.clip(rv - sign * _REPAIR * (high - low), low, high), lv)
+                else:
+                    low, high = (float(v) for v in model.params[right].bounds)
+                    chosen[right] = np.where(bad, np.clip(lv + sign * _REPAIR * (high - low), low, high), rv)
+
+    def parameter_sets(self, u) -> list:
+        """The candidates ``u [P, d]`` as parameter sets ``{layer: {name: Quantity [n_neurons]}}``."""
+        out = []
+        for sets in self.values(u):
+            out.append({layer: {name: value * self.spec.layer(layer).neuron_model.params[name].unit
+                                for name, value in chosen.items()} for layer, chosen in sets.items()})
+        return out
+
+    def apply(self, spec, u):
+        """``spec`` with the parameters of the point ``u [d]`` (validated)."""
+        spec = _check_spec(spec)
+        if spec.structure_key() != self.spec.structure_key():
+            raise ParameterError("spec", "a different network", "its layers do not match the space's network")
+        U = self.check_vector(u)
+        if U.shape[0] != 1:
+            raise ParameterError("x", f"shape {np.shape(u)}", "expected one point")
+        for layer, params in self.parameter_sets(U)[0].items():
+            spec = spec.with_params(layer, **params)
+        return spec
+
+    def with_spec(self, spec) -> "IntrinsicSpace":
+        """The same space on another network of the same structure (e.g. with trained weights)."""
+        spec = _check_spec(spec)
+        if spec.structure_key() != self.spec.structure_key():
+            raise ParameterError("spec", "a different network", "its layers do not match the space's network")
+        new = object.__new__(IntrinsicSpace)
+        new.__dict__.update(self.__dict__)
+        new.spec = spec
+        return new
+
+    def describe(self) -> dict:
+        """JSON-serialisable description: names, bounds (SI), per_neuron."""
+        return {"names": list(self.names), "bounds": self.bounds.tolist(), "per_neuron": self.per_neuron,
+                "blocks": [{"layer": b.layer, "parameter": b.name, "low": b.low, "high": b.high, "size": b.size}
+                           for b in self.blocks]}
+
+
+# ====================================================================== population simulation
+def _check_parameter_sets(spec, parameter_sets) -> list:
+    """Validate every set by applying it to the spec; return ``{layer: {name: float [n_neurons]}}`` per set."""
+    if isinstance(parameter_sets, dict) or not isinstance(parameter_sets, (list, tuple)) or not parameter_sets:
+        raise ParameterError("parameter_sets", type(parameter_sets).__name__,
+                             "expected a non-empty list of dicts {layer: {parameter: values with units}}")
+    checked = []
+    for p, sets in enumerate(parameter_sets):
+        label = f"parameter_sets[{p}]"
+        if not isinstance(sets, dict):
+            raise ParameterError(label, sets, "expected a dict {layer: {parameter: values with units}}")
+        candidate = spec
+        for layer_name, params in sets.items():
+            if layer_name not in spec.layer_names:
+                raise ParameterError(f"{label}.{layer_name}", params,
+                                     f"no such layer; layers: {', '.join(spec.layer_names)}")
+            if not isinstance(params, dict):
+                raise ParameterError(f"{label}.{layer_name}", params, "expected a dict {parameter: values}")
+            n = spec.layer(layer_name).n_neurons
+            for name, value in params.items():
+                if np.ndim(value) not in (0, 1) or (np.ndim(value) == 1 and np.shape(value)[0] != n):
+                    raise ParameterError(f"{label}.{layer_name}.{name}", value,
+                                         f"expected a scalar or an array of shape ({n},) with units")
+            try:
+                candidate = candidate.with_params(layer_name, **params)
+            except ParameterError as exc:
+                raise ParameterError(f"{label}.{exc.field}", exc.value, exc.reason) from None
+        checked.append({layer_name: {name: np.asarray(candidate.layer(layer_name).params[name], dtype=float)
+                                     for name in params} for layer_name, params in sets.items()})
+    return checked
+
+
+def simulate_parameter_sets(spec, parameter_sets, spiketrains, *, backend: str = "standalone",
+                            return_hidden: bool = False, **backend_options):
+    """Simulate ``P`` parameter sets on ``S`` samples in one batched Brian2 run of ``P * S`` network copies.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        The network; its weights and the parameters a set does not name are used by every copy.
+    parameter_sets : list of dict
+        ``P`` dicts ``{layer name: {parameter name: Quantity}}``; a value is a per-neuron array of shape
+        ``(n_neurons,)`` or a scalar (broadcast), in the parameter's unit (``tau_m`` in ``ms``, ``V_th`` in ``mV``).
+        Partial dicts are allowed; every set is validated against the bounds and constraints of the model.
+    spiketrains : bool ndarray [S, n_inputs, n_bins]
+        The samples; every set sees all of them.
+    backend : {"standalone", "runtime"}
+        Simulation backend.  On ``"standalone"`` the program is compiled once per ``(P * S, n_bins, ...)`` shape
+        and rerun through ``run_args`` for every later population of the same size.
+    return_hidden : bool
+        Also return the hidden-layer rasters.
+    **backend_options
+        Passed to the backend's ``simulate`` (``target``, ``directory``, ``batch_size``, ``seed``, ...; not
+        ``copy_params``, ``trace`` or ``record_hidden``).
+
+    Returns
+    -------
+    output : bool ndarray [P, S, n_out, n_bins]
+        ``output[p, s]`` is the output raster of sample ``s`` under parameter set ``p``, identical to
+        ``simulate(spec.with_params(...set p...), spiketrains).output[s]``.
+    hidden : dict of str to bool ndarray [P, S, n_neurons, n_bins]
+        Only with ``return_hidden=True``.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``parameter_sets[p].<layer>.<parameter>`` for an unknown name, a wrong unit or shape, or a value
+        outside the bounds or violating a constraint; or a bad backend option.
+    """
+    from ..backends import get_backend
+    from ..network import check_spiketrains
+
+    spec = _check_spec(spec)
+    module = get_backend(backend)
+    for key in ("copy_params", "trace", "record_hidden"):
+        if key in backend_options:
+            raise ParameterError(key, backend_options[key], "is set by simulate_parameter_sets, not a backend option")
+    if not isinstance(return_hidden, (bool, np.bool_)):
+        raise ParameterError("return_hidden", return_hidden, "expected True or False")
+    checked = _check_parameter_sets(spec, parameter_sets)
+    x = check_spiketrains(spiketrains, spec.n_inputs)
+    S = x.shape[0]
+    P = len(checked)
+    copy_params = {}
+    for layer in spec.layers:
+        names = sorted({name for sets in checked for name in sets.get(layer.name, {})})
+        for name in names:
+            base = np.asarray(layer.params[name], dtype=float)
+            rows = np.empty((P, S, layer.n_neurons))
+            for p, sets in enumerate(checked):
+                rows[p] = sets.get(layer.name, {}).get(name, base)
+            copy_params.setdefault(layer.name, {})[name] = rows.reshape(P * S, layer.n_neurons)
+    batch = np.broadcast_to(x, (P,) + x.shape).reshape((P * S,) + x.shape[1:])
+    result = module.simulate(spec, batch, copy_params=copy_params, record_hidden=bool(return_hidden),
+                             **backend_options)
+    output = result.output.reshape((P, S) + result.output.shape[1:])
+    if not return_hidden:
+        return output
+    hidden = {name: raster.reshape((P, S) + raster.shape[1:]) for name, raster in result.hidden.items()}
+    return output, hidden
+
+
+# ====================================================================== optimiser
+def spsa_gains(k: int, step_size: float, perturbation: float, stability: float = 0.0, alpha: float = SPSA_ALPHA,
+               gamma: float = SPSA_GAMMA) -> tuple:
+    """Spall's gains at step ``k`` (0-based): ``a_k = a / (k + 1 + A)**alpha``, ``c_k = c / (k + 1)**gamma``."""
+    return step_size / (k + 1 + stability) ** alpha, perturbation / (k + 1) ** gamma
+
+
+def _check_bounds(bounds, d) -> np.ndarray:
+    if bounds is None:
+        return np.tile([[0.0, 1.0]], (d, 1))
+    try:
+        array = np.asarray(bounds, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError("bounds", bounds, "expected an array [d, 2] of (low, high)") from None
+    if array.shape != (d, 2):
+        raise ParameterError("bounds", f"shape {array.shape}", f"expected shape ({d}, 2): (low, high) per entry")
+    if not np.all(np.isfinite(array)) or np.any(array[:, 1] <= array[:, 0]):
+        raise ParameterError("bounds", bounds, "expected finite bounds with low < high")
+    return array
+
+
+def _evaluate(objective, X, field_name="objective") -> np.ndarray:
+    values = objective(X)
+    values = np.asarray(values, dtype=float)
+    if values.shape != (X.shape[0],):
+        raise ParameterError(field_name, f"returned shape {values.shape}",
+                             f"expected one value per candidate, shape ({X.shape[0]},)")
+    if not np.all(np.isfinite(values)):
+        raise ParameterError(field_name, values, "returned non-finite values")
+    return values
+
+
+def _evaluate_gradient(gradient, X, d) -> tuple:
+    out = gradient(X)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise ParameterError("gradient", type(out).__name__, "expected (values [P], gradients [P, d])")
+    values = np.asarray(out[0], dtype=float).reshape(-1)
+    grads = np.asarray(out[1], dtype=float)
+    if values.shape != (X.shape[0],) or grads.shape != (X.shape[0], d):
+        raise ParameterError("gradient", f"shapes {values.shape}, {grads.shape}",
+                             f"expected ({X.shape[0]},) and ({X.shape[0]}, {d})")
+    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(grads))):
+        raise ParameterError("gradient", "non-finite values", "the gradient function returned NaN or inf")
+    return values, grads
+
+
+def estimate_gradient(objective, u, *, method: str = "central", perturbation: float = 1e-3, bounds=None,
+                      rng=None, gradient=None, include_current: bool = True) -> dict:
+    """One gradient estimate at the normalised point ``u`` (one batched call of ``objective``).
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(X [P, d]) -> values [P]`` in the objective's coordinates ``X = low + (high - low) * U``.
+    u : array [d]
+        Normalised point in ``[0, 1]^d``.
+    method : {"central", "spsa", "gradient"}
+        See the module docstring.
+    perturbation : float
+        ``c`` in normalised units (0 < c <= 0.5).
+    bounds : array [d, 2], optional
+        ``(low, high)`` of the objective's coordinates (default the unit box).
+    rng : numpy Generator, optional
+        Source of the SPSA perturbation (required for ``"spsa"``).
+    gradient : callable, optional
+        ``gradient(X [P, d]) -> (values [P], gradients [P, d])`` with gradients in the objective's coordinates
+        (for ``"gradient"``).
+    include_current : bool
+        Also evaluate the current point (always for ``"central"`` and ``"gradient"``).
+
+    Returns
+    -------
+    dict
+        ``gradient`` (normalised coordinates), ``objective`` (value at ``u``, or None), ``candidates`` (U),
+        ``values`` and, for SPSA, ``delta``.
+    """
+    u = np.asarray(u, dtype=float)
+    d = u.size
+    box = _check_bounds(bounds, d)
+    width = box[:, 1] - box[:, 0]
+    info = {}
+    if method == "gradient":
+        if gradient is None:
+            raise ParameterError("gradient", None, "method 'gradient' needs a gradient function")
+        U = u[None, :]
+        values, grads = _evaluate_gradient(gradient, box[:, 0] + width * U, d)
+        info.update(gradient=grads[0] * width, objective=float(values[0]), candidates=U, values=values)
+        return info
+    if method == "central":
+        up = np.minimum(u + perturbation, 1.0)
+        down = np.maximum(u - perturbation, 0.0)
+        U = np.tile(u, (2 * d + 1, 1))
+        U[1 + np.arange(d), np.arange(d)] = up
+        U[1 + d + np.arange(d), np.arange(d)] = down
+        values = _evaluate(objective, box[:, 0] + width * U)
+        g = (values[1:d + 1] - values[d + 1:]) / (up - down)
+        info.update(gradient=g, objective=float(values[0]), candidates=U, values=values)
+        return info
+    if method == "spsa":
+        if rng is None:
+            raise ParameterError("rng", None, "SPSA needs a random generator")
+        delta = rng.choice(np.array([-1.0, 1.0]), size=d)
+        plus = np.clip(u + perturbation * delta, 0.0, 1.0)
+        minus = np.clip(u - perturbation * delta, 0.0, 1.0)
+        U = np.vstack(([u] if include_current else []) + [plus, minus])
+        values = _evaluate(objective, box[:, 0] + width * U)
+        f_plus, f_minus = values[-2], values[-1]
+        g = (f_plus - f_minus) / (plus - minus)
+        info.update(gradient=g, objective=float(values[0]) if include_current else None, candidates=U,
+                    values=values, delta=delta)
+        return info
+    raise ParameterError("method", method, f"expected one of {METHODS}")
+
+
+class IntrinsicOptimizer:
+    """Projected gradient descent in normalised coordinates, one step at a time (see :func:`optimize_intrinsic`).
+
+    The state (point, step counter, random generator) lives here, so that the objective may change between
+    steps (:func:`train_with_intrinsic` rebuilds it after every inner weight update) while the gain sequences
+    continue.
+    """
+
+    def __init__(self, x0, bounds=None, *, method: str = "spsa", step_size: float = 0.1,
+                 perturbation: float = 0.05, n_steps: int | None = None, seed: int = 0, stability=None,
+                 alpha: float = SPSA_ALPHA, gamma: float = SPSA_GAMMA, include_current: bool = True):
+        if method not in METHODS:
+            raise ParameterError("method", method, f"expected one of {METHODS}")
+        self.method = method
+        self.step_size = _check_real(step_size, "step_size", low=0.0)
+        self.perturbation = _check_real(perturbation, "perturbation", low=0.0, high=0.5, high_open=False)
+        self.seed = _check_seed(seed)
+        x0 = np.asarray(x0, dtype=float)
+        if x0.ndim != 1 or x0.size < 1 or not np.all(np.isfinite(x0)):
+            raise ParameterError("x0", x0, "expected a non-empty finite vector [d]")
+        self.bounds = _check_bounds(bounds, x0.size)
+        width = self.bounds[:, 1] - self.bounds[:, 0]
+        u0 = (x0 - self.bounds[:, 0]) / width
+        if np.any(u0 < -1e-9) or np.any(u0 > 1 + 1e-9):
+            raise ParameterError("x0", x0, "outside the bounds")
+        self.u = np.clip(u0, 0.0, 1.0)
+        if n_steps is not None:
+            n_steps = _check_int(n_steps, "n_steps")
+        if stability is None:
+            stability = 0.1 * n_steps if (method == "spsa" and n_steps is not None) else 0.0
+        self.stability = _check_real(stability, "stability", low=0.0, low_open=False)
+        self.alpha = _check_real(alpha, "alpha", low=0.0, low_open=False)
+        self.gamma = _check_real(gamma, "gamma", low=0.0, low_open=False)
+        if not isinstance(include_current, (bool, np.bool_)):
+            raise ParameterError("include_current", include_current, "expected True or False")
+        self.include_current = bool(include_current)
+        self.k = 0
+        self.n_evaluations = 0
+        self.rng = np.random.default_rng(self.seed)
+
+    @property
+    def d(self) -> int:
+        return self.u.size
+
+    @property
+    def x(self) -> np.ndarray:
+        """The current point in the objective's coordinates."""
+        return self.bounds[:, 0] + (self.bounds[:, 1] - self.bounds[:, 0]) * self.u
+
+    def gains(self, k=None) -> tuple:
+        """``(a_k, c_k)``: constant for central differences and gradients, Spall's sequences for SPSA."""
+        k = self.k if k is None else k
+        if self.method == "spsa":
+            return spsa_gains(k, self.step_size, self.perturbation, self.stability, self.alpha, self.gamma)
+        return self.step_size, self.perturbation
+
+    def step(self, objective, gradient=None) -> dict:
+        """Estimate the gradient (one batched objective call), step and project; return the step's record."""
+        started = time.perf_counter()
+        a_k, c_k = self.gains()
+        estimate = estimate_gradient(objective, self.u, method=self.method, perturbation=c_k, bounds=self.bounds,
+                                     rng=self.rng, gradient=gradient, include_current=self.include_current)
+        g = estimate["gradient"]
+        x_before, u_before = self.x.copy(), self.u.copy()
+        self.u = np.clip(self.u - a_k * g, 0.0, 1.0)
+        self.n_evaluations += len(estimate["values"])
+        record = {"step": self.k, "x": x_before, "x_unit": u_before, "objective": estimate["objective"],
+                  "gradient": g, "gradient_norm": float(np.linalg.norm(g)), "step_size": a_k, "perturbation": c_k,
+                  "n_candidates": len(estimate["values"]), "values": estimate["values"],
+                  "x_next": self.x.copy(), "x_unit_next": self.u.copy(), "seconds": time.perf_counter() - started}
+        if "delta" in estimate:
+            record["delta"] = estimate["delta"]
+        self.k += 1
+        return record
+
+
+@dataclass
+class OptimizeResult:
+    """What :func:`optimize_intrinsic` did.
+
+    Attributes
+    ----------
+    x : ndarray [d]
+        Final point in the objective's coordinates.
+    x_unit : ndarray [d]
+        Final point in normalised coordinates.
+    fun : float or None
+        Objective at the final point (None if not evaluated).
+    history : list of dict
+        One record per step: ``step``, ``x``/``x_unit`` (before the step), ``objective`` (at that point; None
+        for SPSA without the current point), ``gradient`` (normalised coordinates), ``gradient_norm``,
+        ``step_size`` (a_k), ``perturbation`` (c_k), ``n_candidates``, ``values`` (all candidates),
+        ``x_next``/``x_unit_next``, ``seconds`` and, for SPSA, ``delta``.
+    stopped_early : bool
+        The callback returned True.
+    n_evaluations : int
+        Objective evaluations (candidates) in total.
+    method : str
+    """
+
+    x: np.ndarray
+    x_unit: np.ndarray
+    fun: float | None
+    history: list = field(default_factory=list)
+    stopped_early: bool = False
+    n_evaluations: int = 0
+    method: str = ""
+
+    @property
+    def objective_trace(self) -> np.ndarray:
+        """The objective at every visited point: each step's starting point, then the final point."""
+        values = [r["objective"] for r in self.history] + ([self.fun] if self.fun is not None else [])
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form."""
+        return _to_json({"x": self.x, "x_unit": self.x_unit, "fun": self.fun, "history": self.history,
+                         "stopped_early": self.stopped_early, "n_evaluations": self.n_evaluations,
+                         "method": self.method})
+
+
+def optimize_intrinsic(objective, x0, bounds=None, *, method: str = "spsa", step_size: float = 0.1,
+                       perturbation: float = 0.05, n_steps: int = 20, seed: int = 0, callback=None, progress=None,
+                       gradient=None, stability=None, alpha: float = SPSA_ALPHA, gamma: float = SPSA_GAMMA,
+                       include_current: bool = True, final_evaluation: bool = True) -> OptimizeResult:
+    r"""Minimise ``objective`` over a box by projected gradient descent in normalised coordinates.
+
+    The optimiser works on ``u = (x - low) / (high - low)`` in ``[0, 1]^d`` (for intrinsic parameters: the bounds
+    of :attr:`brainlz.models.Param.bounds`, see :class:`IntrinsicSpace`); ``step_size`` and ``perturbation`` are in
+    these units (fractions of the bound width), and ``u`` is projected onto ``[0, 1]^d`` after each step.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(X) -> values``: ``X`` a float array ``[P, d]`` of candidate points in the objective's own
+        coordinates (``low + (high - low) * u``), ``values`` ``P`` finite numbers.  All candidates of one step come
+        in one call (one batched simulation).
+    x0 : array [d]
+        Starting point (objective coordinates, inside ``bounds``).
+    bounds : array [d, 2], optional
+        ``(low, high)`` per entry; default the unit box (``objective`` takes normalised vectors).
+    method : {"central", "spsa", "gradient"}
+        ``"central"``: central differences, ``2d + 1`` candidates per step, constant gains.  ``"spsa"``:
+        simultaneous perturbation with Rademacher directions, 2 candidates (+1 with ``include_current``),
+        gains :math:`a_k = a/(k+1+A)^\alpha`, :math:`c_k = c/(k+1)^\gamma`.  ``"gradient"``: ``gradient(X)``
+        supplies values and gradients (one candidate per step).
+    step_size : float
+        ``a`` (> 0), normalised units per unit gradient.  For a descent guarantee use ``a <= 1/L``
+        (:func:`estimate_lipschitz`).
+    perturbation : float
+        ``c`` in ``(0, 0.5]``, normalised units.
+    n_steps : int
+        Number of steps.
+    seed : int
+        Seed of the SPSA perturbations.
+    callback : callable, optional
+        ``callback(record)`` after every step (the record of :attr:`OptimizeResult.history`); returning True stops.
+    progress : callable, optional
+        ``progress(done, n_steps)`` after every step.
+    gradient : callable, optional
+        ``gradient(X [P, d]) -> (values [P], gradients [P, d])`` in objective coordinates, for ``"gradient"``;
+        default ``objective.value_and_gradient`` if the objective has it.
+    stability : float, optional
+        SPSA's ``A`` (default ``0.1 * n_steps``; 0 for the other methods).
+    alpha, gamma : float
+        SPSA gain exponents (Spall 1998: 0.602 and 0.101; 0 and 0 give constant gains).
+    include_current : bool
+        SPSA: also evaluate the current point every step (for the history).
+    final_evaluation : bool
+        Evaluate the objective at the final point (``fun``; one more call with one candidate).
+
+    Returns
+    -------
+    OptimizeResult
+    """
+    if not callable(objective):
+        raise ParameterError("objective", objective, "expected a callable objective(X [P, d]) -> values [P]")
+    n_steps = _check_int(n_steps, "n_steps")
+    _check_callable(callback, "callback")
+    _check_callable(progress, "progress")
+    _check_callable(gradient, "gradient")
+    if method == "gradient" and gradient is None:
+        gradient = getattr(objective, "value_and_gradient", None)
+        if gradient is None:
+            raise ParameterError("gradient", None, "method 'gradient' needs gradient= or an objective with "
+                                                   "value_and_gradient()")
+    optimizer = IntrinsicOptimizer(x0, bounds, method=method, step_size=step_size, perturbation=perturbation,
+                                   n_steps=n_steps, seed=seed, stability=stability, alpha=alpha, gamma=gamma,
+                                   include_current=include_current)
+    history, stopped = [], False
+    for k in range(n_steps):
+        record = optimizer.step(objective, gradient)
+        history.append(record)
+        if progress is not None:
+            progress(k + 1, n_steps)
+        if callback is not None and callback(record):
+            stopped = True
+            break
+    fun = None
+    if final_evaluation:
+        X = optimizer.x[None, :]
+        if method == "gradient":
+            fun = float(_evaluate_gradient(gradient, X, optimizer.d)[0][0])
+        else:
+            fun = float(_evaluate(objective, X)[0])
+        optimizer.n_evaluations += 1
+    return OptimizeResult(optimizer.x, optimizer.u.copy(), fun, history, stopped, optimizer.n_evaluations, method)
+
+
+# ====================================================================== Lipschitz constant and descent
+def estimate_lipschitz(objective=None, x=None, bounds=None, *, gradient=None, radius: float = 1e-2,
+                       perturbation: float = 1e-3, hessian: str = "auto", n_iter: int = 20, seed: int = 0,
+                       details: bool = False):
+    r"""Estimate the Lipschitz constant ``L`` of the gradient at ``x``, in normalised coordinates.
+
+    ``L`` is estimated as the spectral norm of the Hessian, :math:`\lVert\nabla^2 f(u)\rVert_2` (the largest
+    absolute eigenvalue), from *finite differences of the gradient*: Hessian-vector products
+    :math:`\nabla^2 f(u)\,v \approx (g(u + r v) - g(u - r v)) / 2r`.
+
+    * ``hessian="full"``: the ``d`` columns :math:`H e_i` (one batched call), symmetrised
+      :math:`(H + H^\top)/2`, and :math:`L = \max |\operatorname{eig}|`;
+    * ``hessian="power"``: power iteration from a random unit ``v``: :math:`w = Hv`, :math:`\lambda = \lVert w\rVert`,
+      :math:`v \leftarrow w/\lambda`, ``n_iter`` times, ``L`` the largest :math:`\lambda` (tends to the norm from
+      below; slow when eigenvalues of opposite sign have similar magnitude);
+    * ``"auto"``: ``"full"`` for ``d <= 32``, else ``"power"``.
+
+    The gradient ``g`` is the central-difference gradient of ``objective`` with step ``h = perturbation`` (``2d``
+    candidates per point) or, if given, ``gradient``.  For a quadratic both differences are exact (up to rounding)
+    and so is the estimate; otherwise it is the curvature at ``x``, a local estimate: use a margin
+    (:func:`descent_check` steps with a fraction of ``1/L``).
+
+    Parameters
+    ----------
+    objective : callable, optional
+        As in :func:`optimize_intrinsic` (needed unless ``gradient`` is given).
+    x : array [d]
+        Point (objective coordinates).  It is moved at most ``radius + perturbation`` away from the box faces so
+        that every evaluation lies inside.
+    bounds : array [d, 2], optional
+        As in :func:`optimize_intrinsic`.
+    gradient : callable, optional
+        ``gradient(X) -> (values, gradients)`` in objective coordinates.
+    radius : float
+        ``r``, normalised units (``radius + perturbation < 0.5``).
+    perturbation : float
+        ``h`` of the central-difference gradient, normalised units.
+    hessian : {"auto", "full", "power"}
+        How the norm of the finite-difference Hessian is found (see above).
+    n_iter : int
+        Power iterations.
+    seed : int
+        Seed of the start vector of the power iteration.
+    details : bool
+        Return a dict (``lipschitz``, ``iterations`` (power) or ``eigenvalues`` (full), ``point``) instead of the
+        number.
+
+    Returns
+    -------
+    float or dict
+    """
+    if objective is None and gradient is None:
+        raise ParameterError("objective", None, "give an objective or a gradient function")
+    _check_callable(objective, "objective")
+    _check_callable(gradient, "gradient")
+    if x is None:
+        raise ParameterError("x", None, "expected the point [d]")
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or not np.all(np.isfinite(x)):
+        raise ParameterError("x", x, "expected a finite vector [d]")
+    d = x.size
+    box = _check_bounds(bounds, d)
+    width = box[:, 1] - box[:, 0]
+    radius = _check_real(radius, "radius", low=0.0)
+    perturbation = _check_real(perturbation, "perturbation", low=0.0)
+    if radius + perturbation >= 0.5:
+        raise ParameterError("radius", radius, "radius + perturbation must be < 0.5")
+    n_iter = _check_int(n_iter, "n_iter")
+    margin = radius + perturbation
+    u = np.clip((x - box[:, 0]) / width, margin, 1.0 - margin)
+    rng = np.random.default_rng(_check_seed(seed))
+    v = rng.normal(size=d)
+    v /= np.linalg.norm(v)
+
+    def gradients(points):  # normalised gradients at the rows of points
+        if gradient is not None:
+            return _evaluate_gradient(gradient, box[:, 0] + width * points, d)[1] * width
+        eye = np.eye(d) * perturbation
+        U = np.concatenate([np.concatenate([p + eye, p - eye]) for p in points])
+        values = _evaluate(objective, box[:, 0] + width * U).reshape(len(points), 2, d)
+        return (values[:, 0] - values[:, 1]) / (2 * perturbation)
+
+    if hessian not in ("auto", "full", "power"):
+        raise ParameterError("hessian", hessian, "expected 'auto', 'full' or 'power'")
+    if hessian == "full" or (hessian == "auto" and d <= 32):
+        eye = np.eye(d) * radius
+        g = gradients(np.concatenate([u + eye, u - eye]))
+        H = (g[:d] - g[d:]) / (2 * radius)  # row i: H e_i
+        eigenvalues = np.linalg.eigvalsh(0.5 * (H + H.T))
+        L = float(np.abs(eigenvalues).max())
+        if details:
+            return {"lipschitz": L, "eigenvalues": eigenvalues, "point": box[:, 0] + width * u}
+        return L
+    lambdas = []
+    for _ in range(n_iter):
+        g_plus, g_minus = gradients(np.stack([u + radius * v, u - radius * v]))
+        w = (g_plus - g_minus) / (2 * radius)
+        lam = float(np.linalg.norm(w))
+        lambdas.append(lam)
+        if lam == 0.0:
+            break
+        v = w / lam
+    L = max(lambdas)
+    if details:
+        return {"lipschitz": L, "iterations": lambdas, "point": box[:, 0] + width * u, "direction": v}
+    return L
+
+
+def descent_check(objective, x0, bounds=None, *, lipschitz=None, step_fraction: float = 0.5, n_steps: int = 10,
+                  method: str = "central", perturbation: float = 1e-4, gradient=None, tolerance: float = 0.0,
+                  seed: int = 0, lipschitz_options=None) -> dict:
+    """Run projected gradient descent with ``step_size = step_fraction / L`` and check monotone descent.
+
+    With an exact gradient of an ``L``-smooth objective and a step ``<= 1/L`` every step decreases the objective
+    (or leaves it unchanged at a stationary point); central differences are exact for quadratics and accurate
+    to ``O(perturbation**2)`` otherwise.
+
+    Parameters
+    ----------
+    objective, x0, bounds, method, perturbation, gradient, seed
+        As in :func:`optimize_intrinsic` (``method`` ``"central"`` or ``"gradient"``).
+    lipschitz : float, optional
+        ``L`` in normalised coordinates; default :func:`estimate_lipschitz` at ``x0``.
+    step_fraction : float
+        In ``(0, 1)``: the step as a fraction of ``1/L``.
+    n_steps : int
+        Steps.
+    tolerance : float
+        A step "decreases" the objective when ``f_next - f < tolerance`` (0: strictly).
+    lipschitz_options : dict, optional
+        Keyword arguments of :func:`estimate_lipschitz`.
+
+    Returns
+    -------
+    dict
+        ``lipschitz``, ``step_size``, ``objective`` (the values at the visited points), ``decrease`` (successive
+        differences), ``monotone`` (every difference below ``tolerance``) and ``result`` (the
+        :class:`OptimizeResult` as a dict).
+    """
+    if method not in ("central", "gradient"):
+        raise ParameterError("method", method, "the descent check needs 'central' or 'gradient'")
+    step_fraction = _check_real(step_fraction, "step_fraction", low=0.0, high=1.0)
+    tolerance = _check_real(tolerance, "tolerance", low=0.0, low_open=False)
+    if method == "gradient" and gradient is None:
+        gradient = getattr(objective, "value_and_gradient", None)
+    if lipschitz is None:
+        lipschitz = estimate_lipschitz(objective, x0, bounds, gradient=gradient if method == "gradient" else None,
+                                       **dict(lipschitz_options or {}))
+    lipschitz = _check_real(lipschitz, "lipschitz", low=0.0)
+    step = step_fraction / lipschitz
+    result = optimize_intrinsic(objective, x0, bounds, method=method, step_size=step, perturbation=perturbation,
+                                n_steps=n_steps, seed=seed, gradient=gradient)
+    trace = result.objective_trace
+    decrease = np.diff(trace)
+    return {"lipschitz": lipschitz, "step_size": step, "objective": trace.tolist(), "decrease": decrease.tolist(),
+            "monotone": bool(np.all(decrease < tolerance)) if tolerance > 0 else bool(np.all(decrease < 0)),
+            "result": result.to_dict()}
+
+
+# ====================================================================== objectives
+class ValidationObjective:
+    """Validation log-loss of the LZC readout, for a population of intrinsic-parameter candidates.
+
+    ``objective(U [P, d]) -> [P]``: the candidates (normalised coordinates of :attr:`space`) are simulated in one
+    batched run (:func:`simulate_parameter_sets`) on the training and validation samples together; the LZ76
+    complexity of every output neuron (:class:`~brainlz.readout.LZCFeatures`) is the feature vector; for each
+    candidate the readout is fitted on the training samples and its log-loss
+    ``-mean log p(true class)`` (:func:`sklearn.metrics.log_loss`) on the validation samples is returned.
+
+    Attributes
+    ----------
+    space : IntrinsicSpace
+    last : dict
+        Of the last call: ``log_loss``, ``accuracy`` (validation), ``output_rate`` (mean output rate in Hz), per
+        candidate.
+    n_calls, n_candidates : int
+
+    Parameters
+    ----------
+    spec, train_set, validation_set, backend, backend_options, include_counts, classifier, C, seed
+        See :func:`validation_objective`.
+    space : IntrinsicSpace
+        The parameter vector.
+    pad_population : bool
+        Standalone: pad smaller populations to the largest size seen (see :meth:`rasters`).
+    """
+
+    def __init__(self, spec, train_set, validation_set, *, space: IntrinsicSpace, backend: str = "standalone",
+                 backend_options=None, include_counts: bool = False, classifier=None, C: float = 1.0, seed: int = 0,
+                 pad_population: bool = True):
+        from sklearn.base import clone
+
+        from ..readout import LZCFeatures, default_pipeline
+
+        spec = _check_spec(spec)
+        if not isinstance(space, IntrinsicSpace):
+            raise ParameterError("space", space, "expected an IntrinsicSpace")
+        self.space = space.with_spec(spec)
+        self.spec = spec
+        self.x_train, self.y_train = _dataset(train_set, spec, "train_set")
+        self.x_val, self.y_val = _dataset(validation_set, spec, "validation_set")
+        if self.x_train.shape[2] != self.x_val.shape[2]:
+            raise DataError(f"validation_set.spiketrains: {self.x_val.shape[2]} bins, the training set has "
+                            f"{self.x_train.shape[2]}")
+        if np.unique(self.y_train).size < 2:
+            raise DataError("train_set.labels: the readout needs at least 2 classes in the training set")
+        unknown = np.setdiff1d(self.y_val, self.y_train)
+        if unknown.size:
+            raise DataError(f"validation_set.labels: classes {unknown.tolist()} do not occur in the training set")
+        from ..backends import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ParameterError("backend", backend, f"expected one of {BACKENDS}")
+        if backend_options is not None and not isinstance(backend_options, dict):
+            raise ParameterError("backend_options", backend_options, "expected a dict")
+        self.backend = backend
+        self.backend_options = dict(backend_options or {})
+        self.features = LZCFeatures(include_counts=include_counts)
+        self.features.fit(np.zeros((1, spec.output.n_neurons, self.x_train.shape[2]), dtype=bool))
+        self.classifier = default_pipeline(_check_seed(seed), C) if classifier is None else clone(classifier)
+        self._clone = clone
+        self.inputs = np.concatenate([self.x_train, self.x_val])
+        if not isinstance(pad_population, (bool, np.bool_)):
+            raise ParameterError("pad_population", pad_population, "expected True or False")
+        self.pad_population = bool(pad_population)
+        self._population = 0
+        self.last = {}
+        self.n_calls = 0
+        self.n_candidates = 0
+
+    def with_spec(self, spec) -> "ValidationObjective":
+        """The same objective on a network with other weights (same structure)."""
+        new = object.__new__(ValidationObjective)
+        new.__dict__.update(self.__dict__)
+        new.spec = _check_spec(spec)
+        new.space = self.space.with_spec(spec)
+        new.last = {}
+        return new
+
+    @property
+    def x0(self) -> np.ndarray:
+        """The spec's current point (normalised)."""
+        return self.space.to_unit(self.spec)
+
+    def rasters(self, U) -> np.ndarray:
+        """Output rasters ``[P, n_train + n_validation, n_out, n_bins]`` of the candidates.
+
+        On the standalone backend a population smaller than the largest one simulated so far is padded (with
+        copies of its last candidate) to that size, so that the compiled program is reused instead of compiling
+        one for the new size (e.g. the single final point after steps of ``2d + 1`` candidates).
+        """
+        U = self.space.check_vector(U, "X")
+        P = U.shape[0]
+        if self.pad_population and self.backend == "standalone" and P < self._population:
+            U = np.concatenate([U, np.repeat(U[-1:], self._population - P, axis=0)])
+        self._population = max(self._population, U.shape[0])
+        sets = self.space.parameter_sets(U)
+        out = simulate_parameter_sets(self.spec, sets, self.inputs, backend=self.backend, **self.backend_options)
+        return out[:P]
+
+    def __call__(self, U) -> np.ndarray:
+        from sklearn.metrics import log_loss
+
+        U = self.space.check_vector(U, "X")
+        rasters = self.rasters(U)
+        P, S = rasters.shape[:2]
+        n_train = self.x_train.shape[0]
+        features = self.features.transform(rasters.reshape((P * S,) + rasters.shape[2:])).reshape(P, S, -1)
+        losses, accuracies = np.empty(P), np.empty(P)
+        for p in range(P):
+            model = self._clone(self.classifier)
+            model.fit(features[p, :n_train], self.y_train)
+            proba = model.predict_proba(features[p, n_train:])
+            losses[p] = log_loss(self.y_val, proba, labels=model.classes_)
+            accuracies[p] = float(np.mean(model.classes_[np.argmax(proba, axis=1)] == self.y_val))
+        duration = rasters.shape[-1] * float(self.spec.dt)
+        self.last = {"log_loss": losses.tolist(), "accuracy": accuracies.tolist(),
+                     "output_rate": (rasters.mean(axis=(1, 2, 3)) * rasters.shape[-1] / duration).tolist()}
+        self.n_calls += 1
+        self.n_candidates += P
+        return losses
+
+
+def validation_objective(spec, train_set, validation_set, *, layers=None, parameters=None, per_neuron=False,
+                         backend: str = "standalone", backend_options=None, include_counts: bool = False,
+                         classifier=None, C: float = 1.0, seed: int = 0,
+                         pad_population: bool = True) -> ValidationObjective:
+    """The validation log-loss of the LZC readout as an objective of the normalised intrinsic vector.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    train_set, validation_set : SpikeDataset or (spiketrains, labels)
+        The readout is fitted on ``train_set`` and scored on ``validation_set`` (``dt`` must equal ``spec.dt``).
+    layers, parameters, per_neuron
+        The parameter vector (see :class:`IntrinsicSpace`).
+    backend, backend_options
+        Simulation backend and its options (see :func:`simulate_parameter_sets`).
+    include_counts : bool
+        Append the output spike counts to the complexity features.
+    classifier : sklearn estimator, optional
+        Readout with ``predict_proba`` (cloned per candidate); default :func:`brainlz.readout.default_pipeline`.
+    C : float
+        Inverse regularisation of the default readout.
+    seed : int
+        ``random_state`` of the default readout.
+    pad_population : bool
+        On the standalone backend, pad a population smaller than the largest seen so far to that size (reuses
+        the compiled program; the extra copies are discarded).
+
+    Returns
+    -------
+    ValidationObjective
+        Callable ``objective(U [P, d]) -> log-loss [P]``; its ``space`` maps vectors to parameters and ``x0`` is
+        the spec's point.
+    """
+    space = IntrinsicSpace(spec, layers, parameters, per_neuron)
+    return ValidationObjective(spec, train_set, validation_set, space=space, backend=backend,
+                               backend_options=backend_options, include_counts=include_counts,
+                               classifier=classifier, C=C, seed=seed, pad_population=pad_population)
+
+
+class TwinObjective:
+    """Count loss of the surrogate twin and its BPTT gradient with respect to the normalised intrinsic vector.
+
+    ``objective(U [P, d]) -> loss [P]`` and ``objective.value_and_gradient(U) -> (loss [P], gradient [P, d])``
+    (gradients in normalised coordinates: ``dL/du = dL/dp * (high - low)``, summed over the neurons of a layer
+    for shared entries).  Each candidate is one forward (and backward) pass of the twin on all samples.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    data : SpikeDataset or (spiketrains, labels)
+        The samples of the loss.
+    space : IntrinsicSpace
+        The parameter vector (``t_ref`` is not differentiable and is refused).
+    n_classes : int, optional
+        Default ``labels.max() + 1``; the output layer needs at least one neuron per class.
+    mode : {"hard", "smooth"}
+        ``"hard"``: the spiking twin (equal to Brian2) with surrogate gradients; ``"smooth"``: spikes replaced by
+        the smooth step, so the loss is smooth and the gradient exact (for checks of the optimiser).
+    loss : str
+        A loss of :meth:`~brainlz.learning.surrogate.SurrogateNetwork.loss` (default ``"count_ce"``).
+    count_scale : float, optional
+        Logit per output spike; default ``1 / (10 Hz * trial duration)`` as in ``train_surrogate``.
+    surrogate, slope, surrogate_scale, detach_reset
+        See :class:`~brainlz.learning.surrogate.SurrogateNetwork`.
+    """
+
+    def __init__(self, spec, data, *, space: IntrinsicSpace, n_classes=None, mode: str = "hard",
+                 loss: str = "count_ce", count_scale=None, surrogate="fast_sigmoid", slope: float = 1.0,
+                 surrogate_scale: float = 1e-3, detach_reset: bool = False):
+        from .surrogate import LOSSES, SurrogateNetwork
+
+        spec = _check_spec(spec)
+        if not isinstance(space, IntrinsicSpace):
+            raise ParameterError("space", space, "expected an IntrinsicSpace")
+        self.space = space.with_spec(spec)
+        self.x, self.labels = _dataset(data, spec, "data")
+        if mode not in ("hard", "smooth"):
+            raise ParameterError("mode", mode, "expected 'hard' or 'smooth'")
+        if loss not in LOSSES:
+            raise ParameterError("loss", loss, f"expected one of {LOSSES}")
+        self.n_classes = int(self.labels.max()) + 1 if n_classes is None else _check_int(n_classes, "n_classes", 2)
+        if self.n_classes < 2 or self.labels.max() >= self.n_classes:
+            raise ParameterError("n_classes", self.n_classes, "expected >= 2 classes covering the labels")
+        if spec.output.n_neurons < self.n_classes:
+            raise ParameterError(f"{spec.output.name}.n_neurons", spec.output.n_neurons,
+                                 f"needs at least one output neuron per class ({self.n_classes})")
+        if count_scale is None:
+            count_scale = 1.0 / (10.0 * self.x.shape[2] * float(spec.dt))
+        self.count_scale = _check_real(count_scale, "count_scale", low=0.0)
+        for b in self.space.blocks:
+            model = spec.layer(b.layer).neuron_model
+            if b.name == model.refractory:
+                raise ParameterError("parameters", b.name, "the refractory period is a whole number of steps and "
+                                                           "has no gradient; use the validation objective")
+        names = tuple(sorted({b.name for b in self.space.blocks}))
+        self.net = SurrogateNetwork(spec, names, surrogate=surrogate, slope=slope, surrogate_scale=surrogate_scale,
+                                    detach_reset=detach_reset)
+        self.spec = spec
+        self.mode = mode
+        self.loss_kind = loss
+        self.n_calls = 0
+        self.last = {}
+
+    @property
+    def x0(self) -> np.ndarray:
+        return self.space.to_unit(self.spec)
+
+    def _set(self, values):
+        for k, layer in enumerate(self.spec.layers):
+            self.net.params[k] = {name: np.array(value, dtype=float) for name, value in layer.params.items()}
+            for name, value in values.get(layer.name, {}).items():
+                self.net.params[k][name] = np.array(value, dtype=float)
+
+    def value_and_gradient(self, U) -> tuple:
+        """Loss ``[P]`` and its gradient ``[P, d]`` in normalised coordinates."""
+        U = self.space.check_vector(U, "X")
+        values = np.empty(U.shape[0])
+        grads = np.empty(U.shape)
+        accuracy = []
+        for p, sets in enumerate(self.space.values(U)):
+            self._set(sets)
+            result = self.net.forward(self.x, mode=self.mode, keep_tape=True)
+            value, grad_inputs, predictions = self.net.loss(result, self.labels, self.n_classes, kind=self.loss_kind,
+                                                            count_scale=self.count_scale)
+            g = self.net.backward(result, **grad_inputs)
+            del result
+            values[p] = value
+            accuracy.append(float(np.mean(predictions == self.labels)))
+            out = []
+            for b in self.space.blocks:
+                k = self.spec.layer_names.index(b.layer)
+                dp = np.asarray(g["params"][k][b.name], dtype=float) * (b.high - b.low)
+                out.append(dp if b.size > 1 else np.array([dp.sum()]))
+            grads[p] = np.concatenate(out)
+        self.n_calls += 1
+        self.last = {"loss": values.tolist(), "accuracy": accuracy}
+        return values, grads
+
+    def __call__(self, U) -> np.ndarray:
+        U = self.space.check_vector(U, "X")
+        values = np.empty(U.shape[0])
+        accuracy = []
+        for p, sets in enumerate(self.space.values(U)):
+            self._set(sets)
+            result = self.net.forward(self.x, mode=self.mode)
+            values[p], _, predictions = self.net.loss(result, self.labels, self.n_classes, kind=self.loss_kind,
+                                                      count_scale=self.count_scale)
+            accuracy.append(float(np.mean(predictions == self.labels)))
+        self.n_calls += 1
+        self.last = {"loss": values.tolist(), "accuracy": accuracy}
+        return values
+
+    def with_spec(self, spec) -> "TwinObjective":
+        """The same objective on a network with other weights (same structure)."""
+        spec = _check_spec(spec)
+        new = object.__new__(TwinObjective)
+        new.__dict__.update(self.__dict__)
+        new.spec = spec
+        new.space = self.space.with_spec(spec)
+        new.net = copy.copy(self.net)
+        new.net.params = list(self.net.params)
+        new.net.weights = [np.array(w, dtype=float) for w in spec.weights]
+        new.net.spec = spec
+        new.last = {}
+        return new
+
+
+def twin_objective(spec, data, *, layers=None, parameters=None, per_neuron=False, **options) -> TwinObjective:
+    """A :class:`TwinObjective` on the parameter vector ``IntrinsicSpace(spec, layers, parameters, per_neuron)``."""
+    return TwinObjective(spec, data, space=IntrinsicSpace(spec, layers, parameters, per_neuron), **options)
+
+
+def twin_gradient(spec, data, x=None, *, layers=None, parameters=None, per_neuron=False, **options) -> tuple:
+    """BPTT gradient of the twin's count loss with respect to the normalised intrinsic vector.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    data : SpikeDataset or (spiketrains, labels)
+    x : array [d], optional
+        Normalised point (default the spec's own point).
+    layers, parameters, per_neuron
+        The parameter vector (see :class:`IntrinsicSpace`).
+    **options
+        Of :class:`TwinObjective` (``mode``, ``loss``, ``count_scale``, ``n_classes``, surrogate options).
+
+    Returns
+    -------
+    loss : float
+    gradient : ndarray [d]
+        ``dloss/du`` (per unit of bound width).
+    space : IntrinsicSpace
+        The map between the vector and the parameters.
+    """
+    objective = twin_objective(spec, data, layers=layers, parameters=parameters, per_neuron=per_neuron, **options)
+    u = objective.x0 if x is None else x
+    values, grads = objective.value_and_gradient(u)
+    return float(values[0]), grads[0], objective.space
+
+
+# ====================================================================== alternation with weight learning
+def _inner(rule, spec, x, labels, options, seed):
+    """One inner weight update; returns ``(spec, summary dict)``."""
+    options = dict(options)
+    if rule == "stdp":
+        from brian2 import Quantity
+
+        from .stdp import STDPRule, train_stdp
+
+        stdp_rule = options.pop("rule", None)
+        if stdp_rule is None:
+            unit = spec.layers[0].neuron_model.weight_unit
+            w_max = 2.0 * float(np.max(np.abs(np.asarray(spec.weights[0], dtype=float)))) or 1.0
+            stdp_rule = STDPRule(w_max=Quantity(w_max, dim=unit.dim))
+        elif isinstance(stdp_rule, dict):
+            stdp_rule = STDPRule(**stdp_rule)
+        options.setdefault("seed", seed)
+        new, history = train_stdp(spec, x, stdp_rule, **options)
+        last = {key: value for key, value in history.epochs[-1].items()
+                if key not in ("order", "output_counts", "spike_indices", "spike_times")}
+        return new, {"rule": "stdp", "epochs": len(history.epochs), **last}
+    if rule == "tempotron":
+        from ..data import SpikeDataset
+        from .tempotron import train_output_layer
+
+        options.setdefault("seed", seed)
+        new, history = train_output_layer(spec, SpikeDataset(x, labels, spec.dt), **options)
+        keep = ("epochs", "converged", "final_accuracy", "accuracy", "builds", "wall_time")
+        return new, {"rule": "tempotron", **{key: history[key] for key in keep if key in history}}
+    from .surrogate import train_surrogate
+
+    options.setdefault("seed", seed)
+    options.setdefault("learn", ("weights",))
+    new, history = train_surrogate(spec, x, labels, **options)
+    summary = history.to_dict()
+    return new, {"rule": "surrogate", "epochs": len(summary["epochs"]), "best_epoch": summary["best_epoch"],
+                 "last": summary["epochs"][-1] if summary["epochs"] else None}
+
+
+def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp", rule_options=None, layers=None,
+                         parameters=None, per_neuron: bool = False, outer_steps: int = 5, method: str = "spsa",
+                         step_size: float = 0.1, perturbation: float = 0.05, seed: int = 0, callback=None,
+                         objective: str = "validation", backend: str = "standalone", backend_options=None,
+                         objective_options=None, final_inner: bool = True, stability=None, progress=None) -> tuple:
+    """Alternate inner weight learning with outer steps on the intrinsic parameters.
+
+    Outer step ``k``: (1) train the weights with ``rule`` on ``train_set`` (the current intrinsic parameters
+    fixed); (2) one step of :class:`IntrinsicOptimizer` on the objective built with the new weights; (3) write the
+    new intrinsic parameters into the spec.  After the last step the weights are trained once more for the final
+    parameters (``final_inner``) and the objective is evaluated at the result.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        Starting network.
+    train_set, validation_set : SpikeDataset or (spiketrains, labels)
+        Inner learning and the readout fit use ``train_set``; the outer objective is scored on ``validation_set``.
+    rule : {"stdp", "tempotron", "surrogate"}
+        Inner rule: :func:`~brainlz.learning.stdp.train_stdp` (input weights, unsupervised; ``rule_options["rule"]``
+        an :class:`~brainlz.learning.stdp.STDPRule` or its keyword dict, default ``w_max`` = twice the largest
+        initial weight), :func:`~brainlz.learning.tempotron.train_output_layer` (output weights; needs a
+        SpikeDataset-compatible train set) or :func:`~brainlz.learning.surrogate.train_surrogate` (weights only by
+        default).
+    rule_options : dict, optional
+        Keyword arguments of the inner trainer (``epochs``, ``backend``, ...).  ``seed`` defaults to
+        ``seed + k``.
+    layers, parameters, per_neuron
+        The intrinsic parameter vector (see :class:`IntrinsicSpace`); shared per layer by default.
+    outer_steps : int
+        Outer steps.
+    method : {"spsa", "central", "gradient"}
+        Gradient estimator (``"gradient"`` needs ``objective="twin"``).
+    step_size, perturbation, stability
+        Gains in normalised units (see :func:`optimize_intrinsic`; SPSA's ``A`` defaults to ``0.1 * outer_steps``).
+    seed : int
+        Seed of the SPSA perturbations and (offset by the step) of the inner trainers.
+    callback : callable, optional
+        ``callback(record)`` after every outer step; returning True stops.
+    objective : {"validation", "twin"}
+        ``"validation"``: log-loss of the LZC readout on the validation set (:class:`ValidationObjective`,
+        simulated with ``backend``); ``"twin"``: count loss of the surrogate twin on the validation set
+        (:class:`TwinObjective`).
+    backend, backend_options
+        Simulation of the candidates for the validation objective.
+    objective_options : dict, optional
+        Further keyword arguments of the objective class.
+    final_inner : bool
+        Retrain the weights once more after the last outer step.
+    progress : callable, optional
+        ``progress(done, outer_steps)`` after every outer step.
+
+    Returns
+    -------
+    spec : NetworkSpec
+        Trained weights and intrinsic parameters.
+    history : dict
+        JSON-serialisable: ``space`` (names, bounds), ``outer`` (one record per step: the optimiser's record,
+        ``inner`` summary, objective ``details`` and ``parameters``), ``final`` (objective, details, parameters),
+        ``stopped_early``, ``n_evaluations``, ``seconds`` and the settings.
+    """
+    spec = _check_spec(spec)
+    if rule not in RULES:
+        raise ParameterError("rule", rule, f"expected one of {RULES}")
+    if rule_options is not None and not isinstance(rule_options, dict):
+        raise ParameterError("rule_options", rule_options, "expected a dict of keyword arguments")
+    if objective not in ("validation", "twin"):
+        raise ParameterError("objective", objective, "expected 'validation' or 'twin'")
+    if method not in METHODS:
+        raise ParameterError("method", method, f"expected one of {METHODS}")
+    if method == "gradient" and objective != "twin":
+        raise ParameterError("method", method, "'gradient' needs objective='twin' (the validation objective has "
+                                               "no gradient)")
+    outer_steps = _check_int(outer_steps, "outer_steps")
+    seed = _check_seed(seed)
+    _check_callable(callback, "callback")
+    _check_callable(progress, "progress")
+    if not isinstance(final_inner, (bool, np.bool_)):
+        raise ParameterError("final_inner", final_inner, "expected True or False")
+    if objective_options is not None and not isinstance(objective_options, dict):
+        raise ParameterError("objective_options", objective_options, "expected a dict")
+    x_train, y_train = _dataset(train_set, spec, "train_set")
+    _dataset(validation_set, spec, "validation_set")
+    space = IntrinsicSpace(spec, layers, parameters, per_neuron)
+    if objective == "validation":
+        target = ValidationObjective(spec, train_set, validation_set, space=space, backend=backend,
+                                     backend_options=backend_options, seed=seed, **dict(objective_options or {}))
+    else:
+        target = TwinObjective(spec, validation_set, space=space, **dict(objective_options or {}))
+    optimizer = IntrinsicOptimizer(space.to_unit(spec), None, method=method, step_size=step_size,
+                                   perturbation=perturbation, n_steps=outer_steps, seed=seed, stability=stability)
+    options = dict(rule_options or {})
+    started = time.perf_counter()
+    history = {"space": space.describe(), "rule": rule, "method": method, "objective": objective,
+               "outer_steps": outer_steps, "step_size": step_size, "perturbation": perturbation, "seed": seed,
+               "stability": optimizer.stability, "outer": [], "stopped_early": False}
+
+    def parameters_of(current):
+        return {b.layer + "." + b.name: np.asarray(current.layer(b.layer).params[b.name], dtype=float).tolist()
+                for b in space.blocks}
+
+    for k in range(outer_steps):
+        spec, inner = _inner(rule, spec, x_train, y_train, options, seed + k)
+        target = target.with_spec(spec)
+        gradient = target.value_and_gradient if method == "gradient" else None
+        record = optimizer.step(target, gradient)
+        spec = space.apply(spec, optimizer.u)
+        record.update(inner=inner, details=dict(target.last), parameters=parameters_of(spec))
+        history["outer"].append(_to_json(record))
+        if progress is not None:
+            progress(k + 1, outer_steps)
+        if callback is not None and callback(record):
+            history["stopped_early"] = True
+            break
+    final = {}
+    if final_inner:
+        spec, final["inner"] = _inner(rule, spec, x_train, y_train, options, seed + len(history["outer"]))
+    target = target.with_spec(spec)
+    final["objective"] = float(target(optimizer.u[None, :])[0])
+    final["details"] = dict(target.last)
+    final["parameters"] = parameters_of(spec)
+    final["x_unit"] = optimizer.u
+    history["final"] = _to_json(final)
+    history["n_evaluations"] = optimizer.n_evaluations + 1
+    history["seconds"] = time.perf_counter() - started
+    return spec, _to_json(history)

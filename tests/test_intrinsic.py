@@ -1,0 +1,344 @@
+"""Outer loop over intrinsic parameters: population runs, optimisers, descent guarantee, objectives, alternation."""
+
+import json
+
+import numpy as np
+import pytest
+from brian2 import Mohm, mV, ms
+
+from brainlz.backends import runtime, standalone
+from brainlz.data import SpikeDataset, make_task
+from brainlz.errors import ParameterError
+from brainlz.learning.intrinsic import (IntrinsicSpace, TwinObjective, descent_check, estimate_gradient,
+                                        estimate_lipschitz, optimize_intrinsic, simulate_parameter_sets,
+                                        spsa_gains, train_with_intrinsic, twin_gradient, validation_objective)
+from brainlz.network import NetworkSpec, check_copy_params
+from brainlz.readout import LZCFeatures, default_pipeline
+
+
+def _spec(output=3, seed=2, scale=1.5):
+    spec = NetworkSpec.create(6, hidden=4, output=output, seed=seed)
+    return spec.with_weights([w * scale for w in spec.weights])
+
+
+def _apply(spec, sets):
+    for layer, values in sets.items():
+        spec = spec.with_params(layer, **values)
+    return spec
+
+
+PARAMETER_SETS = [
+    {"hidden": {"tau_m": np.array([8.0, 15.0, 30.0, 60.0]) * ms}},                 # per-neuron, one layer
+    {"output": {"V_th": -56 * mV, "tau_m": 12 * ms}, "hidden": {"R": 150 * Mohm}},  # scalars, two layers
+    {},                                                                              # the spec itself
+]
+
+
+# ---------------------------------------------------------------------------------------------- population runs
+def test_population_equals_independent_runtime_simulations(rng):
+    spec = _spec()
+    x = rng.random((3, 6, 60)) < 0.08
+    out = simulate_parameter_sets(spec, PARAMETER_SETS, x, backend="runtime", target="numpy")
+    assert out.shape == (3, 3, 3, 60) and out.dtype == bool
+    for p, sets in enumerate(PARAMETER_SETS):
+        alone = runtime.simulate(_apply(spec, sets), x, target="numpy").output
+        np.testing.assert_array_equal(out[p], alone)
+    # several Brian2 runs (the per-copy parameters are sliced with the batch)
+    np.testing.assert_array_equal(
+        simulate_parameter_sets(spec, PARAMETER_SETS, x, backend="runtime", target="numpy", batch_size=4), out)
+    # the sets really differ, so the equality is not that of identical copies
+    assert not np.array_equal(out[0], out[2]) and not np.array_equal(out[1], out[2])
+
+
+def test_population_on_standalone_is_exact_and_reuses_the_compiled_program(rng, standalone_dir):
+    spec = _spec()
+    x = rng.random((3, 6, 60)) < 0.08
+    sets = PARAMETER_SETS[:2]
+    first = simulate_parameter_sets(spec, sets, x, backend="standalone", directory=standalone_dir)
+    builds = standalone.build_count()
+    other = [{"hidden": {"tau_m": 25 * ms}}, {"output": {"V_th": -45 * mV}}]
+    second = simulate_parameter_sets(spec, other, x, backend="standalone", directory=standalone_dir)
+    assert standalone.build_count() == builds  # same P and S: rerun through run_args, no recompile
+    for out, population in ((first, sets), (second, other)):
+        for p, values in enumerate(population):
+            # the spec alone, on the same compiled program (padded to its size), without per-copy parameters
+            alone = standalone.simulate(_apply(spec, values), x, batch_size=6, directory=standalone_dir)
+            assert alone.n_builds == 0
+            np.testing.assert_array_equal(out[p], alone.output)
+            np.testing.assert_array_equal(out[p], runtime.simulate(_apply(spec, values), x, target="numpy").output)
+    assert standalone.build_count() == builds
+    assert not np.array_equal(first, second)
+    # the validation objective on the same P * S copies; a smaller population is padded onto the same program
+    objective = validation_objective(spec, (x[:2], np.array([0, 1])), (x[2:], np.array([1])), parameters=("tau_m",),
+                                     backend="standalone", backend_options={"directory": standalone_dir})
+    U = np.array([[0.1, 0.2], [0.5, 0.9]])
+    pair = objective(U)
+    single = objective(U[1:])
+    assert single[0] == pair[1] and pair[0] != pair[1]
+    assert standalone.build_count() == builds
+
+
+def test_parameter_sets_are_validated():
+    spec = _spec()
+    x = np.zeros((2, 6, 20), dtype=bool)
+    cases = [
+        ([{"nope": {"tau_m": 10 * ms}}], "parameter_sets[0].nope"),
+        ([{}, {"hidden": {"tau_x": 10 * ms}}], "parameter_sets[1].hidden.tau_x"),
+        ([{"hidden": {"tau_m": 500 * ms}}], "parameter_sets[0].hidden.tau_m"),           # outside the bounds
+        ([{"hidden": {"tau_m": 10 * mV}}], "parameter_sets[0].hidden.tau_m"),            # wrong unit
+        ([{"hidden": {"tau_m": np.ones(3) * 10 * ms}}], "parameter_sets[0].hidden.tau_m"),  # wrong shape
+        ([{"output": {"V_reset": -50 * mV, "V_th": -55 * mV}}], "parameter_sets[0].output.V_reset"),  # constraint
+        ([], "parameter_sets"),
+    ]
+    for sets, field in cases:
+        with pytest.raises(ParameterError) as info:
+            simulate_parameter_sets(spec, sets, x, backend="runtime", target="numpy")
+        assert info.value.field == field, (field, info.value)
+    with pytest.raises(ParameterError, match="copy_params"):
+        simulate_parameter_sets(spec, [{}], x, backend="runtime", copy_params={})
+
+
+def test_copy_params_hook_checks_names_and_shapes():
+    spec = _spec()
+    ok = check_copy_params(spec, {"hidden": {"tau_m": np.full((5, 4), 0.02)}}, 5)
+    assert ok["hidden"]["tau_m"].shape == (5, 4)
+    for bad, field in (({"x": {}}, "copy_params.x"), ({"hidden": {"foo": np.zeros((5, 4))}}, "copy_params.hidden.foo"),
+                       ({"hidden": {"tau_m": np.zeros((4, 4))}}, "copy_params.hidden.tau_m"),
+                       ({"hidden": {"tau_m": np.full((5, 4), np.nan)}}, "copy_params.hidden.tau_m")):
+        with pytest.raises(ParameterError) as info:
+            check_copy_params(spec, bad, 5)
+        assert info.value.field == field
+
+
+# ---------------------------------------------------------------------------------------------- optimiser
+A = np.array([[3.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]])
+LOW, HIGH = np.array([-2.0, 0.0, 1.0]), np.array([2.0, 10.0, 3.0])
+BOUNDS = np.c_[LOW, HIGH]
+WIDTH = HIGH - LOW
+X_STAR = np.array([0.3, 4.0, 2.2])
+L_EXACT = float(np.abs(np.linalg.eigvalsh(WIDTH[:, None] * A * WIDTH[None, :])).max())  # Hessian in u
+
+
+def _quadratic(X, x_star=X_STAR):
+    X = np.asarray(X)
+    assert np.all(X >= LOW - 1e-12) and np.all(X <= HIGH + 1e-12), "a candidate left the bounds"
+    return 0.5 * np.einsum("pi,ij,pj->p", X - x_star, A, X - x_star)
+
+
+def _gradient_u(x):
+    return WIDTH * (A @ (x - X_STAR))  # d f / d u
+
+
+def test_central_and_spsa_estimates_agree_with_the_analytic_gradient():
+    x = np.array([1.0, 6.0, 1.5])
+    u = (x - LOW) / WIDTH
+    exact = _gradient_u(x)
+    central = estimate_gradient(_quadratic, u, method="central", perturbation=0.05, bounds=BOUNDS)
+    assert central["candidates"].shape == (7, 3)  # 2d + 1
+    np.testing.assert_allclose(central["gradient"], exact, rtol=1e-9)
+    assert central["objective"] == pytest.approx(_quadratic(x[None])[0])
+    rng = np.random.default_rng(7)
+    estimates = []
+    for _ in range(3000):
+        spsa = estimate_gradient(_quadratic, u, method="spsa", perturbation=0.05, bounds=BOUNDS, rng=rng,
+                                 include_current=False)
+        assert spsa["candidates"].shape == (2, 3)
+        # one SPSA estimate of a quadratic is exactly the directional derivative divided by delta_i
+        np.testing.assert_allclose(spsa["gradient"] * spsa["delta"], spsa["delta"] @ exact, rtol=1e-9)
+        estimates.append(spsa["gradient"])
+    mean = np.mean(estimates, axis=0)
+    # unbiased: the mean over Rademacher directions converges to the gradient (std ~ |g| / sqrt(3000))
+    assert np.linalg.norm(mean - exact) < 0.05 * np.linalg.norm(exact)
+
+
+def test_lipschitz_estimate_and_monotone_descent_on_a_quadratic():
+    x0 = np.array([1.5, 8.0, 1.2])
+    assert estimate_lipschitz(_quadratic, x0, BOUNDS) == pytest.approx(L_EXACT, rel=1e-6)  # full FD Hessian
+    power = estimate_lipschitz(_quadratic, x0, BOUNDS, hessian="power", n_iter=30, details=True)
+    assert power["lipschitz"] == pytest.approx(L_EXACT, rel=1e-6)
+    assert power["iterations"][0] < power["lipschitz"] <= L_EXACT * (1 + 1e-9)  # converges from below
+    check = descent_check(_quadratic, x0, BOUNDS, step_fraction=0.9, n_steps=12)
+    assert check["lipschitz"] == pytest.approx(L_EXACT, rel=1e-6)
+    assert check["monotone"] and len(check["objective"]) == 13
+    assert all(d < 0 for d in check["decrease"])
+    assert check["objective"][-1] < 0.05 * check["objective"][0]
+    # the same run with a step beyond 2/L is not a descent method: the check can fail
+    too_far = optimize_intrinsic(_quadratic, x0, BOUNDS, method="central", step_size=2.5 / L_EXACT,
+                                 perturbation=1e-3, n_steps=6)
+    assert np.any(np.diff(too_far.objective_trace) > 0)
+
+
+def test_iterates_stay_in_the_box_and_reach_the_projected_minimum():
+    diagonal = np.diag([2.0, 1.0, 4.0])
+    x_star = np.array([3.0, -1.0, 2.0])  # outside the box in the first two coordinates
+
+    def objective(X):
+        X = np.asarray(X)
+        assert np.all(X >= LOW) and np.all(X <= HIGH)
+        return 0.5 * np.einsum("pi,ij,pj->p", X - x_star, diagonal, X - x_star)
+
+    L = float((WIDTH ** 2 * np.diag(diagonal)).max())
+    for method in ("central", "spsa"):
+        # SPSA keeps some noise at a constrained minimum: the gradient components pinned at the bounds leak into
+        # the estimate of the free one (g_i = sum_j delta_i delta_j g_j)
+        result = optimize_intrinsic(objective, np.array([0.0, 5.0, 1.5]), BOUNDS, method=method,
+                                    step_size=0.9 / L if method == "central" else 1.0 / L, perturbation=0.02,
+                                    n_steps=300 if method == "spsa" else 60, seed=0)
+        assert np.all((result.x_unit >= 0) & (result.x_unit <= 1))
+        np.testing.assert_allclose(result.x, np.clip(x_star, LOW, HIGH), atol=1e-3 if method == "central" else 5e-2)
+        for record in result.history:
+            assert np.all((record["x_unit_next"] >= 0) & (record["x_unit_next"] <= 1))
+        json.dumps(result.to_dict())
+
+
+def test_callback_stops_early_and_spsa_gains_follow_spall():
+    seen = []
+
+    def callback(record):
+        seen.append(record["step"])
+        return record["step"] == 2
+
+    result = optimize_intrinsic(_quadratic, np.array([1.5, 8.0, 1.2]), BOUNDS, method="spsa", step_size=0.01,
+                                perturbation=0.1, n_steps=20, seed=1, callback=callback)
+    assert seen == [0, 1, 2] and result.stopped_early and len(result.history) == 3
+    assert result.n_evaluations == 3 * 3 + 1  # 2 perturbed + current per step, then the final point
+    for record in result.history:
+        k = record["step"]
+        assert record["n_candidates"] == 3
+        assert record["step_size"] == pytest.approx(0.01 / (k + 1 + 2.0) ** 0.602)   # A = 10 % of 20 steps
+        assert record["perturbation"] == pytest.approx(0.1 / (k + 1) ** 0.101)
+    assert spsa_gains(0, 1.0, 1.0) == (1.0, 1.0)
+    # the same seed gives the same run
+    again = optimize_intrinsic(_quadratic, np.array([1.5, 8.0, 1.2]), BOUNDS, method="spsa", step_size=0.01,
+                               perturbation=0.1, n_steps=3, seed=1, stability=2.0)
+    np.testing.assert_array_equal(again.x_unit, result.x_unit)
+
+
+def test_optimiser_arguments_are_validated():
+    x0 = np.array([1.5, 8.0, 1.2])
+    for kwargs, field in (({"method": "adam"}, "method"), ({"step_size": -1.0}, "step_size"),
+                          ({"perturbation": 0.0}, "perturbation"), ({"n_steps": 0}, "n_steps"),
+                          ({"seed": -1}, "seed"), ({"callback": 3}, "callback"),
+                          ({"method": "gradient"}, "gradient")):
+        with pytest.raises(ParameterError) as info:
+            optimize_intrinsic(_quadratic, x0, BOUNDS, **kwargs)
+        assert info.value.field == field
+    with pytest.raises(ParameterError) as info:
+        optimize_intrinsic(_quadratic, x0, BOUNDS[:2])
+    assert info.value.field == "bounds"
+    with pytest.raises(ParameterError) as info:
+        optimize_intrinsic(_quadratic, np.array([5.0, 8.0, 1.2]), BOUNDS)
+    assert info.value.field == "x0"
+    with pytest.raises(ParameterError) as info:
+        optimize_intrinsic(lambda X: np.zeros(1), x0, BOUNDS, method="central")
+    assert info.value.field == "objective"
+
+
+# ---------------------------------------------------------------------------------------------- spiking objectives
+def _smooth_twin_setup():
+    spec = NetworkSpec.create(6, hidden=4, output=2, seed=2)
+    for layer in spec.layer_names:  # the refractory mask is not smooth
+        spec = spec.with_params(layer, t_ref=0 * ms)
+    data = make_task("rate", n_samples=4, n_channels=6, n_bins=40, difficulty=0.3, seed=1)
+    return spec, data
+
+
+def test_twin_gradient_is_the_gradient_and_descends_on_the_smoothed_objective():
+    spec, data = _smooth_twin_setup()
+    objective = TwinObjective(spec, data, space=IntrinsicSpace(spec, parameters=("tau_m", "V_th")), mode="smooth",
+                              count_scale=1.0, slope=0.5)
+    assert objective.space.d == 4 and objective.space.names[0] == "hidden.tau_m"
+    u0 = objective.x0
+    loss, grad, space = twin_gradient(spec, data, u0, parameters=("tau_m", "V_th"), mode="smooth",
+                                      count_scale=1.0, slope=0.5)
+    assert space.d == 4
+    numeric = estimate_gradient(objective, u0, method="central", perturbation=1e-5)["gradient"]
+    assert np.linalg.norm(numeric) > 1e-3
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-6 * np.abs(numeric).max())
+    # L from finite differences of the BPTT gradient = L from second differences of the loss itself
+    L = estimate_lipschitz(None, u0, gradient=objective.value_and_gradient, radius=1e-3)
+    L_values = estimate_lipschitz(objective, u0, radius=1e-3, perturbation=1e-5)
+    assert L == pytest.approx(L_values, rel=1e-3) and L > 1.0
+    # descent with a step below 1/L, at every step
+    check = descent_check(objective, u0, method="gradient", step_fraction=0.5, n_steps=6,
+                          lipschitz_options={"radius": 1e-3})
+    assert check["lipschitz"] == L
+    assert check["monotone"], check["objective"]
+    assert check["objective"][-1] < check["objective"][0]
+
+
+def test_validation_objective_is_the_validation_log_loss_of_the_lzc_readout():
+    from sklearn.metrics import log_loss
+
+    spec = _spec(output=4)
+    data = make_task("rate", n_samples=16, n_channels=6, n_bins=60, difficulty=0.2, seed=1)
+    train = SpikeDataset(data.spiketrains[:10], data.labels[:10], data.dt)
+    val = (data.spiketrains[10:], data.labels[10:])
+    objective = validation_objective(spec, train, val, parameters=("tau_m",), backend="runtime",
+                                     backend_options={"target": "numpy"})
+    assert objective.space.names == ["hidden.tau_m", "output.tau_m"]
+    U = np.array([objective.x0, [0.1, 0.6]])
+    values = objective(U)
+    assert values.shape == (2,) and values[0] != values[1]
+    # candidate 1 computed independently
+    candidate = spec.with_params("hidden", tau_m=(2 + 0.1 * 98) * ms).with_params("output", tau_m=(2 + 0.6 * 98) * ms)
+    features = LZCFeatures().fit_transform(runtime.simulate(candidate, data.spiketrains, target="numpy").output)
+    model = default_pipeline(0).fit(features[:10], data.labels[:10])
+    expected = log_loss(data.labels[10:], model.predict_proba(features[10:]), labels=model.classes_)
+    assert values[1] == pytest.approx(expected, rel=1e-12)
+    assert len(objective.last["accuracy"]) == 2
+
+
+@pytest.mark.parametrize("rule, options, objective, method", [
+    ("surrogate", {"epochs": 1, "batch_size": 8, "validation_fraction": 0}, "validation", "spsa"),
+    ("tempotron", {"epochs": 2, "backend": "runtime", "target": "numpy"}, "twin", "gradient"),
+    ("stdp", {"epochs": 1, "backend": "runtime", "target": "numpy", "gap": 10 * ms}, "validation", "central"),
+])
+def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, method):
+    spec = NetworkSpec.create(6, hidden=4, output=2, seed=2)
+    data = make_task("rate", n_samples=14, n_channels=6, n_bins=60, difficulty=0.2, seed=1)
+    train = SpikeDataset(data.spiketrains[:8], data.labels[:8], data.dt)
+    val = SpikeDataset(data.spiketrains[8:], data.labels[8:], data.dt)
+    calls = []
+    new, history = train_with_intrinsic(spec, train, val, rule=rule, rule_options=options,
+                                        parameters=("tau_m", "V_th"), outer_steps=2, method=method,
+                                        objective=objective, backend="runtime", backend_options={"target": "numpy"},
+                                        step_size=0.05, perturbation=0.05, seed=0, callback=calls.append)
+    assert json.loads(json.dumps(history)) == history
+    assert len(history["outer"]) == 2 and len(calls) == 2
+    assert history["outer"][0]["n_candidates"] == {"spsa": 3, "central": 9, "gradient": 1}[method]
+    assert history["space"]["names"] == ["hidden.tau_m", "hidden.V_th", "output.tau_m", "output.V_th"]
+    changed = False
+    for layer in ("hidden", "output"):
+        model = new.layer(layer).neuron_model
+        for name in ("tau_m", "V_th"):
+            values = np.asarray(new.layer(layer).params[name])
+            low, high = (float(b) for b in model.params[name].bounds)
+            assert np.all((values >= low) & (values <= high)) and np.ptp(values) == 0  # shared per layer
+            changed |= not np.allclose(values, np.asarray(spec.layer(layer).params[name]))
+            assert history["final"]["parameters"][f"{layer}.{name}"] == values.tolist()
+    assert changed
+    assert not np.array_equal(np.asarray(new.weights[-1 if rule == "tempotron" else 0]),
+                              np.asarray(spec.weights[-1 if rule == "tempotron" else 0]))
+    assert np.isfinite(history["final"]["objective"])
+
+
+def test_train_with_intrinsic_stops_on_callback_and_validates():
+    spec = NetworkSpec.create(6, hidden=4, output=2, seed=2)
+    data = make_task("rate", n_samples=12, n_channels=6, n_bins=40, difficulty=0.2, seed=1)
+    train = SpikeDataset(data.spiketrains[:8], data.labels[:8], data.dt)
+    val = SpikeDataset(data.spiketrains[8:], data.labels[8:], data.dt)
+    new, history = train_with_intrinsic(spec, train, val, rule="surrogate",
+                                        rule_options={"epochs": 1, "validation_fraction": 0},
+                                        layers="output", parameters=("V_th",), per_neuron=True, outer_steps=5,
+                                        objective="twin", method="spsa", callback=lambda record: True,
+                                        final_inner=False)
+    assert history["stopped_early"] and len(history["outer"]) == 1
+    assert history["space"]["names"] == ["output.V_th[0]", "output.V_th[1]"]
+    for kwargs, field in (({"rule": "hebb"}, "rule"), ({"method": "gradient"}, "method"),
+                          ({"outer_steps": 0}, "outer_steps"), ({"parameters": ("tau_x",)}, "parameters"),
+                          ({"layers": "nope"}, "layers"), ({"objective": "accuracy"}, "objective"),
+                          ({"seed": 1.5}, "seed"), ({"rule_options": 3}, "rule_options")):
+        with pytest.raises(ParameterError) as info:
+            train_with_intrinsic(spec, train, val, **{"rule": "surrogate", **kwargs})
+        assert info.value.field == field, (kwargs, info.value)
