@@ -391,7 +391,6 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     from .backends import get_backend
     from .data import make_task
     from .models import load_model
-    from .network import NetworkSpec
     from .readout import LZCFeatures, LZCThresholdClassifier, default_pipeline, evaluate
 
     if directory is not None and Path(directory).exists():
@@ -404,18 +403,18 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     dataset = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
                         difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
                         dt=dt, seed=seeds["data"], **protocol.task_options)
-    spec = NetworkSpec.create(dataset.n_channels, hidden=protocol.hidden, output=protocol.output,
-                              model=protocol.model, model_options=protocol.model_options, dt=dt,
-                              seed=seeds["weights"])
-    if protocol.weight_scale != 1.0:
-        spec = spec.with_weights([w * protocol.weight_scale for w in spec.weights])
-
     learning_history = None
-    initial_spec = spec
+    tuning = None
     if protocol.learning:
         from .readout import split_indices
 
         train_indices, _ = split_indices(dataset.labels, protocol.test_size, seeds["readout"])
+        if protocol.learning.get("tune"):
+            requested = protocol
+            protocol, tuning = _tune(protocol, dataset.subset(train_indices), seeds, backend)
+    spec = _initial_spec(protocol, dataset.n_channels, seeds)
+    initial_spec = spec
+    if protocol.learning:
         spec, learning_history = train_network(spec, dataset.subset(train_indices), protocol.learning,
                                                backend=protocol.backend, backend_options=protocol.backend_options,
                                                seed=seeds["learning"])
@@ -465,6 +464,8 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     }
     if learning_history is not None:
         metrics["learning"] = learning_history
+    if tuning is not None:
+        metrics["tuning"] = {**tuning, "tuned_protocol": protocol.to_dict()}
     if twin_check is not None:
         metrics["twin_vs_brian2"] = twin_check
 
@@ -484,7 +485,8 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
             final = parent / f"{run_id}-{suffix}"
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
     try:
-        config = {"protocol": protocol.to_dict(), "network": {"sizes": list(spec.sizes), "dt_s": float(dt),
+        recorded = requested if tuning is not None else protocol  # the cell protocol a sweep compares against
+        config = {"protocol": recorded.to_dict(), "network": {"sizes": list(spec.sizes), "dt_s": float(dt),
                                                               "layers": [lay.model for lay in spec.layers]},
                   "dataset": dataset.params, "seeds": seeds, "provenance": _provenance(protocol_file),
                   "started_utc": started.isoformat(),
@@ -508,6 +510,64 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     return RunResult(final, metrics, table)
 
 
+def _initial_spec(protocol: Protocol, n_channels: int, seeds: dict):
+    from brian2 import ms
+
+    from .network import NetworkSpec
+
+    spec = NetworkSpec.create(n_channels, hidden=protocol.hidden, output=protocol.output, model=protocol.model,
+                              model_options=protocol.model_options, dt=protocol.dt_ms * ms, seed=seeds["weights"])
+    if protocol.weight_scale != 1.0:
+        spec = spec.with_weights([w * protocol.weight_scale for w in spec.weights])
+    return spec
+
+
+TUNABLE_FIELDS = ("hidden", "output", "weight_scale")
+
+
+def _tune(protocol: Protocol, train_set, seeds: dict, backend):
+    """Choose network size / learning-rule settings on a validation split of the training part.
+
+    ``protocol.learning["tune"]`` maps protocol fields (``hidden``, ``output``, ``weight_scale``) or keys of the
+    learning dict (``lr``, ``learning_rate``, ``epochs``, ...) to lists of candidates.  Every combination is
+    trained on 75 % of the training part (stratified) and scored by the test accuracy of the protocol's LZC
+    readout on the other 25 % (the readout fitted on the 75 %); the best (first on ties) is returned as a protocol
+    without ``tune``, to be trained on the whole training part.  The test samples are never used.
+    """
+    import itertools
+
+    from .readout import LZCFeatures, default_pipeline, split_indices
+
+    grid = protocol.learning["tune"]
+    if not isinstance(grid, dict) or not all(isinstance(v, (list, tuple)) and v for v in grid.values()):
+        raise ParameterError("protocol.learning.tune", grid, "expected a dict name -> non-empty list of candidates")
+    inner_idx, val_idx = split_indices(train_set.labels, 0.25, seeds["readout"])
+    inner, val = train_set.subset(inner_idx), train_set.subset(val_idx)
+    learning = {k: v for k, v in protocol.learning.items() if k != "tune"}
+    results = []
+    for values in itertools.product(*grid.values()):
+        choice = dict(zip(grid, values))
+        fields = {k: v for k, v in choice.items() if k in TUNABLE_FIELDS}
+        candidate = protocol.replace(**fields, learning={**learning, **{k: v for k, v in choice.items()
+                                                                       if k not in TUNABLE_FIELDS}})
+        spec = _initial_spec(candidate, train_set.n_channels, seeds)
+        spec, _ = train_network(spec, inner, candidate.learning, backend=candidate.backend,
+                                backend_options=candidate.backend_options, seed=seeds["learning"])
+        both = np.concatenate([inner.spiketrains, val.spiketrains])
+        output = backend.simulate(spec, both, batch_size=min(candidate.batch_size, len(both)),
+                                  seed=seeds["simulation"], **candidate.backend_options).output
+        features = LZCFeatures(include_counts=candidate.include_counts).fit_transform(output)
+        readout = default_pipeline(seed=seeds["readout"]).fit(features[:len(inner_idx)], inner.labels)
+        accuracy = float(np.mean(readout.predict(features[len(inner_idx):]) == val.labels))
+        results.append({"choice": _jsonable(choice), "validation_accuracy": accuracy})
+    best = max(range(len(results)), key=lambda k: (results[k]["validation_accuracy"], -k))
+    choice = dict(zip(grid, list(itertools.product(*grid.values()))[best]))
+    fields = {k: v for k, v in choice.items() if k in TUNABLE_FIELDS}
+    tuned = protocol.replace(**fields, learning={**learning, **{k: v for k, v in choice.items()
+                                                               if k not in TUNABLE_FIELDS}})
+    return tuned, {"candidates": results, "best": _jsonable(choice), "n_validation": int(len(val_idx))}
+
+
 def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", backend_options=None, seed: int = 0):
     """Apply the protocol's learning rule to ``spec`` on the training samples; return (new spec, summary dict).
 
@@ -526,7 +586,18 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
     """
     options = dict(learning)
     rule_name = options.pop("rule")
+    options.pop("tune", None)  # handled by run_protocol
+    intrinsic = options.pop("intrinsic", None)
+    if intrinsic is not None and not isinstance(intrinsic, dict):
+        raise ParameterError("protocol.learning.intrinsic", intrinsic, "expected a dict of options (or None)")
     if rule_name == "surrogate":
+        if intrinsic is not None:  # learned jointly with the weights, by the twin's gradient
+            unknown = set(intrinsic) - {"parameters", "shared"}
+            if unknown:
+                raise ParameterError("protocol.learning.intrinsic", sorted(unknown),
+                                     "the surrogate rule takes only 'parameters' and 'shared' here")
+            options["learn"] = ["weights"] + list(intrinsic.get("parameters") or ["intrinsic"])
+            options["shared"] = bool(intrinsic.get("shared", False))
         return _train_surrogate(spec, train_set, options, seed)
     backend_options = dict(backend_options or {})
     target = backend_options.get("target", "cython")
@@ -545,6 +616,9 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
         unknown = set(options) - {"gap", "between", "shuffle"}
         if unknown:
             raise ParameterError("protocol.learning", sorted(unknown), "unknown STDP options")
+        if intrinsic is not None:
+            inner = {"rule": rule_options, "epochs": epochs, "backend": backend, "target": target, **options}
+            return _train_with_intrinsic(spec, train_set, "stdp", inner, intrinsic, backend, backend_options, seed)
         rule = STDPRule(**rule_options)
         new_spec, history = train_stdp(spec, train_set, rule, epochs=epochs, backend=backend, target=target,
                                        seed=seed, **options)
@@ -566,9 +640,39 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
         options["backend"] = "standalone"
     else:
         options.update(backend="runtime", target=target)
+    if intrinsic is not None:
+        inner = {"params": params, "epochs": epochs, **options}
+        return _train_with_intrinsic(spec, train_set, "tempotron", inner, intrinsic, backend, backend_options, seed)
     new_spec, history = train_output_layer(spec, train_set, params, epochs=epochs, seed=seed, **options)
     summary = {k: v for k, v in history.items() if k not in ("weights", "scale", "trials")}
     return new_spec, _jsonable({"rule": "tempotron", "epochs": epochs, "history": summary})
+
+
+INTRINSIC_OPTIONS = ("layers", "parameters", "per_neuron", "outer_steps", "method", "step_size", "perturbation",
+                     "objective", "objective_options", "final_inner", "stability", "validation_fraction")
+
+
+def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend, backend_options, seed):
+    """STDP or tempotron inside the outer loop over intrinsic parameters (brainlz.learning.intrinsic).
+
+    The training part is split (stratified) into the inner training samples and a validation part
+    (``validation_fraction``, default 0.25) that scores the outer objective.
+    """
+    from .learning.intrinsic import train_with_intrinsic
+    from .readout import split_indices
+
+    unknown = set(intrinsic) - set(INTRINSIC_OPTIONS)
+    if unknown:
+        raise ParameterError("protocol.learning.intrinsic", sorted(unknown),
+                             f"unknown options; accepted: {', '.join(INTRINSIC_OPTIONS)}")
+    options = dict(intrinsic)
+    fraction = options.pop("validation_fraction", 0.25)
+    inner_idx, val_idx = split_indices(train_set.labels, fraction, seed)
+    objective_backend = "standalone" if backend == "standalone" else "runtime"
+    new_spec, history = train_with_intrinsic(
+        spec, train_set.subset(inner_idx), train_set.subset(val_idx), rule=rule, rule_options=inner, seed=seed,
+        backend=objective_backend, backend_options=dict(backend_options or {}), **options)
+    return new_spec, _jsonable({"rule": rule, "intrinsic": history, "validation_fraction": fraction})
 
 
 def _twin_check(spec, dataset, output, test_indices, learning: dict) -> dict:

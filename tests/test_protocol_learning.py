@@ -1,0 +1,82 @@
+"""Protocol-level learning options: intrinsic parameters for every rule, and the tuned baseline."""
+
+import json
+
+import numpy as np
+import pytest
+
+import brainlz.protocol as protocol_module
+from brainlz.errors import ParameterError
+from brainlz.network import NetworkSpec
+from brainlz.protocol import Protocol, run_protocol
+
+TINY = dict(task="burst", difficulty=0.0, n_samples=40, n_channels=8, n_bins=100, hidden=4, output=4,
+            backend="runtime", backend_options={"target": "numpy"}, batch_size=40, n_folds=2, test_size=0.25)
+
+
+def _run(tmp_path, learning, **changes):
+    protocol = Protocol(name="learn", learning=learning, **{**TINY, **changes})
+    result = run_protocol(protocol, tmp_path, progress=False, figures=False)
+    return result, NetworkSpec.load(result.directory / "network_initial.npz"), \
+        NetworkSpec.load(result.directory / "network.npz")
+
+
+def _layer_values(spec, name):
+    return [np.asarray(layer.params[name]) for layer in spec.layers]
+
+
+@pytest.mark.parametrize("rule, options", [
+    ("stdp", {"epochs": 1}),
+    ("tempotron", {"epochs": 2, "learning_rate": 0.01}),
+])
+def test_intrinsic_outer_loop_runs_inside_a_protocol(tmp_path, rule, options):
+    learning = {"rule": rule, **options,
+                "intrinsic": {"parameters": ["tau_m", "V_th"], "outer_steps": 2, "method": "spsa",
+                              "step_size": 0.2, "perturbation": 0.1}}
+    result, initial, trained = _run(tmp_path, learning)
+    history = result.metrics["learning"]
+    assert history["rule"] == rule and len(history["intrinsic"]["outer"]) == 2
+    moved = [not np.allclose(a, b) for a, b in zip(_layer_values(initial, "tau_m"), _layer_values(trained, "tau_m"))]
+    assert any(moved)
+    for values in _layer_values(trained, "tau_m"):
+        assert np.all(values == values[0]) and 0.002 <= values[0] <= 0.1  # shared per layer, inside the bounds
+    for values in _layer_values(trained, "V_reset"):  # not in the vector: unchanged
+        np.testing.assert_array_equal(values, -0.065)
+
+
+def test_surrogate_intrinsic_means_joint_gradient_learning(tmp_path):
+    learning = {"rule": "surrogate", "epochs": 2, "lr": 0.03, "intrinsic": {"parameters": ["V_th"], "shared": True}}
+    result, initial, trained = _run(tmp_path, learning)
+    assert result.metrics["learning"]["learn"] == ["weights", "V_th"]
+    out = np.asarray(trained.output.params["V_th"])
+    assert np.all(out == out[0]) and out[0] != -0.05
+    np.testing.assert_array_equal(np.asarray(trained.output.params["tau_m"]), 0.02)
+    with pytest.raises(ParameterError, match="intrinsic"):
+        _run(tmp_path, {"rule": "surrogate", "intrinsic": {"outer_steps": 2}})
+
+
+def test_tuning_picks_the_best_validation_candidate_and_never_sees_the_test(tmp_path, monkeypatch):
+    seen = []
+    original = protocol_module.train_network
+
+    def recording(spec, train_set, learning, **kwargs):
+        seen.append((spec.layers[0].n_neurons, learning.get("learning_rate"), train_set.n_samples))
+        return original(spec, train_set, learning, **kwargs)
+
+    monkeypatch.setattr(protocol_module, "train_network", recording)
+    learning = {"rule": "tempotron", "epochs": 2, "tune": {"hidden": [2, 4], "learning_rate": [0.001, 0.01]}}
+    result, initial, trained = _run(tmp_path, learning)
+    tuning = result.metrics["tuning"]
+    assert [c["choice"] for c in tuning["candidates"]] == [
+        {"hidden": 2, "learning_rate": 0.001}, {"hidden": 2, "learning_rate": 0.01},
+        {"hidden": 4, "learning_rate": 0.001}, {"hidden": 4, "learning_rate": 0.01}]
+    scores = [c["validation_accuracy"] for c in tuning["candidates"]]
+    assert tuning["best"] == tuning["candidates"][int(np.argmax(scores))]["choice"]
+    assert trained.layers[0].n_neurons == tuning["best"]["hidden"]
+    n_train = 30  # 40 samples, test_size 0.25
+    assert [s[2] for s in seen[:4]] == [n_train - tuning["n_validation"]] * 4  # candidates: inner part only
+    assert seen[4][2] == n_train and seen[4][:2] == (tuning["best"]["hidden"], tuning["best"]["learning_rate"])
+    config = json.loads((result.directory / "config.json").read_text())
+    assert config["protocol"]["learning"]["tune"]  # the requested protocol is what is recorded
+    with pytest.raises(ParameterError, match="tune"):
+        _run(tmp_path, {"rule": "tempotron", "tune": {"hidden": []}})
