@@ -655,8 +655,9 @@ def _lookup(metrics: dict, path: str):
 
 def _extra_row(name, values, interval, mean_ci) -> dict:
     values = [v for v in values if v is not None]
+    ci = interval(values, mean_ci, values, _CONFIDENCE)
     return {"n": len(values), "values": values, "mean": float(np.mean(values)) if values else None,
-            "ci95": interval(values, mean_ci, values, _CONFIDENCE)}
+            "ci95": _clip01(ci) if "accuracy" in name else ci}
 
 
 def _format(name: str, value, signed=False) -> str:
