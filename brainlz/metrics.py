@@ -10,6 +10,14 @@ Three intervals cover what a brainlz run reports:
 * :func:`paired_difference_ci` -- the mean difference between two methods evaluated on the same seeds,
   with the Student-t interval of the paired differences.
 
+Operation counts and an energy estimate for the SNN-vs-ANN comparison:
+
+* :func:`synaptic_operations` -- synaptic operations (accumulates) of the spiking network per sample,
+  counted from its spike rasters.
+* :func:`dense_macs` -- multiply-accumulates of a non-spiking network of the same layer sizes.
+* :func:`energy_per_inference` -- both counts turned into joules with per-operation energies
+  (:data:`ENERGY_PER_OPERATION`, Horowitz 2014, 45 nm CMOS).
+
 This module imports neither Brian2 nor scikit-learn.
 """
 
@@ -23,7 +31,8 @@ from scipy import stats
 
 from .errors import ParameterError
 
-__all__ = ["accuracy_ci", "mean_ci", "paired_difference_ci"]
+__all__ = ["accuracy_ci", "mean_ci", "paired_difference_ci", "ENERGY_PER_OPERATION", "synaptic_operations",
+           "dense_macs", "energy_per_inference"]
 
 
 def _check_confidence(confidence) -> float:
@@ -202,3 +211,268 @@ def paired_difference_ci(a, b, confidence: float = 0.95) -> tuple[float, float, 
     if arr_a.shape != arr_b.shape:
         raise ParameterError("b", b, f"must have the same length as a ({arr_a.size}), got {arr_b.size}")
     return _t_interval(arr_a - arr_b, conf)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Operation counts and energy per inference
+# ---------------------------------------------------------------------------------------------------------------
+
+_HOROWITZ = ('M. Horowitz (2014), "Computing\'s energy problem (and what we can do about it)", '
+             "IEEE ISSCC Digest of Technical Papers, pp. 10-14; 45 nm CMOS, 0.9 V")
+
+#: Energy per arithmetic operation, in joules, with its source, so that reports can cite the figures.
+#: ``"ac"`` (one synaptic accumulate of the SNN) is a 32-bit float add; ``"mac"`` (one multiply-accumulate of
+#: the ANN) is a 32-bit float multiply plus add, 3.7 pJ + 0.9 pJ = 4.6 pJ. These are the figures of e.g.
+#: Rathi & Roy (2021), IEEE TNNLS, "DIET-SNN".
+ENERGY_PER_OPERATION = {
+    "add_fp32": {"value": 0.9e-12, "unit": "J", "source": f"32-bit float add: 0.9 pJ; {_HOROWITZ}"},
+    "mult_fp32": {"value": 3.7e-12, "unit": "J", "source": f"32-bit float multiply: 3.7 pJ; {_HOROWITZ}"},
+    "ac": {"value": 0.9e-12, "unit": "J",
+           "source": f"accumulate (AC) = 32-bit float add: 0.9 pJ; {_HOROWITZ}"},
+    "mac": {"value": 4.6e-12, "unit": "J",
+            "source": "multiply-accumulate (MAC) = 32-bit float multiply + add: 3.7 pJ + 0.9 pJ = 4.6 pJ; "
+                      + _HOROWITZ},
+}
+
+
+def _projection_names(spec) -> list:
+    names = ["input"] + [layer.name for layer in spec.layers]
+    return [f"{names[k]} -> {names[k + 1]}" for k in range(len(spec.layers))]
+
+
+def _check_raster(field: str, raster, n_channels: int) -> np.ndarray:
+    array = np.asarray(raster)
+    if array.ndim != 3:
+        raise ParameterError(field, raster,
+                             f"expected a 3-D raster [n_samples, n_neurons, n_bins], got shape {array.shape}")
+    if array.dtype != bool:
+        if array.dtype.kind not in "biu" or (array.size and (array.min() < 0 or array.max() > 1)):
+            raise ParameterError(field, raster, f"expected a binary raster (bool or 0/1), got dtype {array.dtype}")
+        array = array.astype(bool)
+    if array.shape[1] != n_channels:
+        raise ParameterError(field, raster, f"has {array.shape[1]} neurons (axis 1), the network has {n_channels}")
+    return array
+
+
+def synaptic_operations(spec, input_spiketrains, layer_rasters) -> dict:
+    r"""Synaptic operations (accumulates) of the spiking network, per sample.
+
+    Every presynaptic spike of projection :math:`k` -- an input spike for :math:`k = 0`, a spike of layer
+    :math:`k-1` otherwise -- adds its weight to each of its postsynaptic targets: one accumulate (AC) per
+    target. With :math:`c_{s,i}` the spike count of presynaptic neuron :math:`i` in sample :math:`s` and
+    :math:`f_i` its fan-out, the number of nonzero entries of row :math:`i` of ``spec.weights[k]``,
+
+    .. math::
+
+        \mathrm{SynOps}_k(s) = \sum_i c_{s,i}\, f_i ,
+
+    which for dense all-to-all connectivity is ``spikes_pre * n_post``. Synapses with weight exactly 0 are
+    not counted (event-driven hardware need not store them). The output layer's spikes drive no synapses;
+    its raster is accepted (so that every layer's raster can be passed) but only its shape is checked.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        The network (``n_inputs``, ``layers[k].n_neurons``, ``weights[k]`` of shape ``[n_pre, n_post]``).
+    input_spiketrains : array_like of bool, shape (n_samples, n_inputs, n_bins)
+        Input spikes (bool or 0/1), one bin per time step.
+    layer_rasters : sequence of array_like of bool, one per layer
+        Spikes of each layer, ``layer_rasters[k]`` of shape ``(n_samples, spec.layers[k].n_neurons, n_bins)``.
+
+    Returns
+    -------
+    dict
+        ``"per_projection"``: int64 ndarray, shape ``(n_projections, n_samples)``, synaptic operations of each
+        projection in each sample (count, dimensionless);
+        ``"total"``: int64 ndarray, shape ``(n_samples,)``, their sum over projections;
+        ``"mean"``: float, mean of ``"total"`` over samples (operations per inference);
+        ``"mean_per_projection"``: float ndarray, shape ``(n_projections,)``;
+        ``"fan_out"``: list of int64 ndarrays, ``fan_out[k][i]`` the nonzero out-degree of presynaptic
+        neuron ``i`` of projection ``k``;
+        ``"projections"``: list of str, ``"input -> hidden"`` etc.
+
+    Raises
+    ------
+    ParameterError
+        If a raster is not 3-D and binary, has the wrong number of neurons, or disagrees with the input in
+        ``n_samples`` or ``n_bins`` (field ``"input_spiketrains"`` or ``"layer_rasters[k]"``), or if the number
+        of layer rasters is not one per layer (field ``"layer_rasters"``).
+    """
+    n_layers = len(spec.layers)
+    inputs = _check_raster("input_spiketrains", input_spiketrains, int(spec.n_inputs))
+    expected = f"expected a list of {n_layers} rasters, one per layer"
+    if isinstance(layer_rasters, np.ndarray) and layer_rasters.dtype != object and layer_rasters.ndim != 4:
+        raise ParameterError("layer_rasters", layer_rasters, expected)
+    try:
+        rasters = list(layer_rasters)
+    except TypeError:
+        raise ParameterError("layer_rasters", layer_rasters, expected) from None
+    if len(rasters) != n_layers:
+        raise ParameterError("layer_rasters", f"{len(rasters)} rasters",
+                             f"expected one per layer ({n_layers}: {', '.join(lay.name for lay in spec.layers)})")
+    n_samples, _, n_bins = inputs.shape
+    checked = []
+    for k, (layer, raster) in enumerate(zip(spec.layers, rasters)):
+        field = f"layer_rasters[{k}]"
+        array = _check_raster(field, raster, int(layer.n_neurons))
+        if array.shape[0] != n_samples or array.shape[2] != n_bins:
+            raise ParameterError(field, raster, f"shape {array.shape} ({layer.name}) does not match the input's "
+                                                f"n_samples = {n_samples} and n_bins = {n_bins}")
+        checked.append(array)
+
+    presynaptic = [inputs] + checked[:-1]
+    fan_out = [np.count_nonzero(np.asarray(weight, dtype=float), axis=1).astype(np.int64)
+               for weight in spec.weights]
+    per_projection = np.zeros((n_layers, n_samples), dtype=np.int64)
+    for k, (pre, fan) in enumerate(zip(presynaptic, fan_out)):
+        counts = pre.sum(axis=2, dtype=np.int64)  # [n_samples, n_pre]
+        per_projection[k] = counts @ fan
+    total = per_projection.sum(axis=0)
+    return {"per_projection": per_projection, "total": total, "mean": float(np.mean(total)) if n_samples else 0.0,
+            "mean_per_projection": per_projection.mean(axis=1) if n_samples else np.zeros(n_layers),
+            "fan_out": fan_out, "projections": _projection_names(spec)}
+
+
+def dense_macs(spec, n_steps: int = 1) -> int:
+    r"""Multiply-accumulates of a non-spiking (ANN) network of the same layer sizes, per inference.
+
+    .. math::
+
+        \mathrm{MACs} = n_\mathrm{steps} \sum_k n_{\mathrm{pre},k}\, n_{\mathrm{post},k} ,
+
+    every weight of every projection used once per pass, zero weights included (a dense ANN).
+
+    The intended comparison is the usual one (Rueckauer et al. 2017, Front. Neurosci. 11:682; Sengupta et al.
+    2019, Front. Neurosci. 13:95): the SNN's accumulates over the whole presentation
+    (:func:`synaptic_operations`) against the MACs of **one** forward pass of an ANN with the same
+    architecture, hence the default ``n_steps = 1``. ``n_steps > 1`` gives an ANN evaluated once per time
+    step (e.g. ``n_steps = n_bins``), which is a different, much more favourable-to-the-SNN baseline and
+    must be stated as such. Biases and activation functions are not counted.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        The network; only its sizes ``spec.n_inputs`` and ``layers[k].n_neurons`` are used.
+    n_steps : int, optional
+        Number of forward passes, ``>= 1``. Default 1.
+
+    Returns
+    -------
+    int
+        Number of multiply-accumulates (count, dimensionless).
+
+    Raises
+    ------
+    ParameterError
+        If ``n_steps`` is not a positive integer.
+    """
+    steps = _check_count("n_steps", n_steps)
+    if steps < 1:
+        raise ParameterError("n_steps", n_steps, "must be a positive number of forward passes")
+    sizes = [int(spec.n_inputs)] + [int(layer.n_neurons) for layer in spec.layers]
+    return steps * sum(n_pre * n_post for n_pre, n_post in zip(sizes[:-1], sizes[1:]))
+
+
+def _check_nonnegative(field: str, value) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError(field, value, "must be a number or an array of numbers") from None
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ParameterError(field, value, "must be finite and >= 0")
+    return arr
+
+
+def _check_energy(field: str, value) -> float:
+    if np.ndim(value) != 0:
+        raise ParameterError(field, value, "must be a single energy per operation, in J")
+    return float(_check_nonnegative(field, value))
+
+
+def _scalar_or_array(arr: np.ndarray):
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def energy_per_inference(synops, macs, *, e_ac: float = ENERGY_PER_OPERATION["ac"]["value"],
+                         e_mac: float = ENERGY_PER_OPERATION["mac"]["value"], neuron_updates=0,
+                         e_update: float = 0.0) -> dict:
+    r"""Energy per inference of the SNN and of the ANN, and their ratio.
+
+    .. math::
+
+        E_\mathrm{SNN} = \mathrm{SynOps}\, E_\mathrm{AC} + N_\mathrm{update}\, E_\mathrm{update}, \qquad
+        E_\mathrm{ANN} = \mathrm{MACs}\, E_\mathrm{MAC} .
+
+    The defaults are those of :data:`ENERGY_PER_OPERATION`: :math:`E_\mathrm{AC}` = 0.9 pJ (32-bit float add)
+    and :math:`E_\mathrm{MAC}` = 4.6 pJ (32-bit float multiply 3.7 pJ + add 0.9 pJ), Horowitz (2014), ISSCC,
+    45 nm CMOS, as in e.g. Rathi & Roy (2021), IEEE TNNLS. By default only synaptic (arithmetic) energy is
+    reported. Digital neuromorphic hardware also pays for every neuron state update (leak, threshold test,
+    reset); pass their number as ``neuron_updates`` (e.g. ``n_neurons * n_bins`` per sample for clock-driven
+    updates, or the number of spikes received for event-driven ones) and the energy of one as ``e_update``
+    to include it. Memory access and data movement are not modelled, so the figures are a lower bound that
+    favours the sparse SNN; state this when reporting them.
+
+    Parameters
+    ----------
+    synops : float or array_like
+        Synaptic operations of the SNN per inference (e.g. ``synaptic_operations(...)["mean"]`` or
+        ``["total"]`` for one value per sample), ``>= 0``.
+    macs : float or array_like
+        Multiply-accumulates of the ANN per inference (e.g. :func:`dense_macs`), ``> 0``.
+    e_ac : float, optional
+        Energy of one accumulate, in J. Default 0.9e-12.
+    e_mac : float, optional
+        Energy of one multiply-accumulate, in J. Default 4.6e-12.
+    neuron_updates : float or array_like, optional
+        Neuron state updates of the SNN per inference, ``>= 0``. Default 0.
+    e_update : float, optional
+        Energy of one neuron state update, in J. Default 0.0.
+
+    Returns
+    -------
+    dict
+        ``"snn_synaptic_J"``, ``"snn_update_J"``, ``"snn_J"`` (their sum) and ``"ann_J"``: energies in J;
+        ``"snn_over_ann"``: :math:`E_\mathrm{SNN}/E_\mathrm{ANN}` (below 1: the SNN is cheaper);
+        ``"ann_over_snn"``: its inverse, the efficiency gain usually quoted (``inf`` for a silent SNN);
+        ``"e_ac"``, ``"e_mac"``, ``"e_update"``: the per-operation energies used, in J.
+        Values are floats for scalar inputs and arrays (broadcast) otherwise.
+
+    Raises
+    ------
+    ParameterError
+        If a count or energy is negative or not finite, or ``macs`` or ``e_mac`` is 0.
+
+    Examples
+    --------
+    >>> out = energy_per_inference(1000, 500)
+    >>> round(out["snn_J"] * 1e12, 6), round(out["ann_J"] * 1e12, 6), round(out["ann_over_snn"], 4)
+    (900.0, 2300.0, 2.5556)
+    """
+    ops = _check_nonnegative("synops", synops)
+    ann_ops = _check_nonnegative("macs", macs)
+    updates = _check_nonnegative("neuron_updates", neuron_updates)
+    ac = _check_energy("e_ac", e_ac)
+    mac = _check_energy("e_mac", e_mac)
+    upd = _check_energy("e_update", e_update)
+    try:
+        np.broadcast_shapes(ops.shape, ann_ops.shape, updates.shape)
+    except ValueError:
+        raise ParameterError("neuron_updates" if updates.ndim else "macs", neuron_updates if updates.ndim else macs,
+                             f"shapes of synops {ops.shape}, macs {ann_ops.shape} and neuron_updates "
+                             f"{updates.shape} do not broadcast") from None
+    if np.any(ann_ops == 0):
+        raise ParameterError("macs", macs, "must be > 0 (the ANN reference needs at least one operation)")
+    if mac == 0:
+        raise ParameterError("e_mac", e_mac, "must be > 0")
+    synaptic = ops * ac
+    update = updates * upd
+    snn = synaptic + update
+    ann = ann_ops * mac
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(snn > 0, ann / np.where(snn > 0, snn, 1.0), np.inf)
+    return {"snn_synaptic_J": _scalar_or_array(np.asarray(synaptic)),
+            "snn_update_J": _scalar_or_array(np.asarray(update)),
+            "snn_J": _scalar_or_array(np.asarray(snn)), "ann_J": _scalar_or_array(np.asarray(ann)),
+            "snn_over_ann": _scalar_or_array(np.asarray(snn / ann)),
+            "ann_over_snn": _scalar_or_array(np.asarray(gain)),
+            "e_ac": ac, "e_mac": mac, "e_update": upd}

@@ -353,6 +353,13 @@ def results_table(protocol: Protocol, metrics: dict) -> str:
         ("simulation time per sample", f"{1e3 * metrics['simulation']['seconds_per_sample']:.2f} ms "
                                        "(wall time incl. network construction and any compilation)"),
     ]
+    if "energy" in metrics:
+        e = metrics["energy"]
+        rows.append(("synaptic operations per inference",
+                     f"{e['synops_per_inference']:.3g} (same-size ANN: {e['ann_macs_per_inference']} MACs)"))
+        rows.append(("energy per inference (synaptic, 45 nm)",
+                     f"{1e9 * e['snn_joules']:.3g} nJ vs ANN {1e9 * e['ann_joules']:.3g} nJ "
+                     f"(ratio {e['snn_over_ann']:.3g}; 0.9 pJ/AC, 4.6 pJ/MAC, Horowitz 2014)"))
     lines = ["| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
 
@@ -422,8 +429,9 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     bar = _Progress(f"simulating {protocol.name}", progress)
     bar(0, dataset.n_samples)
     result = backend.simulate(spec, dataset.spiketrains, batch_size=min(protocol.batch_size, dataset.n_samples),
-                              seed=seeds["simulation"], progress=bar, **protocol.backend_options)
+                              seed=seeds["simulation"], progress=bar, record_hidden=True, **protocol.backend_options)
     output = result.output
+    energy = _energy(spec, dataset.spiketrains, [result.hidden[name] for name in spec.layer_names[:-1]] + [output])
     lzc_features = LZCFeatures().fit_transform(output)
     features = LZCFeatures(include_counts=protocol.include_counts).fit_transform(output)
     if protocol.readout == "logistic":
@@ -460,6 +468,10 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
         },
         "simulation": {"backend": result.backend, "seconds": result.wall_time,
                        "seconds_per_sample": result.wall_time / dataset.n_samples, "n_builds": result.n_builds},
+        "latency": {"seconds_per_sample": result.wall_time / dataset.n_samples,
+                    "what": "wall time of the batched Brian2 simulation per sample (incl. any compilation), "
+                            f"{dataset.n_bins * float(dt) * 1e3:g} ms of input per sample"},
+        "energy": energy,
         "seeds": seeds,
     }
     if learning_history is not None:
@@ -510,6 +522,25 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     return RunResult(final, metrics, table)
 
 
+def _energy(spec, spiketrains, layer_rasters) -> dict:
+    """Synaptic operations and energy per inference of the simulated network against a same-size ANN.
+
+    See :func:`brainlz.metrics.synaptic_operations`, :func:`~brainlz.metrics.dense_macs` and
+    :func:`~brainlz.metrics.energy_per_inference` (per-operation energies and their source in
+    :data:`brainlz.metrics.ENERGY_PER_OPERATION`).
+    """
+    from .metrics import ENERGY_PER_OPERATION, dense_macs, energy_per_inference, synaptic_operations
+
+    synops = synaptic_operations(spec, spiketrains, layer_rasters)
+    macs = dense_macs(spec)
+    joules = energy_per_inference(synops["mean"], macs)
+    return {"synops_per_inference": float(synops["mean"]),
+            "synops_per_projection": [float(v) for v in synops["mean_per_projection"]],
+            "ann_macs_per_inference": int(macs), "snn_joules": float(joules["snn_J"]),
+            "ann_joules": float(joules["ann_J"]), "snn_over_ann": float(joules["snn_over_ann"]),
+            "per_operation": {key: ENERGY_PER_OPERATION[key] for key in ("ac", "mac")}}
+
+
 def _initial_spec(protocol: Protocol, n_channels: int, seeds: dict):
     from brian2 import ms
 
@@ -523,13 +554,31 @@ def _initial_spec(protocol: Protocol, n_channels: int, seeds: dict):
 
 
 TUNABLE_FIELDS = ("hidden", "output", "weight_scale")
+LEARNING_RATE_KEYS = {"surrogate": {"lr": 0.01}, "tempotron": {"learning_rate": 0.01},
+                      "stdp": {"A_plus": None, "A_minus": None}}
+
+
+def _scale_learning_rate(learning: dict, factor) -> dict:
+    """``learning`` with the rule's learning rate(s) multiplied by ``factor`` (STDP: both amplitudes)."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+        raise ParameterError("protocol.learning.tune.learning_rate_scale", factor, "expected positive numbers")
+    out = dict(learning)
+    for key, default in LEARNING_RATE_KEYS[learning["rule"]].items():
+        if default is None:
+            from .learning.stdp import STDPRule
+
+            default = getattr(STDPRule, key)
+        out[key] = float(out.get(key, default)) * factor
+    return out
 
 
 def _tune(protocol: Protocol, train_set, seeds: dict, backend):
     """Choose network size / learning-rule settings on a validation split of the training part.
 
     ``protocol.learning["tune"]`` maps protocol fields (``hidden``, ``output``, ``weight_scale``) or keys of the
-    learning dict (``lr``, ``learning_rate``, ``epochs``, ...) to lists of candidates.  Every combination is
+    learning dict (``lr``, ``learning_rate``, ``epochs``, ...) to lists of candidates; ``learning_rate_scale``
+    multiplies whatever the rule calls its learning rate (surrogate ``lr``, tempotron ``learning_rate``, STDP
+    ``A_plus`` and ``A_minus``), so one grid fits every rule.  Every combination is
     trained on 75 % of the training part (stratified) and scored by the test accuracy of the protocol's LZC
     readout on the other 25 % (the readout fitted on the 75 %); the best (first on ties) is returned as a protocol
     without ``tune``, to be trained on the whole training part.  The test samples are never used.
@@ -544,12 +593,18 @@ def _tune(protocol: Protocol, train_set, seeds: dict, backend):
     inner_idx, val_idx = split_indices(train_set.labels, 0.25, seeds["readout"])
     inner, val = train_set.subset(inner_idx), train_set.subset(val_idx)
     learning = {k: v for k, v in protocol.learning.items() if k != "tune"}
+    def configured(choice):
+        fields = {k: v for k, v in choice.items() if k in TUNABLE_FIELDS}
+        changes = {k: v for k, v in choice.items() if k not in TUNABLE_FIELDS and k != "learning_rate_scale"}
+        new_learning = {**learning, **changes}
+        if "learning_rate_scale" in choice:
+            new_learning = _scale_learning_rate(new_learning, choice["learning_rate_scale"])
+        return protocol.replace(**fields, learning=new_learning)
+
     results = []
     for values in itertools.product(*grid.values()):
         choice = dict(zip(grid, values))
-        fields = {k: v for k, v in choice.items() if k in TUNABLE_FIELDS}
-        candidate = protocol.replace(**fields, learning={**learning, **{k: v for k, v in choice.items()
-                                                                       if k not in TUNABLE_FIELDS}})
+        candidate = configured(choice)
         spec = _initial_spec(candidate, train_set.n_channels, seeds)
         spec, _ = train_network(spec, inner, candidate.learning, backend=candidate.backend,
                                 backend_options=candidate.backend_options, seed=seeds["learning"])
@@ -562,9 +617,7 @@ def _tune(protocol: Protocol, train_set, seeds: dict, backend):
         results.append({"choice": _jsonable(choice), "validation_accuracy": accuracy})
     best = max(range(len(results)), key=lambda k: (results[k]["validation_accuracy"], -k))
     choice = dict(zip(grid, list(itertools.product(*grid.values()))[best]))
-    fields = {k: v for k, v in choice.items() if k in TUNABLE_FIELDS}
-    tuned = protocol.replace(**fields, learning={**learning, **{k: v for k, v in choice.items()
-                                                               if k not in TUNABLE_FIELDS}})
+    tuned = configured(choice)
     return tuned, {"candidates": results, "best": _jsonable(choice), "n_validation": int(len(val_idx))}
 
 
@@ -591,13 +644,15 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
     if intrinsic is not None and not isinstance(intrinsic, dict):
         raise ParameterError("protocol.learning.intrinsic", intrinsic, "expected a dict of options (or None)")
     if rule_name == "surrogate":
-        if intrinsic is not None:  # learned jointly with the weights, by the twin's gradient
-            unknown = set(intrinsic) - {"parameters", "shared"}
+        if intrinsic is not None:
+            # Learned jointly with the weights by the twin's exact gradient; the outer-loop settings (steps, SPSA
+            # gains) are for the rules without gradients and do not apply.
+            unknown = set(intrinsic) - set(INTRINSIC_OPTIONS) - {"shared"}
             if unknown:
                 raise ParameterError("protocol.learning.intrinsic", sorted(unknown),
-                                     "the surrogate rule takes only 'parameters' and 'shared' here")
+                                     f"unknown options; accepted: {', '.join(INTRINSIC_OPTIONS)}, shared")
             options["learn"] = ["weights"] + list(intrinsic.get("parameters") or ["intrinsic"])
-            options["shared"] = bool(intrinsic.get("shared", False))
+            options["shared"] = bool(intrinsic.get("shared", not intrinsic.get("per_neuron", True)))
         return _train_surrogate(spec, train_set, options, seed)
     backend_options = dict(backend_options or {})
     target = backend_options.get("target", "cython")

@@ -52,7 +52,7 @@ def test_surrogate_intrinsic_means_joint_gradient_learning(tmp_path):
     assert np.all(out == out[0]) and out[0] != -0.05
     np.testing.assert_array_equal(np.asarray(trained.output.params["tau_m"]), 0.02)
     with pytest.raises(ParameterError, match="intrinsic"):
-        _run(tmp_path, {"rule": "surrogate", "intrinsic": {"outer_steps": 2}})
+        _run(tmp_path, {"rule": "surrogate", "intrinsic": {"outer_stepz": 2}})
 
 
 def test_tuning_picks_the_best_validation_candidate_and_never_sees_the_test(tmp_path, monkeypatch):
@@ -80,3 +80,39 @@ def test_tuning_picks_the_best_validation_candidate_and_never_sees_the_test(tmp_
     assert config["protocol"]["learning"]["tune"]  # the requested protocol is what is recorded
     with pytest.raises(ParameterError, match="tune"):
         _run(tmp_path, {"rule": "tempotron", "tune": {"hidden": []}})
+
+
+def test_learning_rate_scale_multiplies_each_rules_own_rate():
+    from brainlz.learning.stdp import STDPRule
+    from brainlz.protocol import _scale_learning_rate
+
+    assert _scale_learning_rate({"rule": "surrogate", "lr": 0.02}, 3.0)["lr"] == pytest.approx(0.06)
+    assert _scale_learning_rate({"rule": "tempotron"}, 0.5)["learning_rate"] == pytest.approx(0.005)
+    stdp = _scale_learning_rate({"rule": "stdp"}, 2.0)
+    assert stdp["A_plus"] == pytest.approx(2 * STDPRule.A_plus) and stdp["A_minus"] == pytest.approx(2 * STDPRule.A_minus)
+    with pytest.raises(ParameterError, match="learning_rate_scale"):
+        _scale_learning_rate({"rule": "stdp"}, -1)
+
+
+def test_energy_and_latency_columns(tmp_path):
+    from brainlz.backends import get_backend
+    from brainlz.data import make_task
+
+    result, _, spec = _run(tmp_path, {"rule": "tempotron", "epochs": 1})
+    energy = result.metrics["energy"]
+    protocol = Protocol(name="learn", **TINY)
+    seeds = protocol_module.derived_seeds(protocol.seed)
+    from brian2 import ms
+
+    data = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
+                     difficulty=protocol.difficulty, n_bins=protocol.n_bins, dt=1 * ms, seed=seeds["data"])
+    sim = get_backend("runtime").simulate(spec, data.spiketrains, target="numpy", record_hidden=True)
+    # every spike of a presynaptic neuron drives all its (nonzero-weight) targets
+    expected = (data.spiketrains.sum(axis=(1, 2)) * spec.layers[0].n_neurons
+                + sim.hidden["hidden"].sum(axis=(1, 2)) * spec.layers[1].n_neurons).mean()
+    assert energy["synops_per_inference"] == pytest.approx(expected)
+    assert energy["ann_macs_per_inference"] == 8 * 4 + 4 * 4
+    assert energy["snn_joules"] == pytest.approx(0.9e-12 * expected)
+    assert energy["ann_joules"] == pytest.approx(4.6e-12 * 48)
+    assert result.metrics["latency"]["seconds_per_sample"] > 0
+    assert "synaptic operations per inference" in result.table
