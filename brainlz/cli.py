@@ -8,6 +8,10 @@
     List the neuron models on the search path with their intrinsic parameters.
 ``brainlz tasks``
     List the task families.
+``brainlz env genn [--path DIR]``
+    Create (or reuse) the pinned virtual environment of the GeNN backend (brian2 2.5.4, numpy < 2,
+    brian2genn 1.7.0; see :mod:`brainlz.backends.genn`), by default at ``$BRAINLZ_GENN_ENV`` or
+    ``~/.cache/brainlz/envs/genn``, and print what was done.  Running it again reuses the environment.
 
 Errors that are the user's (a missing file, a bad value, an unknown name) print one line ``brainlz: error: ...``
 and exit with status 2; no traceback.
@@ -36,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-figures", action="store_true", help="do not render figures")
     commands.add_parser("models", help="list the neuron models and their intrinsic parameters")
     commands.add_parser("tasks", help="list the task families")
+    env = commands.add_parser("env", help="create the pinned side environment of a backend")
+    env.add_argument("backend", choices=["genn"], help="the backend whose environment to create")
+    env.add_argument("--path", default=None, help="directory of the environment (default: $BRAINLZ_GENN_ENV or "
+                                                  "~/.cache/brainlz/envs/genn)")
     return parser
 
 
@@ -96,6 +104,13 @@ def _tasks() -> int:
     return 0
 
 
+def _env(args) -> int:
+    from .backends.genn import create_env
+
+    create_env(args.path)
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``brainlz`` console script."""
     args = _parser().parse_args(argv)
@@ -104,6 +119,8 @@ def main(argv=None) -> int:
             return _run(args)
         if args.command == "models":
             return _models()
+        if args.command == "env":
+            return _env(args)
         return _tasks()
     except BrainlzError as exc:
         print(f"brainlz: error: {exc}", file=sys.stderr)

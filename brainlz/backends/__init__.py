@@ -5,6 +5,8 @@ backend        what it is
 =============  ==========================================================================================
 ``runtime``    Brian2 runtime mode, ``target="cython"`` (compiled, cached on disk) or ``"numpy"``.
 ``standalone`` Brian2 ``cpp_standalone``: compiled once per network shape, rerun through ``run_args``.
+``genn``       brian2genn (GeNN on a GPU or CPU) in a pinned side environment (``brainlz env genn``); one build
+               per batch; deterministic models only (see :func:`brainlz.backends.genn.check_genn_support`).
 =============  ==========================================================================================
 """
 
@@ -16,7 +18,7 @@ from ..errors import ParameterError
 
 __all__ = ["BACKENDS", "simulate", "get_backend"]
 
-BACKENDS = ("runtime", "standalone")
+BACKENDS = ("runtime", "standalone", "genn")
 
 
 def get_backend(name: str):

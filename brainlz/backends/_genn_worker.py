@@ -1,0 +1,85 @@
+"""brian2genn worker: rebuild a batched brainlz network with plain Brian2 and make one GeNN run.
+
+Run by :mod:`brainlz.backends.genn` as ``python -I _genn_worker.py RUN_DIR`` inside the pinned side environment
+(brian2 2.5.4, numpy < 2, brian2genn 1.7.0).  It must not import brainlz.  ``RUN_DIR`` holds
+
+* ``config.json``: ``n_inputs``, ``dt`` (s), ``n_samples``, ``n_bins``, ``layers`` (name, n_neurons, Brian2
+  equations, threshold, reset, refractory, method, ``on_pre`` as ``{postsynaptic variable: code}``, weight unit,
+  parameter and state names), ``record`` (layer names), ``trace`` (``[layer, sample, neuron]`` or null),
+  ``use_gpu``, ``codegen_only``, ``project``;
+* ``network.npz``: ``weights_<k>`` ``[n_pre, n_post]``, ``param_<layer>_<name>`` and ``state_<layer>_<name>``
+  ``[n_samples * n_neurons]`` (SI units), ``input_indices`` and ``input_steps`` (the input spikes of all copies).
+
+Every sample is an independent copy of the network (block-diagonal synapses), as in ``brainlz.network.build``.
+Output: ``spikes.npz`` with ``<layer>_i`` (neuron index over all copies) and ``<layer>_t`` (s) per recorded layer,
+and ``trace_t``, ``trace_<state>`` for a traced neuron.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def main(run_dir):
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    data = np.load(run_dir / "network.npz")
+    import brian2 as b2
+    import brian2genn  # noqa: F401  (registers the 'genn' device)
+
+    codegen_only = bool(config["codegen_only"])
+    b2.set_device("genn", directory=config["project"], use_GPU=bool(config["use_gpu"]), compile=not codegen_only,
+                  run=not codegen_only)
+    dt = config["dt"] * b2.second
+    b2.defaultclock.dt = dt  # one clock for everything: brian2genn supports no other
+    n_samples, n_pre = config["n_samples"], config["n_inputs"]
+    steps = data["input_steps"]
+    pre = b2.SpikeGeneratorGroup(n_samples * n_pre, data["input_indices"], steps * dt, name="inputs")
+    monitors, objects, trace = {}, [pre], None
+    for index, layer in enumerate(config["layers"]):
+        name, n_post = layer["name"], layer["n_neurons"]
+        group = b2.NeuronGroup(n_samples * n_post, layer["equations"], threshold=layer["threshold"],
+                               reset=layer["reset"], refractory=layer["refractory"], method=layer["method"],
+                               name=name, namespace={})
+        for variable in layer["params"]:
+            setattr(group, variable + "_", data["param_%s_%s" % (name, variable)])
+        for variable in layer["states"]:
+            setattr(group, variable + "_", data["state_%s_%s" % (name, variable)])
+        sample = np.repeat(np.arange(n_samples), n_pre * n_post)
+        local_pre = np.tile(np.repeat(np.arange(n_pre), n_post), n_samples)
+        local_post = np.tile(np.tile(np.arange(n_post), n_pre), n_samples)
+        weights = np.tile(np.asarray(data["weights_%d" % index], dtype=float).ravel(), n_samples)
+        # GeNN accumulates a synapse population's input into one postsynaptic variable: one Synapses per target.
+        for part, (target, code) in enumerate(sorted(layer["on_pre"].items())):
+            syn = b2.Synapses(pre, group, model="w : %s" % layer["weight_unit"], on_pre=code,
+                              name="syn_%d_%s_%s" % (index, name, target), namespace={})
+            syn.connect(i=sample * n_pre + local_pre, j=sample * n_post + local_post)
+            syn.w_ = weights
+            objects.append(syn)
+        if name in config["record"]:
+            monitors[name] = b2.SpikeMonitor(group, name="spikes_%s" % name)
+            objects.append(monitors[name])
+        if config["trace"] is not None and config["trace"][0] == name:
+            _, sample_index, neuron = config["trace"]
+            trace = b2.StateMonitor(group, layer["states"], record=[sample_index * n_post + neuron], name="trace")
+            objects.append(trace)
+        objects.append(group)
+        pre, n_pre = group, n_post
+    b2.Network(*objects).run(config["n_bins"] * dt, namespace={})  # one network, one run
+    if not codegen_only:
+        arrays = {}
+        for name, monitor in monitors.items():
+            arrays[name + "_i"] = np.asarray(monitor.i[:], dtype=np.int64)
+            arrays[name + "_t"] = np.asarray(monitor.t_[:], dtype=float)
+        if trace is not None:
+            arrays["trace_t"] = np.asarray(trace.t_[:], dtype=float)
+            for variable in trace.record_variables:
+                arrays["trace_" + variable] = np.asarray(getattr(trace, variable + "_")[0], dtype=float)
+        np.savez(run_dir / "spikes.npz", **arrays)
+    print("brainlz genn worker: done")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,605 @@
+"""GeNN backend: brian2genn in a pinned side environment, driven through a subprocess.
+
+brian2genn 1.7.0 (the last release) needs ``brian2 < 2.6`` and ``numpy < 2``, which cannot live in brainlz's own
+environment (``brian2 >= 2.9``).  This backend therefore
+
+1. creates, once, a separate virtual environment with the pins of :data:`PINS` (:func:`create_env`, also the
+   command ``brainlz env genn [--path DIR]``; default ``$BRAINLZ_GENN_ENV`` or ``~/.cache/brainlz/envs/genn``);
+2. checks, in brainlz's own environment and before any code is generated, that brian2genn can translate the
+   network (:func:`check_genn_support`);
+3. writes the network (:meth:`NetworkSpec.to_arrays` values, the models' Brian2 code strings) and the input
+   spikes of each batch into a run directory and runs ``_genn_worker.py`` with the side environment's Python.
+   The worker imports only brian2, brian2genn and numpy (never brainlz), rebuilds the batched network with
+   ``set_device('genn', ...)``, makes one ``run()`` and writes the spikes back as ``.npz``.
+
+Differences from :func:`brainlz.network.build` forced by brian2genn (see :data:`GENN_EXCLUSIONS`):
+
+* input spikes come from a ``SpikeGeneratorGroup`` (a ``TimedArray`` may only be read in ``run_regularly``
+  code under brian2genn);
+* each synapse holds its weight in a plain variable ``w`` (brian2genn rejects subexpressions in synaptic
+  statements), i.e. ``n_samples * n_pre * n_post`` values per projection;
+* every object uses Brian2's ``defaultclock`` (an object created with its own ``dt`` gets its own clock, and
+  brian2genn supports a single clock);
+* a model whose ``on_pre`` adds to several postsynaptic variables (the meta-neuron: ``I_syn_post += w`` and
+  ``I_abs_post += abs(w)``) gets one ``Synapses`` object per postsynaptic variable, because GeNN accumulates the
+  input of a synapse population into a single postsynaptic variable.
+
+Every batch is a separate brian2genn build (code generation and compilation, then one run): brian2genn cannot
+rerun a program with new values.  Stochastic models are refused: brian2genn cannot ``seed()``.
+
+GeNN itself is on no package registry: point ``GENN_PATH`` (or the ``genn_path`` argument) at a GeNN 4.x
+installation to compile and run.  ``codegen_only=True`` needs no GeNN: it generates the GeNN project (model
+definition and user code) and stops, which is what the tests check where no GeNN or GPU is available.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BrainlzError, ParameterError
+from ..network import (NetworkSpec, _evaluate_initial, _unit_name, check_copy_params, check_spiketrains,
+                       rasters_from_monitor)
+from .base import SimulationResult, batches, validate_trace
+
+__all__ = ["simulate", "capabilities", "check_genn_support", "create_env", "default_env_path", "env_python",
+           "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
+           "WORKER"]
+
+#: Requirements of the side environment (brian2genn 1.7.0 is the last release; it needs brian2 < 2.6, whose
+#: last release is 2.5.4, and numpy < 2; setuptools < 82 keeps ``pkg_resources``, which brian2 2.5 imports).
+PINS = ("brian2==2.5.4", "numpy<2", "setuptools<82", "brian2genn==1.7.0")
+
+#: The worker script, run with the side environment's Python.
+WORKER = Path(__file__).with_name("_genn_worker.py")
+
+MARKER = "brainlz-env.json"
+
+_SOURCE = "brian2genn 1.7.0 docs (docs_sphinx/introduction/exclusions.rst)"
+_DEVICE = "brian2genn 1.7.0 source (brian2genn/device.py)"
+_INSYN = "brian2genn 1.7.0 source (brian2genn/insyn.py)"
+
+#: What brian2genn cannot translate: ``{feature: (where this is documented, what to use instead)}``.
+GENN_EXCLUSIONS = {
+    "seed": (f"{_DEVICE}: 'Setting a seed is currently not supported'; rand() draws from a per-neuron linear "
+             "congruential generator seeded by C rand()",
+             "use a deterministic model, or the runtime/standalone backend for stochastic models"),
+    "several runs": (f"{_SOURCE}, 'Multiple runs': one run() per build",
+                     "present all trials in one run, or call the genn backend once per run (one build each)"),
+    "several networks": (f"{_SOURCE}, 'Multiple networks'", "put every object into one network"),
+    "linked variables": (f"{_SOURCE}, 'Linked variables'",
+                         "compute the linked quantity inside the group that uses it"),
+    "heterogeneous delays": (f"{_SOURCE}, 'Heterogeneous delays': one delay per Synapses object",
+                             "one Synapses object per delay value, or no delays"),
+    "more than one summed variable": (f"{_SOURCE}, 'Restrictions on summed variables': one summed variable per "
+                                      "Synapses, not combined with an on_pre write to a postsynaptic variable",
+                                      "one Synapses object per summed variable"),
+    "several postsynaptic writes in on_pre": (f"{_INSYN}: 'GeNN only supports writing to a single postsynaptic "
+                                              "variable' (and only with +=)",
+                                              "one Synapses object per postsynaptic variable (done automatically "
+                                              "for static synapses by this backend)"),
+    "on_pre reading presynaptic variables": (f"{_DEVICE}: 'brian2genn does not support references to "
+                                             "pre-synaptic variables in on_pre statements'",
+                                             "keep the needed quantity in a synaptic variable"),
+    "timed arrays outside run_regularly": (f"{_SOURCE}, 'Timed arrays': only in run_regularly code (run on the CPU)",
+                                           "a SpikeGeneratorGroup for input spikes, plain variables for weights"),
+    "subexpressions in synaptic code": (f"{_DEVICE}: 'Brian2genn does not support the use of subexpressions in "
+                                        "synaptic statements'", "a plain synaptic variable"),
+    "multiple clocks": (f"{_SOURCE}, 'Multiple clocks' (only run_regularly and StateMonitor may use another "
+                        "commensurate clock)", "one clock (Brian2's defaultclock) for all groups and synapses"),
+    "custom schedules": (f"{_SOURCE}, 'Custom schedules'; {_DEVICE}: run_regularly only in the 'start' slot; "
+                         "synaptic pathway 'order' is ignored (GeNN runs the presynaptic before the postsynaptic "
+                         "update)", "design the code for GeNN's fixed order"),
+    "custom events": (f"{_SOURCE}, 'Custom events'", "spikes only"),
+    "multiple synaptic pathways": (f"{_SOURCE}, 'Multiple synaptic pathways': one pre and one post pathway",
+                                   "one Synapses object per pathway"),
+}
+
+#: What the training designs of :mod:`brainlz.learning` use, and whether brian2genn translates it.  Each entry
+#: is ``(part of the design, Brian2 feature, exclusion key or None if brian2genn translates it, note)``.
+TRAINING_DESIGNS = {
+    "stdp": (
+        ("epoch = one run()", "one run per build", None,
+         "fits brian2genn's single run; every epoch is a new build (code generation and compilation)"),
+        ("event-driven traces Apre/Apost", "event-driven synaptic equations", None, ""),
+        ("rule constants A_plus ... w_max", "(shared) synaptic variables", None, ""),
+        ("on_post pathway", "one pre and one post pathway", None, ""),
+        ("clip(), int(), t in on_pre/on_post", "functions", None, "GeNN implementations exist in brian2genn"),
+        ("stdp_synapses: syn.post.order = -1, syn.pre.order = 0 (on_post before on_pre, so that same-step "
+         "pairs are left out)", "synaptic pathway order", "custom schedules",
+         "GeNN runs on_pre first and brian2genn ignores the order silently: same-step pairs would potentiate"),
+        ("standalone epoch input: spike table read by a TimedArray in the input threshold",
+         "TimedArray in a threshold", "timed arrays outside run_regularly",
+         "the runtime path's SpikeGeneratorGroup input is supported"),
+        ("_build_training: dt=dt on every NeuronGroup/Synapses/SpikeGeneratorGroup", "one Clock per object",
+         "multiple clocks", "use defaultclock.dt instead"),
+        ("brian2.seed(seed) before each epoch run", "seed()", "seed", "skip it for deterministic models"),
+        ("between='reset': run_regularly(dt=period, when='start') on the layer and the synapses",
+         "run_regularly on a commensurate clock in the start slot", None,
+         "executed on the CPU with host-device copies of the group's variables at every trial boundary"),
+    ),
+    "tempotron": (
+        ("epoch = one run()", "one run per build", None,
+         "fits brian2genn's single run; every epoch is a new build"),
+        ("_TRACK_MAX: neurons.run_regularly(..., when='before_thresholds') every step",
+         "run_regularly outside the start slot", "custom schedules",
+         "brian2genn: 'does not support changing the scheduling slot for run_regularly operations'"),
+        ("_ON_PRE: a_post += ... and b_post += ... (both kernel traces)", "two postsynaptic writes in on_pre",
+         "several postsynaptic writes in on_pre",
+         "splitting the synapses in two would duplicate the event-driven trial state (ea, eb, sa, sb, tl, ts)"),
+        ("standalone input: reset reads the next spike step from a TimedArray", "TimedArray in a reset",
+         "timed arrays outside run_regularly", "the runtime path's SpikeGeneratorGroup input is supported"),
+        ("_create: dt=dt on the groups and synapses", "one Clock per object", "multiple clocks",
+         "use defaultclock.dt; the trial clock itself is allowed for run_regularly and StateMonitor"),
+        ("_NEW_TRIAL / _BOUNDARY: run_regularly on the trial clock (when='start', order 0 and 2); labels read "
+         "from a TimedArray inside run_regularly", "run_regularly + TimedArray in run_regularly", None,
+         "executed on the CPU once per trial with host-device copies of all synaptic variables"),
+        ("trial StateMonitor on the trial clock, when='start'", "StateMonitor with a commensurate dt", None, ""),
+        ("_ON_PRE reads tmax_post, tau_post, tau_s_post, fired_post", "postsynaptic reads in on_pre", None, ""),
+    ),
+}
+
+
+class GennError(BrainlzError):
+    """The brian2genn worker failed (code generation, compilation or the run)."""
+
+
+class GennEnvError(BrainlzError):
+    """The pinned brian2genn environment could not be created.
+
+    Attributes
+    ----------
+    registry_unreachable : bool
+        Whether pip failed because the package index could not be reached.
+    """
+
+    def __init__(self, message: str, registry_unreachable: bool = False):
+        super().__init__(message)
+        self.registry_unreachable = registry_unreachable
+
+
+class GennSupportError(BrainlzError):
+    """brian2genn cannot translate a feature the network or training design uses.
+
+    Attributes
+    ----------
+    blockers : list of (feature, part, alternative)
+        ``feature`` is a key of :data:`GENN_EXCLUSIONS`, ``part`` names what uses it.
+    """
+
+    def __init__(self, blockers: list):
+        self.blockers = list(blockers)
+        parts = [f"{feature} ({part}; use instead: {alternative})" for feature, part, alternative in self.blockers]
+        super().__init__("brian2genn cannot translate: " + "; ".join(parts))
+
+
+def capabilities() -> dict:
+    """What this backend supports."""
+    return {"stochastic": False, "reruns_without_recompile": False, "targets": ("genn-gpu", "genn-cpu")}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# capability checks
+# ---------------------------------------------------------------------------------------------------------------
+
+_POST_ADD = re.compile(r"^\s*([A-Za-z_]\w*)_post\s*\+=\s*(.+?)\s*$")
+_RANDOM = re.compile(r"\b(rand|randn|poisson|binomial)\s*\(|\bxi(_\w+)?\b")
+
+
+def _identifiers(code: str) -> set:
+    return set(re.findall(r"\b[A-Za-z_]\w*\b", code))
+
+
+def split_on_pre(on_pre: str, label: str = "on_pre") -> dict:
+    """Split a static synapse's ``on_pre`` into one ``X_post += expr`` statement per postsynaptic variable.
+
+    Parameters
+    ----------
+    on_pre : str
+        Brian2 code of the model's ``on_pre`` (lines ``X_post += expr``; ``expr`` uses the weight ``w``).
+    label : str
+        Name used in error messages.
+
+    Returns
+    -------
+    dict of str to str
+        ``{postsynaptic variable (without _post): code}``; one ``Synapses`` object each.
+
+    Raises
+    ------
+    GennSupportError
+        For code brian2genn cannot translate (presynaptic reads, statements other than ``X_post += expr``, a
+        line reading a postsynaptic variable another line writes).
+    """
+    blockers, targets = [], {}
+    lines = [line.split("#")[0].strip() for line in on_pre.replace(";", "\n").splitlines()]
+    for line in (line for line in lines if line):
+        names = _identifiers(line)
+        if any(name.endswith("_pre") for name in names):
+            blockers.append(("on_pre reading presynaptic variables", f"{label}: {line!r}",
+                             GENN_EXCLUSIONS["on_pre reading presynaptic variables"][1]))
+            continue
+        if "delay" in names:
+            blockers.append(("heterogeneous delays", f"{label}: {line!r}", GENN_EXCLUSIONS["heterogeneous delays"][1]))
+            continue
+        match = _POST_ADD.match(line)
+        if not match:
+            blockers.append(("several postsynaptic writes in on_pre",
+                             f"{label}: {line!r} is not of the form X_post += expr",
+                             "write on_pre as in-place additions to postsynaptic variables"))
+            continue
+        var, expr = match.groups()
+        targets.setdefault(var, []).append(expr)
+    for var, exprs in targets.items():
+        for other in targets:
+            if other != var and any(f"{other}_post" in _identifiers(e) for e in exprs):
+                blockers.append(("several postsynaptic writes in on_pre",
+                                 f"{label}: the update of {var}_post reads {other}_post, which on_pre also writes",
+                                 "an on_pre whose lines are independent"))
+    if blockers:
+        raise GennSupportError(blockers)
+    return {var: f"{var}_post += " + " + ".join(f"({e})" for e in exprs) if len(exprs) > 1 else
+            f"{var}_post += {exprs[0]}" for var, exprs in targets.items()}
+
+
+def _model_blockers(model, label: str) -> list:
+    blockers = []
+    for part, code in (("threshold", model.threshold), ("reset", model.reset), ("equations", model.equations),
+                       ("on_pre", model.on_pre)):
+        if (model.stochastic and part == "threshold") or _RANDOM.search(code or ""):
+            blockers.append(("seed", f"{label}: random numbers in the {part} ({model.name!r} is stochastic)",
+                             "the deterministic model (e.g. model_options={'stochastic': False}) or the "
+                             "runtime/standalone backend"))
+            break
+    if re.search(r"\(\s*[^)]*\blinked\b", model.equations):
+        blockers.append(("linked variables", f"{label}: equations", GENN_EXCLUSIONS["linked variables"][1]))
+    summed = len(re.findall(r"\(\s*[^)]*\bsummed\b", model.equations))
+    if summed:
+        blockers.append(("more than one summed variable" if summed > 1 else "summed variables",
+                         f"{label}: equations declare {summed} summed variable(s)", "a NeuronGroup without them"))
+    try:
+        split_on_pre(model.on_pre, f"{label}.on_pre")
+    except GennSupportError as exc:
+        blockers.extend(exc.blockers)
+    return blockers
+
+
+def check_genn_support(spec: NetworkSpec, *, training: str | None = None, features=()) -> None:
+    """Check, before any code is generated, that brian2genn can translate a network (and a training design).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        Its layers' models are inspected: equations, threshold, reset and ``on_pre``.
+    training : {None, "stdp", "tempotron"}
+        Also check the Brian2 design of a training rule (a whole epoch inside one run; see
+        :data:`TRAINING_DESIGNS`).  ``"stdp"`` trains the first layer (:func:`brainlz.learning.stdp.train_stdp`),
+        ``"tempotron"`` the output layer (:mod:`brainlz.learning.tempotron`).
+    features : iterable of str
+        Further Brian2 features the caller intends to use, as keys of :data:`GENN_EXCLUSIONS` (``"seed"``,
+        ``"several runs"``, ``"linked variables"``, ...); each one is refused.
+
+    Raises
+    ------
+    GennSupportError
+        Listing every blocker found: the feature (a key of :data:`GENN_EXCLUSIONS`), the part of the model or
+        design that uses it, and the brainlz alternative.
+    ParameterError
+        For an unknown ``training`` or feature name.
+    """
+    if training not in (None, "stdp", "tempotron"):
+        raise ParameterError("training", training, "expected None, 'stdp' or 'tempotron'")
+    if isinstance(features, str):
+        features = (features,)
+    blockers = []
+    for feature in features:
+        if feature not in GENN_EXCLUSIONS:
+            raise ParameterError("features", feature, f"unknown feature; known: {', '.join(GENN_EXCLUSIONS)}")
+        blockers.append((feature, "requested", GENN_EXCLUSIONS[feature][1]))
+    for layer in spec.layers:
+        blockers.extend(_model_blockers(layer.neuron_model, f"layer {layer.name!r} (model {layer.model!r})"))
+    if training is not None:
+        if training == "stdp":
+            model = spec.layers[0].neuron_model
+            try:
+                targets = split_on_pre(model.on_pre)
+            except GennSupportError:
+                targets = {}  # already reported for the layer
+            if len(targets) > 1:
+                blockers.append(("several postsynaptic writes in on_pre",
+                                 f"stdp: plastic synapses onto {model.name!r} write "
+                                 f"{', '.join(v + '_post' for v in targets)}; splitting them into one Synapses "
+                                 "object per target would duplicate the plastic state",
+                                 "a model with one synaptic target (lif)"))
+        for part, _, feature, note in TRAINING_DESIGNS[training]:
+            if feature is not None:
+                blockers.append((feature, f"{training}: {part}; {note}", GENN_EXCLUSIONS[feature][1]))
+    if blockers:
+        raise GennSupportError(blockers)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the pinned environment
+# ---------------------------------------------------------------------------------------------------------------
+
+_UNREACHABLE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
+                "ConnectTimeoutError", "Max retries exceeded", "Connection refused", "ProxyError",
+                "No route to host", "Name or service not known", "ReadTimeoutError")
+
+
+def default_env_path() -> Path:
+    """Where the side environment lives: ``$BRAINLZ_GENN_ENV`` or ``~/.cache/brainlz/envs/genn``."""
+    env = os.environ.get("BRAINLZ_GENN_ENV")
+    return Path(env) if env else Path.home() / ".cache" / "brainlz" / "envs" / "genn"
+
+
+def env_python(path=None) -> Path:
+    """The Python interpreter of the side environment at ``path`` (default :func:`default_env_path`)."""
+    path = Path(path) if path is not None else default_env_path()
+    return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _marker(path: Path) -> dict | None:
+    try:
+        return json.loads((path / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> Path:
+    """Create (or reuse) the virtual environment with :data:`PINS`; the code behind ``brainlz env genn``.
+
+    Idempotent: a marker file ``brainlz-env.json`` records the pins and installed versions; an environment whose
+    marker holds the same pins is reused without contacting the registry.
+
+    Parameters
+    ----------
+    path : path, optional
+        Directory of the environment (default :func:`default_env_path`).
+    python : path, optional
+        Interpreter that creates the venv (default: the one running brainlz, ``sys.executable``).
+    log : callable
+        Called with one line per step (default ``print``).
+    timeout : float
+        Seconds allowed for ``pip install``.
+
+    Returns
+    -------
+    Path
+        The environment's directory.
+
+    Raises
+    ------
+    GennEnvError
+        If the venv or the installation fails (``registry_unreachable`` tells whether the index was unreachable).
+    """
+    path = Path(path).expanduser() if path is not None else default_env_path()
+    marker = _marker(path)
+    exe = env_python(path)
+    if marker is not None and marker.get("pins") == list(PINS) and exe.exists():
+        log(f"brainlz: genn environment {path} exists ({_versions_text(marker.get('installed', {}))}); reusing it")
+        return path
+    start = time.perf_counter()
+    if not exe.exists():
+        log(f"brainlz: creating a virtual environment at {path} with {python or sys.executable}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([str(python or sys.executable), "-m", "venv", str(path)], capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            raise GennEnvError(f"genn environment {path}: python -m venv failed: {_last_line(done.stderr)}")
+    log(f"brainlz: installing {' '.join(PINS)} into {path}")
+    try:
+        done = subprocess.run([str(exe), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                               *PINS], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise GennEnvError(f"genn environment {path}: pip install timed out after {timeout:.0f} s",
+                           registry_unreachable=True) from None
+    if done.returncode != 0:
+        output = done.stdout + done.stderr
+        unreachable = any(text in output for text in _UNREACHABLE)
+        raise GennEnvError(f"genn environment {path}: pip install failed"
+                           f"{' (package index unreachable)' if unreachable else ''}: {_last_line(done.stderr)}",
+                           registry_unreachable=unreachable)
+    probe = ("import json, brian2, numpy, brian2genn, setuptools; print(json.dumps({'brian2': brian2.__version__, "
+             "'numpy': numpy.__version__, 'brian2genn': getattr(brian2genn, '__version__', '?'), "
+             "'setuptools': setuptools.__version__}))")
+    done = subprocess.run([str(exe), "-c", probe], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise GennEnvError(f"genn environment {path}: the installed packages do not import: "
+                           f"{_last_line(done.stderr)}")
+    installed = json.loads(done.stdout.strip().splitlines()[-1])
+    (path / MARKER).write_text(json.dumps({"pins": list(PINS), "installed": installed,
+                                           "python": str(exe), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                           "seconds": round(time.perf_counter() - start, 1)}, indent=1))
+    log(f"brainlz: genn environment ready at {path} ({_versions_text(installed)}) in "
+        f"{time.perf_counter() - start:.0f} s")
+    return path
+
+
+def _versions_text(installed: dict) -> str:
+    return ", ".join(f"{name} {version}" for name, version in installed.items())
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.lower().startswith("error") or "Error" in line]
+    return (errors or lines or ["no output"])[-1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# simulation
+# ---------------------------------------------------------------------------------------------------------------
+
+def _layer_config(layer) -> dict:
+    """JSON description of one layer (its model's Brian2 strings)."""
+    model = layer.neuron_model
+    return {"name": layer.name, "n_neurons": int(layer.n_neurons), "equations": model.equations,
+            "threshold": model.threshold, "reset": model.reset, "refractory": model.refractory,
+            "method": model.method, "on_pre": split_on_pre(model.on_pre, f"layer {layer.name!r}.on_pre"),
+            "weight_unit": _unit_name(model.weight_unit), "params": list(layer.params),
+            "states": list(model.state_variables())}
+
+
+def _layer_arrays(layer, n_copies: int, copy_params: dict) -> dict:
+    """Parameters and initial states of ``n_copies`` copies of ``layer`` (SI floats, ``[n_copies * n]``)."""
+    model = layer.neuron_model
+    params = {name: np.tile(np.asarray(value, dtype=float), n_copies) for name, value in layer.params.items()}
+    for name, array in copy_params.items():
+        params[name] = np.asarray(array, dtype=float).ravel().copy()
+    arrays = {f"param_{layer.name}_{name}": array for name, array in params.items()}
+    for state in model.state_variables():
+        arrays[f"state_{layer.name}_{state}"] = (_evaluate_initial(model.initial[state], params)
+                                                 if state in model.initial else np.zeros(n_copies * layer.n_neurons))
+    return arrays
+
+
+def _run_worker(python: Path, run_dir: Path, timeout, genn_path) -> None:
+    environment = dict(os.environ)
+    if genn_path is not None:
+        environment["GENN_PATH"] = str(genn_path)
+    log = run_dir / "worker.log"
+    with open(log, "w") as handle:
+        try:
+            done = subprocess.run([str(python), "-I", str(WORKER), str(run_dir)], stdout=handle,
+                                  stderr=subprocess.STDOUT, env=environment, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise GennError(f"the brian2genn worker timed out after {timeout} s (log: {log})") from None
+    if done.returncode != 0:
+        raise GennError(f"the brian2genn worker failed: {_last_line(log.read_text())} (log: {log})")
+
+
+def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gpu: bool = True,
+             codegen_only: bool = False, batch_size: int | None = None, record_hidden: bool = False,
+             seed: int = 0, progress=None, trace=None, copy_params=None, genn_path=None,
+             timeout: float | None = None) -> SimulationResult:
+    """Simulate ``spec`` on every sample of ``spiketrains`` with brian2genn (GeNN, on the GPU or the CPU).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        Checked with :func:`check_genn_support` before anything is written.
+    spiketrains : bool ndarray [n_samples, n_inputs, n_bins]
+        Input rasters; bin ``b`` is a spike at ``t = b * spec.dt``.
+    env : path, optional
+        The side environment (default :func:`default_env_path`); created by ``brainlz env genn``.
+    directory : path, optional
+        Run directory (inputs, GeNN projects ``batch_<k>/project``, logs ``batch_<k>/worker.log``); default a
+        new temporary directory, deleted after a successful run unless ``codegen_only``.
+    use_gpu : bool
+        Run GeNN's CUDA backend (``True``) or its single-threaded CPU backend (``False``).
+    codegen_only : bool
+        Generate the GeNN project of every batch and stop (no GeNN needed); the returned rasters are empty.
+    batch_size : int, optional
+        Samples per brian2genn build (default: all in one).  Each batch is a full build (code generation,
+        compilation, one run).
+    record_hidden : bool
+        Return the hidden-layer rasters too.
+    seed : int
+        Accepted for the common backend interface; unused (only deterministic models are accepted).
+    progress : callable, optional
+        Called as ``progress(n_done, n_samples)`` after each batch.
+    trace : (layer, sample, neuron), optional
+        Record the state variables of this neuron (a ``StateMonitor``).
+    copy_params : dict, optional
+        Per-sample intrinsic parameters ``{layer: {parameter: float array [n_samples, n_neurons] (SI)}}`` (see
+        :func:`brainlz.network.check_copy_params`).
+    genn_path : path, optional
+        GeNN 4.x installation (default: ``$GENN_PATH`` as brian2genn reads it).
+    timeout : float, optional
+        Seconds allowed per batch (code generation, compilation and run).
+
+    Returns
+    -------
+    SimulationResult
+        ``backend`` is ``"genn-gpu"`` or ``"genn-cpu"``; ``n_builds`` the number of brian2genn builds.
+
+    Raises
+    ------
+    GennSupportError
+        If brian2genn cannot translate the network (see :func:`check_genn_support`).
+    GennEnvError
+        If the side environment does not exist.
+    GennError
+        If code generation, compilation or the run fails (the message names the worker log).
+    """
+    check_genn_support(spec)
+    if not isinstance(seed, (int, np.integer)):
+        raise ParameterError("seed", seed, "expected an integer")
+    for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only), ("record_hidden", record_hidden)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ParameterError(name, value, "expected True or False")
+    spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
+    n_samples, _, n_bins = spiketrains.shape
+    trace = validate_trace(trace, spec, n_samples)
+    copy_params = check_copy_params(spec, copy_params, n_samples)
+    chunks = batches(n_samples, batch_size)
+    python = env_python(env)
+    if not python.exists():
+        raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
+                           f"{'' if env is None else ' --path ' + str(env)}`")
+    layers = [_layer_config(layer) for layer in spec.layers]
+    weights = {f"weights_{index}": np.asarray(weight, dtype=float) for index, weight in enumerate(spec.weights)}
+    temporary = directory is None
+    root = Path(tempfile.mkdtemp(prefix="brainlz-genn-")) if temporary else Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    record = [layer.name for layer in spec.layers] if record_hidden else [spec.output.name]
+    start_time = time.perf_counter()
+    outputs = {name: [] for name in record}
+    trace_data, finished = None, False
+    try:
+        for k, (start, stop) in enumerate(chunks):
+            run_dir = root / f"batch_{k:03d}"
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True)
+            flat = spiketrains[start:stop].reshape((stop - start) * spec.n_inputs, n_bins)
+            steps, indices = np.nonzero(flat.T)  # sorted by time, then index
+            arrays = dict(weights)
+            for layer in spec.layers:
+                chunk = {name: array[start:stop] for name, array in copy_params.get(layer.name, {}).items()}
+                arrays.update(_layer_arrays(layer, stop - start, chunk))
+            local_trace = None
+            if trace is not None and start <= trace[1] < stop:
+                local_trace = [trace[0], trace[1] - start, trace[2]]
+            config = {"n_inputs": int(spec.n_inputs), "dt": float(spec.dt), "n_samples": stop - start,
+                      "n_bins": int(n_bins), "layers": layers, "record": record, "use_gpu": bool(use_gpu),
+                      "codegen_only": bool(codegen_only), "project": str(run_dir / "project"),
+                      "trace": local_trace}
+            (run_dir / "config.json").write_text(json.dumps(config, indent=1))
+            np.savez(run_dir / "network.npz", input_indices=indices.astype(np.int64),
+                     input_steps=steps.astype(np.int64), **arrays)
+            _run_worker(python, run_dir, timeout, genn_path)
+            if codegen_only:
+                for name in record:
+                    outputs[name].append(np.zeros((stop - start, spec.layer(name).n_neurons, n_bins), dtype=bool))
+            else:
+                with np.load(run_dir / "spikes.npz") as data:
+                    for name in record:
+                        outputs[name].append(rasters_from_monitor(
+                            data[f"{name}_i"], data[f"{name}_t"], stop - start, spec.layer(name).n_neurons, n_bins,
+                            float(spec.dt)))
+                    if local_trace is not None:
+                        trace_data = {"layer": trace[0], "sample": trace[1], "neuron": trace[2],
+                                      "t": np.asarray(data["trace_t"])}
+                        for state in spec.layer(trace[0]).neuron_model.state_variables():
+                            trace_data[state] = np.asarray(data[f"trace_{state}"])
+            if progress is not None:
+                progress(stop, n_samples)
+        finished = True
+    finally:
+        if temporary and finished and not codegen_only:  # kept on failure: the error names its log
+            shutil.rmtree(root, ignore_errors=True)
+    rasters = {name: np.concatenate(parts) for name, parts in outputs.items()}
+    output = rasters.pop(spec.output.name)
+    return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt),
+                            backend="genn-gpu" if use_gpu else "genn-cpu", trace=trace_data,
+                            wall_time=time.perf_counter() - start_time, n_builds=len(chunks))

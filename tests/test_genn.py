@@ -1,0 +1,223 @@
+"""GeNN backend: capability checks (no environment needed), code generation in the pinned brian2genn
+environment (built from the package registry, skipped only when the registry is unreachable) and end-to-end runs
+(only where ``GENN_PATH`` points to a GeNN 4.x installation)."""
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainlz.backends import genn, get_backend
+from brainlz.cli import main
+from brainlz.errors import BrainlzError, ParameterError
+from brainlz.network import NetworkSpec
+
+
+def _spec(model="lif", **options):
+    spec = NetworkSpec.create(5, hidden=3, output=2, model=model, model_options=options or None, seed=2)
+    return spec.with_weights([w * 3 for w in spec.weights])
+
+
+def _with_output_model(spec, **changes):
+    model = dataclasses.replace(spec.output.neuron_model, **changes)
+    layer = dataclasses.replace(spec.output, model=model)
+    return NetworkSpec(spec.n_inputs, spec.layers[:-1] + (layer,), spec.weights, spec.dt)
+
+
+def _inputs(n_samples=3, n_bins=60, seed=0):
+    return np.random.default_rng(seed).random((n_samples, 5, n_bins)) < 0.15
+
+
+def _features(exc):
+    return [feature for feature, _, _ in exc.value.blockers]
+
+
+# ------------------------------------------------------------------------------------------- capability checks
+def test_deterministic_models_are_supported():
+    genn.check_genn_support(_spec("lif"))
+    genn.check_genn_support(_spec("meta_neuron"))
+    assert get_backend("genn") is genn
+    # the meta-neuron's on_pre adds to two postsynaptic variables: one Synapses object each
+    assert genn.split_on_pre("I_syn_post += w\nI_abs_post += abs(w)") == {"I_syn": "I_syn_post += w",
+                                                                         "I_abs": "I_abs_post += abs(w)"}
+    assert genn.split_on_pre("I_syn_post += w\nI_syn_post += 2*w") == {"I_syn": "I_syn_post += (w) + (2*w)"}
+
+
+def test_stochastic_model_is_refused_before_any_code(tmp_path):
+    spec = _spec("meta_neuron", stochastic=True)
+    with pytest.raises(genn.GennSupportError) as exc:
+        genn.check_genn_support(spec)
+    assert _features(exc) == ["seed", "seed"]  # hidden and output layer
+    message = str(exc.value)
+    assert "random numbers in the threshold" in message and "deterministic model" in message
+    assert len(message.splitlines()) == 1 and isinstance(exc.value, BrainlzError)
+    with pytest.raises(genn.GennSupportError):
+        genn.simulate(spec, _inputs(), directory=tmp_path / "run", env=tmp_path / "no-env")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("changes,feature,words", [
+    ({"on_pre": "I_syn_post += w * (v_pre > 0*mV)"}, "on_pre reading presynaptic variables", "v_pre"),
+    ({"on_pre": "I_syn_post = w"}, "several postsynaptic writes in on_pre", "X_post += expr"),
+    ({"on_pre": "I_syn_post += w\nv_post += I_syn_post * ohm"}, "several postsynaptic writes in on_pre",
+     "reads I_syn_post"),
+    ({"on_pre": "I_syn_post += w * delay / ms"}, "heterogeneous delays", "delay"),
+    ({"threshold": "v > V_th + rand() * mV"}, "seed", "random numbers in the threshold"),
+    ({"equations": "dv/dt = (E_L - v + R*I_syn) / tau_m + xi * mV / sqrt(ms) : volt (unless refractory)\n"
+                   "dI_syn/dt = -I_syn / tau_syn : amp\ntau_m : second\ntau_syn : second\nt_ref : second\n"
+                   "E_L : volt\nV_th : volt\nV_reset : volt\nR : ohm"}, "seed", "random numbers in the equations"),
+    ({"equations": "dv/dt = (E_L - v + R*I_syn) / tau_m : volt (unless refractory)\n"
+                   "dI_syn/dt = -I_syn / tau_syn : amp\ntau_m : second\ntau_syn : second\nt_ref : second\n"
+                   "E_L : volt\nV_th : volt\nV_reset : volt\nR : ohm\nI_ext : amp (linked)"},
+     "linked variables", "equations"),
+])
+def test_untranslatable_model_code_names_the_feature(changes, feature, words):
+    spec = _with_output_model(_spec("lif"), **changes)
+    with pytest.raises(genn.GennSupportError) as exc:
+        genn.check_genn_support(spec)
+    assert _features(exc) == [feature]
+    assert words in str(exc.value) and "layer 'output'" in str(exc.value)
+    assert len(str(exc.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("feature", ["seed", "several runs", "linked variables", "heterogeneous delays",
+                                     "more than one summed variable", "on_pre reading presynaptic variables",
+                                     "multiple clocks", "timed arrays outside run_regularly"])
+def test_requested_features_are_refused(feature):
+    with pytest.raises(genn.GennSupportError) as exc:
+        genn.check_genn_support(_spec(), features=[feature])
+    assert _features(exc) == [feature]
+    assert genn.GENN_EXCLUSIONS[feature][1] in str(exc.value)
+
+
+def test_unknown_names_raise_parameter_errors():
+    with pytest.raises(ParameterError, match="features = 'teleportation'"):
+        genn.check_genn_support(_spec(), features=["teleportation"])
+    with pytest.raises(ParameterError, match="training = 'hebb'"):
+        genn.check_genn_support(_spec(), training="hebb")
+
+
+def test_stdp_design_blockers():
+    with pytest.raises(genn.GennSupportError) as exc:
+        genn.check_genn_support(_spec("lif"), training="stdp")
+    assert _features(exc) == ["custom schedules", "timed arrays outside run_regularly", "multiple clocks", "seed"]
+    message = str(exc.value)
+    assert "syn.post.order = -1" in message and "same-step pairs would potentiate" in message
+    assert "brian2.seed(seed)" in message and "TimedArray in the input threshold" in message
+    # the meta-neuron adds one more: two postsynaptic targets of a plastic synapse
+    with pytest.raises(genn.GennSupportError) as exc:
+        genn.check_genn_support(_spec("meta_neuron"), training="stdp")
+    assert _features(exc)[0] == "several postsynaptic writes in on_pre" and "I_abs_post" in str(exc.value)
+    # what the design uses that brian2genn does translate is listed without a blocker
+    supported = [part for part, _, feature, _ in genn.TRAINING_DESIGNS["stdp"] if feature is None]
+    assert any("event-driven" in part for part in supported) and any("between='reset'" in p for p in supported)
+
+
+def test_tempotron_design_blockers():
+    with pytest.raises(genn.GennSupportError) as exc:
+        genn.check_genn_support(_spec("lif"), training="tempotron")
+    assert _features(exc) == ["custom schedules", "several postsynaptic writes in on_pre",
+                              "timed arrays outside run_regularly", "multiple clocks"]
+    message = str(exc.value)
+    assert "when='before_thresholds'" in message and "a_post" in message and "b_post" in message
+
+
+def test_missing_environment_is_one_clear_error(tmp_path):
+    with pytest.raises(genn.GennEnvError, match="brainlz env genn --path"):
+        genn.simulate(_spec(), _inputs(), env=tmp_path / "nowhere", codegen_only=True)
+
+
+def test_default_env_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("BRAINLZ_GENN_ENV", str(tmp_path / "e"))
+    assert genn.default_env_path() == tmp_path / "e"
+    monkeypatch.delenv("BRAINLZ_GENN_ENV")
+    assert genn.default_env_path() == Path.home() / ".cache" / "brainlz" / "envs" / "genn"
+
+
+# ------------------------------------------------------------------------------- code generation (pinned env)
+@pytest.fixture(scope="session")
+def genn_env():
+    """The pinned environment, built from the registry like ``brainlz env genn`` (reused when it exists)."""
+    try:
+        return genn.create_env(log=lambda line: None)
+    except genn.GennEnvError as exc:
+        if exc.registry_unreachable:
+            pytest.skip(f"the package registry is unreachable, cannot build the brian2genn environment: {exc}")
+        raise
+
+
+def test_env_command_is_idempotent(genn_env, capsys):
+    assert main(["env", "genn", "--path", str(genn_env)]) == 0
+    out = capsys.readouterr().out
+    assert "reusing it" in out and "brian2 2.5.4" in out and "brian2genn 1.7.0" in out
+    marker = (genn_env / genn.MARKER).read_text()
+    assert all(pin in marker for pin in genn.PINS)
+
+
+def _model_code(directory):
+    return (Path(directory) / "batch_000" / "project" / "magicnetwork_model.cpp").read_text()
+
+
+def _static(directory, name):
+    return np.fromfile(Path(directory) / "batch_000" / "project" / "static_arrays" / name, dtype=np.float64)
+
+
+def test_codegen_lif_network(genn_env, tmp_path):
+    spec = _spec("lif")
+    tau = np.linspace(10, 30, 3 * 3).reshape(3, 3) * 1e-3  # per-copy tau_m of the hidden layer [samples, n]
+    result = genn.simulate(spec, _inputs(), env=genn_env, directory=tmp_path, codegen_only=True, use_gpu=False,
+                           record_hidden=True, trace=("output", 1, 0), copy_params={"hidden": {"tau_m": tau}})
+    assert result.backend == "genn-cpu" and result.output.shape == (3, 2, 60) and not result.output.any()
+    code = _model_code(tmp_path)
+    for layer in ("hidden", "output"):
+        assert f"class {layer}NEURON : public NeuronModels::Base" in code
+        for variable in ("v", "I_syn", "tau_m", "tau_syn", "V_th", "V_reset", "E_L", "R", "t_ref"):
+            assert f'{{"{variable}", "double"}}' in code  # per-neuron variables, not constants
+        assert f"class syn_{spec.layer_names.index(layer)}_{layer}_I_synWEIGHTUPDATE" in code
+    assert "($(v) > $(V_th))" in code  # the threshold
+    assert "$(v) = $(V_reset);" in code  # the reset
+    assert "exp(1.0f*(- DT)/$(tau_syn))" in code  # exponential Euler of I_syn
+    assert "$(addToInSyn,$(w));" in code and "$(I_syn) += $(inSyn)" in code  # on_pre: I_syn_post += w
+    assert "_array_defaultclock_dt[0] = 0.001;" in code
+    # values travel as static arrays: per-copy tau_m, the weights tiled over the 3 copies
+    assert np.allclose(_static(tmp_path, "_static_array__array_hidden_tau_m"), tau.ravel())
+    assert np.allclose(_static(tmp_path, "_static_array__array_output_V_th"),
+                       np.tile(np.asarray(spec.output.params["V_th"]), 3))
+    weights = [f for f in (tmp_path / "batch_000" / "project" / "static_arrays").iterdir()
+               if "syn_1_output_I_syn_w" in f.name]
+    assert weights and np.allclose(np.fromfile(weights[0]), np.tile(np.asarray(spec.weights[1]).ravel(), 3))
+    assert "trace" in (tmp_path / "batch_000" / "project" / "main.cpp").read_text()
+
+
+def test_codegen_meta_neuron_splits_synapses(genn_env, tmp_path):
+    result = genn.simulate(_spec("meta_neuron"), _inputs(2, 40), env=genn_env, directory=tmp_path,
+                           codegen_only=True, batch_size=1)
+    assert result.n_builds == 2 and result.backend == "genn-gpu"
+    code = _model_code(tmp_path)
+    assert "class syn_1_output_I_absWEIGHTUPDATE" in code and "class syn_1_output_I_synWEIGHTUPDATE" in code
+    assert "$(I_abs) += $(inSyn)" in code and "$(I_syn) += $(inSyn)" in code
+    assert '{"theta", "double"}' in code and '{"delta_theta", "double"}' in code
+    assert (tmp_path / "batch_001" / "project" / "magicnetwork_model.cpp").exists()
+
+
+# ---------------------------------------------------------------------------------- end to end (needs GeNN)
+GENN_PATH = os.environ.get("GENN_PATH")
+
+
+@pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
+                    reason="GENN_PATH does not point to a GeNN 4.x installation (GeNN is on no package registry)")
+@pytest.mark.parametrize("use_gpu", [False, True])
+def test_genn_matches_standalone(genn_env, tmp_path, standalone_dir, use_gpu):
+    if use_gpu and shutil.which("nvidia-smi") is None:
+        pytest.skip("no NVIDIA GPU (nvidia-smi not found) for GeNN's CUDA backend")
+    spec = _spec("lif")
+    x = _inputs(4, 200, seed=5)
+    reference = get_backend("standalone").simulate(spec, x, record_hidden=True, directory=standalone_dir)
+    result = genn.simulate(spec, x, env=genn_env, directory=tmp_path, use_gpu=use_gpu, record_hidden=True,
+                           batch_size=2)
+    assert reference.output.any() and reference.hidden["hidden"].any()
+    np.testing.assert_array_equal(result.output, reference.output)
+    np.testing.assert_array_equal(result.hidden["hidden"], reference.hidden["hidden"])
