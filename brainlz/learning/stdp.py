@@ -72,8 +72,12 @@ input table passed as ``run_args``.  It shares the one compiled-program slot of
 ``standalone.simulate`` recompiles.  :func:`song_abbott_experiment` reproduces the bimodal weight distribution of
 Song et al. (2000).
 
-For the GPU backends: brian2genn must support the ``(shared)`` synaptic variables, the pathway ``order`` and,
-for ``between="reset"``, ``run_regularly``; check these before relying on them there.
+For the GPU backends (checked by :func:`brainlz.backends.genn.check_genn_support` with ``training="stdp"``):
+brian2genn translates the event-driven traces, ``(shared)`` variables, the ``on_post`` pathway and
+``run_regularly`` resets, but not this design as a whole: it ignores the pathway ``order`` (same-step pairs
+would potentiate), allows a TimedArray only inside ``run_regularly`` (the standalone input table), has a single
+clock (every object here has its own ``dt``) and no ``seed()``; with the meta-neuron the plastic synapse writes
+two postsynaptic variables.
 
 References
 ----------

@@ -80,12 +80,13 @@ Brian2 features used: ``NeuronGroup`` (linear equations, ``method='exact'``, thr
 ``Synapses`` (``on_pre`` reading and writing *postsynaptic* variables and its own variables, ``run_regularly``),
 2-D ``TimedArray`` (labels; and the input spike table for standalone), ``SpikeGeneratorGroup`` (runtime input),
 ``StateMonitor`` on a second ``Clock`` (``dt`` = trial period), the functions ``exp``, ``int`` and ``timestep``,
-and temporary variables in abstract code.  Not used
-(brian2genn restrictions): no ``seed()`` or random numbers, no linked variables, no delays, no summed variables, no
-custom events or ``on_post`` pathway, no ``on_pre`` code reading *presynaptic* neuron variables, no ``if``; a whole
-epoch is one ``run()``.  A GeNN port would additionally have to turn the second clock into per-step
-``run_regularly`` code gated by ``timestep(t, dt) % period_steps == 0`` (GeNN has a single clock and schedules
-synapses before groups).
+and temporary variables in abstract code.  Not used: no ``seed()`` or random numbers, no linked variables, no
+delays, no summed variables, no custom events or ``on_post`` pathway, no ``on_pre`` code reading *presynaptic*
+neuron variables, no ``if``; a whole epoch is one ``run()``.  Still not translatable by brian2genn
+(:func:`brainlz.backends.genn.check_genn_support` with ``training="tempotron"`` lists them): the running maximum
+is a ``run_regularly`` outside the ``'start'`` slot, ``on_pre`` writes two postsynaptic variables (``a``, ``b``),
+the standalone input table is a TimedArray read in a reset, and the objects have their own ``dt`` (GeNN has a
+single clock and schedules synapses before groups).
 
 Backends
 --------
