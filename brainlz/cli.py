@@ -12,6 +12,9 @@
     Create (or reuse) the pinned virtual environment of the GeNN backend (brian2 2.5.4, numpy < 2,
     brian2genn 1.7.0; see :mod:`brainlz.backends.genn`), by default at ``$BRAINLZ_GENN_ENV`` or
     ``~/.cache/brainlz/envs/genn``, and print what was done.  Running it again reuses the environment.
+``brainlz env cuda [--path DIR]``
+    The same for the CUDA backend (a Python >= 3.12 venv with brian2 2.10.1 and brian2cuda 1.0b1; see
+    :mod:`brainlz.backends.cuda`), by default at ``$BRAINLZ_CUDA_ENV`` or ``~/.cache/brainlz/envs/cuda``.
 
 Errors that are the user's (a missing file, a bad value, an unknown name) print one line ``brainlz: error: ...``
 and exit with status 2; no traceback.
@@ -41,9 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("models", help="list the neuron models and their intrinsic parameters")
     commands.add_parser("tasks", help="list the task families")
     env = commands.add_parser("env", help="create the pinned side environment of a backend")
-    env.add_argument("backend", choices=["genn"], help="the backend whose environment to create")
+    env.add_argument("backend", choices=["genn", "cuda"], help="the backend whose environment to create")
     env.add_argument("--path", default=None, help="directory of the environment (default: $BRAINLZ_GENN_ENV or "
-                                                  "~/.cache/brainlz/envs/genn)")
+                                                  "~/.cache/brainlz/envs/genn for genn, $BRAINLZ_CUDA_ENV or "
+                                                  "~/.cache/brainlz/envs/cuda for cuda)")
     return parser
 
 
@@ -105,7 +109,10 @@ def _tasks() -> int:
 
 
 def _env(args) -> int:
-    from .backends.genn import create_env
+    if args.backend == "cuda":
+        from .backends.cuda import create_env
+    else:
+        from .backends.genn import create_env
 
     create_env(args.path)
     return 0

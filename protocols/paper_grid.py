@@ -35,7 +35,7 @@ TASKS = {"rate": {"task": "rate", "difficulty": 0.9}, "burst": {"task": "burst",
          "regular": {"task": "regular", "difficulty": 0.5}, "digits": {"task": "digits", "difficulty": 0.5}}
 TUNE = {"hidden": [32, 64], "learning_rate_scale": [0.3, 1.0, 3.0]}
 INTRINSIC = {"outer_steps": 4, "method": "spsa", "step_size": 0.1, "perturbation": 0.05}
-EXTRA = ("simulation.seconds_per_sample", "energy.synops_per_inference", "energy.snn_joules",
+EXTRA = ("latency.inference_seconds_per_sample", "energy.synops_per_inference", "energy.snn_joules",
          "energy.ann_joules")
 
 

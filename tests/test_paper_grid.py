@@ -45,7 +45,7 @@ def test_reduced_grid_runs_summarises_and_resumes(tmp_path):
     assert len(paired) == 6 and all(p["n_pairs"] == 2 for p in paired)
     for row in rows:  # latency and energy columns for every row
         assert row["extra"]["energy.snn_joules"]["n"] == 2 and row["extra"]["energy.snn_joules"]["mean"] > 0
-        assert row["extra"]["simulation.seconds_per_sample"]["mean"] > 0
+        assert row["extra"]["latency.inference_seconds_per_sample"]["mean"] > 0
     learnable = [c for c in first.summary["cells"] if c["labels"]["intrinsic"] == "learnable"]
     assert all(c["learning"]["rule"] in ("surrogate", "stdp", "tempotron") for c in learnable)
     again = run_sweep(sweep, tmp_path, progress=False, figures=False)

@@ -114,5 +114,5 @@ def test_energy_and_latency_columns(tmp_path):
     assert energy["ann_macs_per_inference"] == 8 * 4 + 4 * 4
     assert energy["snn_joules"] == pytest.approx(0.9e-12 * expected)
     assert energy["ann_joules"] == pytest.approx(4.6e-12 * 48)
-    assert result.metrics["latency"]["seconds_per_sample"] > 0
+    assert result.metrics["latency"]["seconds_per_sample"] > 0 and result.metrics["latency"]["inference_seconds_per_sample"] > 0
     assert "synaptic operations per inference" in result.table

@@ -7,6 +7,8 @@ backend        what it is
 ``standalone`` Brian2 ``cpp_standalone``: compiled once per network shape, rerun through ``run_args``.
 ``genn``       brian2genn (GeNN on a GPU or CPU) in a pinned side environment (``brainlz env genn``); one build
                per batch; deterministic models only (see :func:`brainlz.backends.genn.check_genn_support`).
+``cuda``       brian2cuda (CUDA on an NVIDIA GPU) in a pinned Python >= 3.12 side environment (``brainlz env
+               cuda``); one build per batch (see :func:`brainlz.backends.cuda.check_cuda_support`).
 =============  ==========================================================================================
 """
 
@@ -18,7 +20,7 @@ from ..errors import ParameterError
 
 __all__ = ["BACKENDS", "simulate", "get_backend"]
 
-BACKENDS = ("runtime", "standalone", "genn")
+BACKENDS = ("runtime", "standalone", "genn", "cuda")
 
 
 def get_backend(name: str):
