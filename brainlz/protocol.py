@@ -529,10 +529,11 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
 def _inference_latency(backend, spec, spiketrains, result, protocol, seeds) -> float:
     """Seconds per sample of simulating one batch with the network already built (Brian2 wall time).
 
-    The main simulation's wall time includes compilation when it built code; this reruns up to one batch, which
-    reuses the compiled program (standalone) or Brian2's code cache (runtime), and times it.
+    On the standalone backend the main simulation's wall time includes the C++ build when it built code; then
+    up to one batch is rerun with the compiled program and timed.  On the runtime backend the main wall time is
+    used as it is (it includes building the Brian2 objects, and Cython compilation on a cold cache).
     """
-    if result.n_builds == 0 and result.n_samples <= protocol.batch_size:
+    if protocol.backend != "standalone" or result.n_builds == 0:
         return result.wall_time / result.n_samples
     n = min(protocol.batch_size, spiketrains.shape[0])
     again = backend.simulate(spec, spiketrains[:n], batch_size=n, seed=seeds["simulation"], record_hidden=True,
