@@ -45,7 +45,7 @@ import numpy as np
 from ..errors import BrainlzError, ParameterError
 from ..network import NetworkSpec, _unit_name, check_copy_params, check_spiketrains, rasters_from_monitor
 from .base import SimulationResult, batches, validate_trace
-from .genn import _UNREACHABLE, MARKER, _last_line, _layer_arrays, _marker, _versions_text, env_python
+from .genn import MARKER, _last_line, _layer_arrays, _marker, _versions_text, env_python, install_pins
 
 __all__ = ["simulate", "capabilities", "check_cuda_support", "create_env", "default_env_path", "env_python",
            "find_python", "CudaError", "CudaSupportError", "CudaEnvError", "PINS", "MIN_PYTHON",
@@ -377,32 +377,10 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
                            f"{'broken' if version is None else '.'.join(map(str, version))}, brian2cuda needs "
                            f">= {'.'.join(map(str, MIN_PYTHON))}; remove the directory and run `brainlz env cuda` "
                            "again", python_missing=version is not None)
-    log(f"brainlz: installing {' '.join(PINS)} into {path}")
-    try:
-        done = subprocess.run([str(exe), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                               *PINS], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise CudaEnvError(f"cuda environment {path}: pip install timed out after {timeout:.0f} s",
-                           registry_unreachable=True) from None
-    if done.returncode != 0:
-        output = done.stdout + done.stderr
-        unreachable = any(text in output for text in _UNREACHABLE)
-        raise CudaEnvError(f"cuda environment {path}: pip install failed"
-                           f"{' (package index unreachable)' if unreachable else ''}: {_last_line(done.stderr)}",
-                           registry_unreachable=unreachable)
     probe = ("import json, sys, brian2, numpy, brian2cuda; print(json.dumps({'python': sys.version.split()[0], "
              "'brian2': brian2.__version__, 'brian2cuda': getattr(brian2cuda, '__version__', '?'), "
              "'numpy': numpy.__version__}))")
-    done = subprocess.run([str(exe), "-c", probe], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise CudaEnvError(f"cuda environment {path}: the installed packages do not import: "
-                           f"{_last_line(done.stderr)}")
-    installed = json.loads(done.stdout.strip().splitlines()[-1])
-    (path / MARKER).write_text(json.dumps({"pins": list(PINS), "installed": installed,
-                                           "python": str(exe), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                           "seconds": round(time.perf_counter() - start, 1)}, indent=1))
-    log(f"brainlz: cuda environment ready at {path} ({_versions_text(installed)}) in "
-        f"{time.perf_counter() - start:.0f} s")
+    install_pins(path, exe, PINS, probe, label="cuda", error=CudaEnvError, log=log, timeout=timeout, start=start)
     return path
 
 

@@ -396,33 +396,43 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
                               text=True)
         if done.returncode != 0:
             raise GennEnvError(f"genn environment {path}: python -m venv failed: {_last_line(done.stderr)}")
-    log(f"brainlz: installing {' '.join(PINS)} into {path}")
-    try:
-        done = subprocess.run([str(exe), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                               *PINS], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise GennEnvError(f"genn environment {path}: pip install timed out after {timeout:.0f} s",
-                           registry_unreachable=True) from None
-    if done.returncode != 0:
-        output = done.stdout + done.stderr
-        unreachable = any(text in output for text in _UNREACHABLE)
-        raise GennEnvError(f"genn environment {path}: pip install failed"
-                           f"{' (package index unreachable)' if unreachable else ''}: {_last_line(done.stderr)}",
-                           registry_unreachable=unreachable)
     probe = ("import json, brian2, numpy, brian2genn, setuptools; print(json.dumps({'brian2': brian2.__version__, "
              "'numpy': numpy.__version__, 'brian2genn': getattr(brian2genn, '__version__', '?'), "
              "'setuptools': setuptools.__version__}))")
+    install_pins(path, exe, PINS, probe, label="genn", error=GennEnvError, log=log, timeout=timeout, start=start)
+    return path
+
+
+def install_pins(path: Path, exe: Path, pins, probe: str, *, label: str, error, log, timeout: float,
+                 start: float) -> dict:
+    """``pip install`` ``pins`` into the venv of ``exe``, check they import (``probe`` prints their versions as
+    JSON), write the marker file; shared by the genn and cuda side environments.  Returns the installed versions.
+
+    ``error(message, registry_unreachable=...)`` builds the exception raised on failure.
+    """
+    log(f"brainlz: installing {' '.join(pins)} into {path}")
+    try:
+        done = subprocess.run([str(exe), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                               *pins], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise error(f"{label} environment {path}: pip install timed out after {timeout:.0f} s",
+                    registry_unreachable=True) from None
+    if done.returncode != 0:
+        output = done.stdout + done.stderr
+        unreachable = any(text in output for text in _UNREACHABLE)
+        raise error(f"{label} environment {path}: pip install failed"
+                    f"{' (package index unreachable)' if unreachable else ''}: {_last_line(done.stderr)}",
+                    registry_unreachable=unreachable)
     done = subprocess.run([str(exe), "-c", probe], capture_output=True, text=True)
     if done.returncode != 0:
-        raise GennEnvError(f"genn environment {path}: the installed packages do not import: "
-                           f"{_last_line(done.stderr)}")
+        raise error(f"{label} environment {path}: the installed packages do not import: {_last_line(done.stderr)}")
     installed = json.loads(done.stdout.strip().splitlines()[-1])
-    (path / MARKER).write_text(json.dumps({"pins": list(PINS), "installed": installed,
+    (path / MARKER).write_text(json.dumps({"pins": list(pins), "installed": installed,
                                            "python": str(exe), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                            "seconds": round(time.perf_counter() - start, 1)}, indent=1))
-    log(f"brainlz: genn environment ready at {path} ({_versions_text(installed)}) in "
+    log(f"brainlz: {label} environment ready at {path} ({_versions_text(installed)}) in "
         f"{time.perf_counter() - start:.0f} s")
-    return path
+    return installed
 
 
 def _versions_text(installed: dict) -> str:
