@@ -8,14 +8,19 @@ time is reported separately):
 2. ``LZCFeatures`` on the output rasters,
 3. ``predict`` of a readout fitted beforehand,
 
-and reports seconds per sample (best of ``--repeats``).  The naive reference builds and runs one Brian2 network
+and reports seconds per sample (best of ``--repeats``).  Variants: ``standalone`` (all samples of a batch as
+parallel copies, state updates vectorised where :func:`brainlz.backends.standalone.vectorizing_flags` allows),
+``standalone-scalar`` (the same with Brian2's own compiler flags), ``standalone-periods`` (50 parallel copies,
+larger batches as consecutive periods: ``simulate(..., copies=50)``), the 2-thread (OpenMP) variants, and the
+runtime targets.  The naive reference builds and runs one Brian2 network
 per sample (runtime mode, cython target: what a plain Brian2 script in a loop does), timed on
 ``--naive-samples`` samples after a warm-up.  All numbers come from one process, side by side.
 
 Usage::
 
     python benchmarks/bench_inference.py [--batch-sizes 1 10 100 1000] [--repeats 3] [--naive-samples 5]
-        [--backends standalone standalone-2threads runtime-cython runtime-numpy]
+        [--backends standalone standalone-scalar standalone-2threads standalone-periods
+                    standalone-periods-2threads runtime-cython runtime-numpy]
         [--out benchmarks/results/bench_inference.json]
 """
 
@@ -40,9 +45,31 @@ from brainlz.data import make_task  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
 from brainlz.readout import LZCFeatures, default_pipeline  # noqa: E402
 
+#: Parallel copies of the network in the "periods" variants (larger batches run as consecutive periods).
+PERIOD_COPIES = 50
+
+
+def _scalar(spec, x, **kw):
+    """Standalone compiled with Brian2's own flags (no vectorised state updates), for the side-by-side ratio."""
+    old = os.environ.get("BRAINLZ_VECTORIZE")
+    os.environ["BRAINLZ_VECTORIZE"] = "0"
+    try:
+        return standalone.simulate(spec, x, **kw)
+    finally:
+        if old is None:
+            del os.environ["BRAINLZ_VECTORIZE"]
+        else:
+            os.environ["BRAINLZ_VECTORIZE"] = old
+
+
 BACKENDS = {
     "standalone": lambda spec, x, **kw: standalone.simulate(spec, x, **kw),
+    "standalone-scalar": _scalar,
     "standalone-2threads": lambda spec, x, **kw: standalone.simulate(spec, x, threads=2, **kw),
+    "standalone-periods": lambda spec, x, **kw: standalone.simulate(spec, x, copies=min(len(x), PERIOD_COPIES),
+                                                                    **kw),
+    "standalone-periods-2threads": lambda spec, x, **kw: standalone.simulate(
+        spec, x, copies=min(len(x), PERIOD_COPIES), threads=2, **kw),
     "runtime-cython": lambda spec, x, **kw: runtime.simulate(spec, x, target="cython", **kw),
     "runtime-numpy": lambda spec, x, **kw: runtime.simulate(spec, x, target="numpy", **kw),
 }
@@ -77,7 +104,9 @@ def main(argv=None):
 
     results = {"network": "64-64-64 LIF, 1024 bins of 1 ms, rate task (64 Poisson channels, ~20 Hz)",
                "python": platform.python_version(), "machine": platform.platform(), "cpus": os.cpu_count(),
-               "repeats": args.repeats, "backends": {}}
+               "repeats": args.repeats, "period_copies": PERIOD_COPIES,
+               "vectorizing_flags": standalone.vectorizing_flags([spec.layers[0].neuron_model]),
+               "backends": {}}
     for name in args.backends:
         simulate = BACKENDS[name]
         entry = {}
@@ -106,6 +135,11 @@ def main(argv=None):
     results["naive_loop_seconds_per_sample"] = naive
     print(f"{'naive loop (cython)':22s}          : {1e3 * naive:8.3f} ms/sample", flush=True)
 
+    if {"standalone", "standalone-scalar"} <= set(results["backends"]):
+        results["vectorized_speedup_simulation"] = {
+            batch: results["backends"]["standalone-scalar"][batch]["simulation_seconds_per_sample"]
+            / values["simulation_seconds_per_sample"]
+            for batch, values in results["backends"]["standalone"].items()}
     best_name, best_batch, best_value = None, None, np.inf
     for name, entry in results["backends"].items():
         for batch, values in entry.items():

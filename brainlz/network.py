@@ -30,7 +30,7 @@ from brian2.units.fundamentalunits import get_unit
 from .errors import DataError, ParameterError
 from .models import NeuronModel, load_model
 
-__all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor",
+__all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor", "reset_code",
            "check_spiketrains", "check_copy_params"]
 
 _CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|<|>=|>)\s*(\w+)\s*$")
@@ -342,7 +342,7 @@ def check_spiketrains(spiketrains, n_inputs: int | None = None, field: str = "sp
     return array
 
 
-def spike_table(spiketrains: np.ndarray, capacity: int | None = None) -> tuple:
+def spike_table(spiketrains: np.ndarray, capacity: int | None = None, periods: int = 1) -> tuple:
     """Encode rasters as a table of spike bins per input neuron.
 
     Parameters
@@ -350,27 +350,38 @@ def spike_table(spiketrains: np.ndarray, capacity: int | None = None) -> tuple:
     spiketrains : bool ndarray [n_samples, n_channels, n_bins]
     capacity : int, optional
         Number of rows (spikes per neuron) to allocate; default the largest spike count.
+    periods : int
+        Samples one after another in time (see :func:`build`): sample ``p * n_copies + c`` is played by copy ``c``
+        during period ``p``, its bin ``b`` at step ``p * n_bins + b``.  ``n_samples`` must be a multiple of it.
 
     Returns
     -------
-    table : float64 ndarray [capacity + 1, n_samples * n_channels]
-        ``table[k, j]`` is the bin of the ``k``-th spike of flattened input neuron ``j``, ``-1`` past its last
+    table : float64 ndarray [capacity + 1, n_copies * n_channels]
+        ``table[k, j]`` is the step of the ``k``-th spike of flattened input neuron ``j``, ``-1`` past its last
         spike; the final row is all ``-1`` so that reading beyond the table (TimedArray clipping) never fires.
     capacity : int
     """
     n_samples, n_channels, n_bins = spiketrains.shape
-    flat = spiketrains.reshape(n_samples * n_channels, n_bins)
-    counts = flat.sum(axis=1)
-    needed = int(counts.max()) if counts.size else 0
+    copies = n_samples // periods
+    # Spikes in (sample, channel, bin) order; sample s = p * copies + c is played by input neuron (c, channel) in
+    # period p, so a neuron's spikes are those of its samples in period order: the rank of a spike is the
+    # number of the neuron's spikes in earlier periods plus its rank within its own sample.
+    flat = np.ascontiguousarray(spiketrains).reshape(-1)
+    rows, bins = np.divmod(np.flatnonzero(flat), n_bins)   # rows = s * n_channels + channel, sorted
+    counts = np.bincount(rows, minlength=n_samples * n_channels).reshape(periods, copies * n_channels)
+    earlier = np.cumsum(counts, axis=0) - counts            # spikes of the same neuron in earlier periods
+    per_neuron = counts.sum(axis=0)
+    needed = int(per_neuron.max()) if per_neuron.size else 0
     if capacity is None:
         capacity = needed
     if needed > capacity:
         raise ParameterError("capacity", capacity, f"an input neuron has {needed} spikes")
-    table = np.full((capacity + 1, flat.shape[0]), -1.0)
-    rows, bins = np.nonzero(flat)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank = np.arange(rows.size) - starts[rows]
-    table[rank, rows] = bins
+    table = np.full((capacity + 1, copies * n_channels), -1.0)
+    row_counts = counts.ravel()
+    starts = np.cumsum(row_counts) - row_counts
+    rank = np.arange(rows.size) - starts[rows] + earlier.ravel()[rows]
+    neuron = rows % (copies * n_channels)                   # (c, channel) of sample s = p * copies + c
+    table[rank, neuron] = bins + (rows // (copies * n_channels)) * n_bins
     return table, capacity
 
 
@@ -391,10 +402,10 @@ class BuiltNetwork:
     trace_monitor: StateMonitor | None
     trace: tuple | None
     objects: list
-    weight_tables: list
+    periods: int = 1
 
     def duration(self):
-        return self.n_bins * self.spec.dt
+        return self.periods * self.n_bins * self.spec.dt
 
     def initial_values(self, copy_params=None) -> dict:
         """Per-variable arrays (SI floats) of parameters, initial states and weights, tiled over samples.
@@ -424,9 +435,22 @@ class BuiltNetwork:
                     values[(group, state)] = _evaluate_initial(model.initial[state], tiled)
                 else:
                     values[(group, state)] = np.zeros(group.N)
+        for syn, weight in zip(self.synapses, self.spec.weights):
+            values[(syn, "w")] = np.tile(np.asarray(weight, dtype=float).ravel(), self.n_samples)
         if self.table is not None:
             values[(self.inputs, "k")] = np.zeros(self.inputs.N, dtype=np.int32)
+            values[(self.inputs, "next_bin")] = self.table.values[0].astype(np.int32)
         return values
+
+    def expected_length(self, owner) -> int:
+        """Number of values of a per-neuron or per-synapse variable of ``owner`` (one of this network's objects).
+
+        Computed from the spec, because a standalone ``Synapses`` object knows its size only after a run.
+        """
+        for syn, n_pre, layer in zip(self.synapses, self.spec.sizes[:-1], self.spec.layers):
+            if owner is syn:
+                return self.n_samples * n_pre * layer.n_neurons
+        return int(owner.N)
 
 
 def check_copy_params(spec: NetworkSpec, copy_params, n_samples: int) -> dict:
@@ -488,8 +512,22 @@ def _evaluate_initial(expression: str, params: dict) -> np.ndarray:
         raise ParameterError("initial", expression, "initial values must name a parameter or be a number") from None
 
 
+def reset_code(model: NeuronModel) -> str:
+    """Brian2 code that puts every state variable of ``model`` back to its initial value and ends refractoriness."""
+    from brian2 import Equations
+
+    equations = Equations(model.equations)
+    lines = []
+    for state in model.state_variables():
+        value = model.initial.get(state, f"0*{_unit_name(equations[state].dim)}")
+        lines.append(f"{state} = {value}")
+    lines.append("lastspike = -1e4*second")
+    lines.append("not_refractory = True")
+    return "\n".join(lines)
+
+
 def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_hidden: bool = False,
-          trace=None, table_values=None, spiketrains=None) -> BuiltNetwork:
+          trace=None, table_values=None, spiketrains=None, periods: int = 1) -> BuiltNetwork:
     """Create the Brian2 objects of ``spec`` for a batch of ``n_samples`` independent copies.
 
     Values (parameters, weights, inputs) are *not* set here: see :meth:`BuiltNetwork.initial_values` and the
@@ -512,8 +550,17 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
         If given, the input is a ``SpikeGeneratorGroup`` with these spikes instead of the table.  Brian2's
         runtime targets bake the table's shape into the generated code (a recompile per batch shape), the
         generator does not; standalone reruns need the table, because run_args cannot resize a generator.
+    periods : int
+        Samples played one after another (table input only): ``n_samples`` copies are simulated for
+        ``periods * n_bins`` steps, and at the start of every period a ``run_regularly`` operation puts every
+        neuron back to its initial state (:func:`reset_code`).  With zero synaptic delays nothing crosses a
+        period boundary, so period ``p`` of copy ``c`` is exactly an independent sample; the compiled program and
+        its synapses are shared by ``periods`` times more samples.  Models whose equations read the time ``t``
+        must use ``periods = 1`` (their ``t`` would not restart).
     """
     dt = spec.dt
+    if periods > 1 and spiketrains is not None:
+        raise ParameterError("periods", periods, "periods > 1 needs the table input (standalone backend)")
     if spiketrains is not None:
         table = None
         flat = spiketrains.reshape(n_samples * spec.n_inputs, n_bins)
@@ -523,32 +570,35 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
         if table_values is None:
             table_values = np.full((capacity + 1, n_samples * spec.n_inputs), -1.0)
         table = TimedArray(table_values, dt=1 * second, name="input_table")
-        inputs = NeuronGroup(n_samples * spec.n_inputs, "k : integer",
-                             threshold="timestep(t, dt) == int(input_table(k * second, i))",
-                             reset="k += 1", dt=dt, name="inputs", namespace={"input_table": table})
-    groups, synapses, monitors, weight_tables = [], [], {}, []
+        # next_bin caches the table entry of the next spike: one integer comparison per input and step (the
+        # table is read only when the input fires).
+        inputs = NeuronGroup(n_samples * spec.n_inputs, "k : integer\nnext_bin : integer",
+                             threshold="timestep(t, dt) == next_bin",
+                             reset="k += 1\nnext_bin = int(input_table(k * second, i))", dt=dt, name="inputs",
+                             namespace={"input_table": table})
+    groups, synapses, monitors = [], [], {}
     pre, n_pre = inputs, spec.n_inputs
     for index, (layer, weight) in enumerate(zip(spec.layers, spec.weights)):
         model = layer.neuron_model
         group = NeuronGroup(n_samples * layer.n_neurons, model.equations, threshold=model.threshold,
                             reset=model.reset, refractory=model.refractory, method=model.method, dt=dt,
                             name=layer.name)
+        if periods > 1:
+            group.run_regularly(reset_code(model), dt=n_bins * dt, when="start", name=f"{layer.name}_period_reset")
         n_post = layer.n_neurons
-        # All samples share one weight matrix: each synapse reads its weight from a table by its index in the
-        # matrix, so a rerun passes n_pre*n_post values instead of n_samples times as many.
+        # One weight per synapse (the samples' copies hold the same values, set by initial_values).  Synapse
+        # k * n_pre * n_post + a * n_post + b connects input a of copy k to neuron b of copy k, so the weights of
+        # a batch are the weight matrix raveled and tiled n_samples times.  (A weight table shared by the copies
+        # would pass fewer values to a rerun but costs a table lookup per synaptic event: 2x slower, measured in
+        # benchmarks/bench_inference.py.)
         unit = _unit_name(model.weight_unit)
-        table_name = f"weights_{index}"
-        weight_table = TimedArray(np.asarray(weight, dtype=float).ravel() * model.weight_unit, dt=1 * second,
-                                  name=table_name)
-        syn = Synapses(pre, group, model=f"w = {table_name}(widx * second) : {unit}\nwidx : integer (constant)",
-                       on_pre=model.on_pre, dt=dt, name=f"syn_{index}_{layer.name}",
-                       namespace={table_name: weight_table})
+        # delay given as a scalar: stored once, not as a per-synapse array that every run would write back
+        syn = Synapses(pre, group, model=f"w : {unit}", on_pre=model.on_pre, delay=0 * second, dt=dt,
+                       name=f"syn_{index}_{layer.name}")
         sample = np.repeat(np.arange(n_samples), n_pre * n_post)
         local_pre = np.tile(np.repeat(np.arange(n_pre), n_post), n_samples)
         local_post = np.tile(np.tile(np.arange(n_post), n_pre), n_samples)
         syn.connect(i=sample * n_pre + local_pre, j=sample * n_post + local_post)
-        syn.widx = local_pre * n_post + local_post
-        weight_tables.append(weight_table)
         groups.append(group)
         synapses.append(syn)
         if record_hidden or index == len(spec.layers) - 1:
@@ -567,7 +617,7 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
                                      record=[sample_index * layer.n_neurons + neuron], name="trace")
     objects = [inputs, *groups, *synapses, *monitors.values()] + ([trace_monitor] if trace_monitor is not None else [])
     return BuiltNetwork(spec, n_samples, n_bins, capacity, inputs, table, groups, synapses, monitors,
-                        trace_monitor, trace, objects, weight_tables)
+                        trace_monitor, trace, objects, periods)
 
 
 def _unit_name(unit) -> str:
@@ -579,10 +629,17 @@ def _unit_name(unit) -> str:
 
 
 def rasters_from_monitor(indices: np.ndarray, times: np.ndarray, n_samples: int, n_neurons: int, n_bins: int,
-                         dt: float) -> np.ndarray:
-    """Convert spike monitor output into ``bool[n_samples, n_neurons, n_bins]``."""
-    raster = np.zeros((n_samples * n_neurons, n_bins), dtype=bool)
-    bins = np.rint(np.asarray(times) / dt).astype(np.int64)
-    keep = bins < n_bins
-    raster[np.asarray(indices)[keep], bins[keep]] = True
+                         dt: float, periods: int = 1) -> np.ndarray:
+    """Convert spike monitor output into ``bool[n_samples, n_neurons, n_bins]``.
+
+    With ``periods > 1`` (see :func:`build`), ``n_samples`` counts the samples of all periods: the monitor's
+    neuron ``c * n_neurons + k`` at step ``p * n_bins + b`` is neuron ``k`` of sample ``p * (n_samples // periods)
+    + c`` at bin ``b``.
+    """
+    copies = n_samples // periods
+    raster = np.zeros((periods, copies * n_neurons, n_bins), dtype=bool)
+    steps = np.rint(np.asarray(times) / dt).astype(np.int64)
+    keep = steps < periods * n_bins
+    steps = steps[keep]
+    raster[steps // n_bins, np.asarray(indices)[keep], steps % n_bins] = True
     return raster.reshape(n_samples, n_neurons, n_bins)

@@ -166,3 +166,60 @@ def test_bad_inputs_raise_clear_errors(rng):
         runtime.simulate(spec, _inputs(rng, 1, 12, 50), target="numpy", trace=("output", 0, 99))
     with pytest.raises(ParameterError, match="batch_size"):
         runtime.simulate(spec, _inputs(rng, 1, 12, 50), target="numpy", batch_size=0)
+
+
+@pytest.mark.parametrize("model", ["lif", "meta_neuron"])
+def test_standalone_periods_equal_parallel_copies(rng, model, standalone_dir):
+    """copies < batch: samples one after another in time, every neuron reset between periods; same rasters."""
+    spec = _spec(model, seed=5)
+    x = _inputs(rng, 11, 12, 250, p=0.05)
+    x[3, :, -3:] = True  # sample 3 ends on a volley (copy 0, period 1): nothing may leak into sample 6
+    ref = runtime.simulate(spec, x, target="numpy", record_hidden=True, trace=("hidden", 7, 2))
+    per = standalone.simulate(spec, x, copies=3, batch_size=8, record_hidden=True, trace=("hidden", 7, 2),
+                              directory=standalone_dir)
+    assert ref.output.sum() > 20 and ref.hidden["hidden"][3, :, -2:].any()
+    np.testing.assert_array_equal(per.output, ref.output)
+    np.testing.assert_array_equal(per.hidden["hidden"], ref.hidden["hidden"])
+    np.testing.assert_allclose(per.trace["v"], ref.trace["v"], rtol=0, atol=1e-12)
+    assert per.trace["v"].shape == (250,)
+
+
+def test_standalone_copies_errors(rng, standalone_dir):
+    spec = _spec("lif")
+    x = _inputs(rng, 4, 12, 50)
+    with pytest.raises(ParameterError, match="copies"):
+        standalone.simulate(spec, x, copies=0, directory=standalone_dir)
+    params = {"hidden": {"tau_m": np.full((4, 6), 0.02)}}
+    with pytest.raises(ParameterError, match="copies.*copy_params"):
+        standalone.simulate(spec, x, copies=2, copy_params=params, directory=standalone_dir)
+
+
+def test_vectorized_standalone_flags(rng, standalone_dir, monkeypatch):
+    """Vectorised state updates only where safe; a compiler that rejects the flags falls back to Brian2's."""
+    from brainlz.models import load_model
+
+    lif = load_model("lif")
+    assert standalone.vectorizing_flags([load_model("meta_neuron", stochastic=True)]) is None  # clips at -inf
+    monkeypatch.setenv("BRAINLZ_VECTORIZE", "0")
+    assert standalone.vectorizing_flags([lif]) is None
+    monkeypatch.delenv("BRAINLZ_VECTORIZE")
+    if not standalone._have_vector_math():
+        pytest.skip("no glibc vector math library (libmvec) on this machine: Brian2's flags are used")
+    flags = standalone.vectorizing_flags([lif])
+    assert "-fno-finite-math-only" not in flags["extra_compile_args_gcc"] and "mvec" in flags["libraries"]
+    spec = _spec("lif", seed=21)
+    x = _inputs(rng, 4, 12, 170)
+    expected = runtime.simulate(spec, x, target="numpy").output
+    vectorized = standalone.simulate(spec, x, directory=standalone_dir)
+    makefile = (next(reversed(standalone._STATE["programs"].values())).directory / "makefile").read_text()
+    assert "-lmvec" in makefile and "vect-max-version-for-alias-checks" in makefile
+    assert "-fno-finite-math-only" not in makefile
+    np.testing.assert_array_equal(vectorized.output, expected)
+    # a build that fails with the flags (here: a library the linker cannot find) is redone with Brian2's own
+    monkeypatch.setattr(standalone, "_VECTOR_LIBRARY", "brainlz_no_such_library")
+    fallbacks = standalone._STATE["fallbacks"]
+    fallback = standalone.simulate(spec, x[:, :, :160], directory=standalone_dir)
+    assert standalone._STATE["fallbacks"] == fallbacks + 1
+    makefile = (next(reversed(standalone._STATE["programs"].values())).directory / "makefile").read_text()
+    assert "-fno-finite-math-only" in makefile and "-lmvec" not in makefile
+    np.testing.assert_array_equal(fallback.output, expected[:, :, :160])

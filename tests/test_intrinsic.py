@@ -303,7 +303,8 @@ def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, m
     new, history = train_with_intrinsic(spec, train, val, rule=rule, rule_options=options,
                                         parameters=("tau_m", "V_th"), outer_steps=2, method=method,
                                         objective=objective, backend="runtime", backend_options={"target": "numpy"},
-                                        step_size=0.05, perturbation=0.05, seed=0, callback=calls.append)
+                                        step_size=0.05, perturbation=0.05, seed=0, callback=calls.append,
+                                        select="last")
     assert json.loads(json.dumps(history)) == history
     assert len(history["outer"]) == 2 and len(calls) == 2
     assert history["outer"][0]["n_candidates"] == {"spsa": 3, "central": 9, "gradient": 1}[method]
@@ -321,6 +322,50 @@ def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, m
     assert not np.array_equal(np.asarray(new.weights[-1 if rule == "tempotron" else 0]),
                               np.asarray(spec.weights[-1 if rule == "tempotron" else 0]))
     assert np.isfinite(history["final"]["objective"])
+
+
+@pytest.mark.parametrize("restart", [True, False])
+def test_train_with_intrinsic_restarts_inner_and_selects_best(monkeypatch, restart):
+    """Every inner learning starts from the initial weights; the result is the best visited point."""
+    import brainlz.learning.intrinsic as intrinsic
+
+    spec = NetworkSpec.create(6, hidden=4, output=2, seed=2)
+    data = make_task("rate", n_samples=14, n_channels=6, n_bins=60, difficulty=0.2, seed=1)
+    train = SpikeDataset(data.spiketrains[:8], data.labels[:8], data.dt)
+    val = SpikeDataset(data.spiketrains[8:], data.labels[8:], data.dt)
+    seen = []
+
+    def inner(rule, current, x, labels, options, seed):  # a stand-in weight learner: scales the weights
+        seen.append(np.asarray(current.weights[0], dtype=float).copy())
+        return current.with_weights([w * 1.5 for w in current.weights]), {"rule": rule}
+
+    monkeypatch.setattr(intrinsic, "_inner", inner)
+    results = {}
+    for select in ("best", "last"):
+        seen.clear()
+        results[select] = train_with_intrinsic(
+            spec, train, val, rule="stdp", layers="output", parameters=("V_th",), outer_steps=3, method="spsa",
+            step_size=0.5, perturbation=0.2, seed=3, backend="runtime", backend_options={"target": "numpy"},
+            restart_inner=restart, select=select)
+        assert len(seen) == 4
+        start = np.asarray(spec.weights[0], dtype=float)
+        for k, weights in enumerate(seen):
+            np.testing.assert_allclose(weights, start * (1.0 if restart else 1.5 ** k))
+    best, history = results["best"]
+    values = [record["objective"] for record in history["outer"]] + [history["final"]["objective"]]
+    assert history["selected"] == int(np.argmin(values)) and history["selected_objective"] == min(values)
+    before = [{"output.V_th": np.asarray(spec.layer("output").params["V_th"], dtype=float).tolist()}]
+    before += [record["parameters"] for record in history["outer"]]  # parameters at the start of each step
+    chosen = before[history["selected"]]
+    np.testing.assert_allclose(np.asarray(best.layer("output").params["V_th"]), chosen["output.V_th"])
+    last, last_history = results["last"]
+    assert last_history["selected"] == 3
+    np.testing.assert_allclose(np.asarray(last.layer("output").params["V_th"]),
+                               last_history["final"]["parameters"]["output.V_th"])
+    # the selected point's objective is not above the starting point's (model selection on validation)
+    assert history["selected_objective"] <= values[0]
+    with pytest.raises(ParameterError, match="select"):
+        train_with_intrinsic(spec, train, val, rule="stdp", select="median")
 
 
 def test_train_with_intrinsic_stops_on_callback_and_validates():

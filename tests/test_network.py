@@ -89,3 +89,20 @@ def test_rasters_from_monitor():
     raster = rasters_from_monitor(np.array([0, 3, 5]), np.array([0.0, 0.002, 0.0049999]), 2, 3, 10, 0.001)
     assert raster.shape == (2, 3, 10)
     assert raster[0, 0, 0] and raster[1, 0, 2] and raster[1, 2, 5] and raster.sum() == 3
+
+
+@pytest.mark.parametrize("periods", [1, 2, 3, 6])
+def test_spike_table_periods_match_brute_force(periods):
+    """Copy c plays sample p * copies + c in period p: its table lists the spike steps of all its periods."""
+    rng = np.random.default_rng(periods)
+    x = rng.random((12, 4, 30)) < 0.15
+    table, capacity = spike_table(x, periods=periods)
+    copies = 12 // periods
+    for c in range(copies):
+        for channel in range(4):
+            steps = [p * 30 + b for p in range(periods) for b in np.flatnonzero(x[p * copies + c, channel])]
+            column = table[:, c * 4 + channel]
+            np.testing.assert_array_equal(column[: len(steps)], steps)
+            assert np.all(column[len(steps):] == -1)
+    assert capacity == max(len([1 for p in range(periods) for b in np.flatnonzero(x[p * copies + c, ch])])
+                           for c in range(copies) for ch in range(4))

@@ -5,8 +5,8 @@ what is recorded) generates and compiles C++ code (about 10 s).  Every later cal
 inputs, weights or intrinsic parameters — reruns the compiled binary with ``device.run(run_args=...)``
 (tens of milliseconds plus the simulation itself).  All parameters, initial states, weights and the input table
 are passed as run_args on every run, and their lengths are checked here (Brian2 silently ignores a
-wrong-length array for a synaptic variable).  Weights travel as one ``[n_pre * n_post]`` table per projection
-shared by all samples (see :func:`brainlz.network.build`), not as per-synapse arrays.
+wrong-length array for a synaptic variable).  Weights travel as per-synapse arrays (the weight matrix tiled
+over the samples of a batch, see :func:`brainlz.network.build`).
 
 Batches are padded to the compiled batch size with silent samples, so a data set of any size reuses one build.
 The input-table capacity (spikes per input neuron) is rounded up to a multiple of 16; inputs that need more
@@ -25,11 +25,16 @@ subdirectory per shape.
 
 from __future__ import annotations
 
+import ctypes.util
 import dataclasses
+import functools
 import hashlib
-from collections import OrderedDict
 import os
+import platform
+import re
+import sys
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +45,7 @@ from ..network import NetworkSpec, build, check_copy_params, check_spiketrains, 
 from .base import SimulationResult, batches, validate_trace
 
 __all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory", "get_program",
-           "Program"]
+           "vectorizing_flags", "Program"]
 
 CAPACITY_STEP = 16
 
@@ -65,8 +70,8 @@ class Program:
 
     Attributes
     ----------
-    key : tuple
-        What the program was compiled for (its *shape*).
+    key : str
+        What the program was compiled for: its *shape* and the compiler flags (see :func:`get_program`).
     net : object
         What ``create`` returned when it was built (holds the Brian2 objects whose values run_args set).
     device : CPPStandaloneDevice
@@ -101,7 +106,65 @@ class Program:
 
 
 MAX_PROGRAMS = 4
-_STATE = {"programs": OrderedDict(), "builds": 0}
+_STATE = {"programs": OrderedDict(), "builds": 0, "fallbacks": 0}
+
+#: Tokens that make a model rely on IEEE infinities or NaNs, which ``-ffinite-math-only`` may break.
+_NON_FINITE = re.compile(r"\b(inf|nan|isinf|isnan|isfinite)\b")
+#: The flag dropped from Brian2's default gcc flags, and the ones added, to vectorise the state updaters.
+_DROPPED_FLAG = "-fno-finite-math-only"
+_ADDED_FLAGS = ("--param=vect-max-version-for-alias-checks=100",)
+_VECTOR_LIBRARY = "mvec"  # glibc's vector math library (exp, log, ... on 2, 4 or 8 doubles)
+
+
+@functools.lru_cache(maxsize=1)
+def _have_vector_math() -> bool:
+    """Whether this is x86-64 Linux with glibc's vector math library (``libmvec``)."""
+    return (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
+            and ctypes.util.find_library("mvec") is not None)
+
+
+def vectorizing_flags(models) -> dict | None:
+    """Compiler preferences under which gcc vectorises the neurons' state updates, or ``None`` where unsafe.
+
+    Brian2 compiles with ``-ffast-math -fno-finite-math-only``; its state-update loops then stay scalar, one
+    ``exp`` call per neuron, state variable and step (about 15 ns per LIF neuron-step here).  Without
+    ``-fno-finite-math-only``, with a larger budget of run-time alias checks (Brian2's clock pointers are not
+    ``restrict``) and linked to glibc's vector math library, gcc turns them into AVX loops calling vector ``exp``
+    (3x faster, measured by ``benchmarks/bench_inference.py``).  Values differ from Brian2's scalar code by a
+    few units in the last place (libmvec's ``exp`` is accurate to 4 ulp), which never moved a spike in the
+    backend-agreement tests.
+
+    Used only where it is safe: x86-64 Linux with ``libmvec``, models whose Brian2 strings never mention
+    ``inf``/``nan`` (``-ffinite-math-only`` assumes they do not occur; the stochastic meta-neuron clips at
+    ``-inf`` and is compiled with Brian2's flags), and ``BRAINLZ_VECTORIZE`` not set to ``0``.  A compiler that
+    fails to build with them (Brian2 already drops compiler flags the compiler does not know; a missing library
+    fails at link time) makes :func:`get_program` fall back to Brian2's own.
+
+    Parameters
+    ----------
+    models : iterable of NeuronModel
+        The models compiled into the program.
+
+    Returns
+    -------
+    dict or None
+        ``{"extra_compile_args_gcc": [...], "libraries": [...]}`` for Brian2's ``prefs.codegen.cpp``.
+    """
+    from brian2 import prefs
+
+    if os.environ.get("BRAINLZ_VECTORIZE", "1") == "0" or not _have_vector_math():
+        return None
+    for model in models:
+        text = " ".join(str(part) for part in (model.equations, model.threshold, model.reset, model.on_pre,
+                                               model.refractory) if part is not None)
+        if _NON_FINITE.search(text):
+            return None
+    flags = [flag for flag in prefs.codegen.cpp.extra_compile_args_gcc if flag != _DROPPED_FLAG]
+    flags += [flag for flag in _ADDED_FLAGS if flag not in flags]
+    libraries = list(prefs.codegen.cpp.libraries)
+    if _VECTOR_LIBRARY not in libraries:
+        libraries.append(_VECTOR_LIBRARY)
+    return {"extra_compile_args_gcc": flags, "libraries": libraries}
 
 
 def build_count() -> int:
@@ -109,7 +172,8 @@ def build_count() -> int:
     return _STATE["builds"]
 
 
-def get_program(key, directory, create, *, duration=None, seed: int = 0, threads: int = 1, prefix: str = ""):
+def get_program(key, directory, create, *, duration=None, seed: int = 0, threads: int = 1, prefix: str = "",
+                models=()):
     """The compiled program for ``key``, compiling it on a private device if it is not cached.
 
     Parameters
@@ -128,6 +192,9 @@ def get_program(key, directory, create, *, duration=None, seed: int = 0, threads
         OpenMP threads.
     prefix : str
         Prefix of the project directory name.
+    models : tuple of NeuronModel
+        The neuron models in the program: where :func:`vectorizing_flags` allows it, the program is compiled
+        with vectorised state updates (falling back to Brian2's flags if that compilation fails).
 
     Returns
     -------
@@ -140,37 +207,68 @@ def get_program(key, directory, create, *, duration=None, seed: int = 0, threads
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
     programs = _STATE["programs"]
-    if key in programs:
-        programs.move_to_end(key)
-        return programs[key], False
-    project = Path(directory) / (prefix + hashlib.sha1(repr(key).encode()).hexdigest()[:16])
+    flags = vectorizing_flags(models) if models else None
+    tag = repr(key) + ("" if flags is None else repr(sorted(flags.items())))
+    if tag in programs:
+        programs.move_to_end(tag)
+        return programs[tag], False
+    project = Path(directory) / (prefix + hashlib.sha1(tag.encode()).hexdigest()[:16])
     project.mkdir(parents=True, exist_ok=True)
     device = CPPStandaloneDevice()  # private: never disturbs Brian2's global standalone device or other programs
-    old_threads = prefs.devices.cpp_standalone.openmp_threads
+    saved = (prefs.devices.cpp_standalone.openmp_threads, prefs.codegen.cpp.extra_compile_args_gcc,
+             prefs.codegen.cpp.libraries)
     set_device(device, build_on_run=False, directory=str(project))
     try:
         prefs.devices.cpp_standalone.openmp_threads = 0 if threads == 1 else int(threads)
+        if flags is not None:
+            prefs.codegen.cpp.extra_compile_args_gcc = flags["extra_compile_args_gcc"]
+            prefs.codegen.cpp.libraries = flags["libraries"]
         net = create()
         # Every value is provided by run_args at run time; apply them after the code's own initialisation.
         device.apply_run_args()
         brian2.seed(int(seed))
         Network(net.objects).run(net.duration if duration is None else duration, namespace={})
         device.build(directory=str(project), compile=True, run=False, with_output=False)
+    except Exception:
+        if flags is None:
+            raise
+        failed = True
+    else:
+        failed = False
     finally:
-        prefs.devices.cpp_standalone.openmp_threads = old_threads
+        (prefs.devices.cpp_standalone.openmp_threads, prefs.codegen.cpp.extra_compile_args_gcc,
+         prefs.codegen.cpp.libraries) = saved
         set_device("runtime")
+    if failed:  # the compiler refused the vectorising flags: build again with Brian2's own
+        _STATE["fallbacks"] += 1
+        return get_program(key, directory, create, duration=duration, seed=seed, threads=threads, prefix=prefix)
     _STATE["builds"] += 1
-    program = Program(key, net, device, project)
-    programs[key] = program
+    program = Program(tag, net, device, project)
+    programs[tag] = program
     while len(programs) > MAX_PROGRAMS:
         programs.popitem(last=False)
     return program, True
 
 
-def _shape_key(spec, n_samples, n_bins, capacity, record_hidden, trace, seed, threads):
+def _shape_key(spec, n_samples, n_bins, capacity, record_hidden, trace, seed, threads, periods=1):
     stochastic = any(layer.neuron_model.stochastic for layer in spec.layers)
     return ("inference", spec.structure_key(), n_samples, n_bins, capacity, record_hidden, trace,
-            seed if stochastic else None, threads)
+            seed if stochastic else None, threads, periods)
+
+
+_READS_TIME = re.compile(r"\bt\b")
+
+
+def _reads_time(spec: NetworkSpec) -> bool:
+    """Whether a model's equations, threshold or reset read the simulation time ``t``."""
+    from brian2 import Equations
+
+    for layer in spec.layers:
+        model = layer.neuron_model
+        if "t" in Equations(model.equations).identifiers or any(
+                _READS_TIME.search(str(part)) for part in (model.threshold, model.reset) if part):
+            return True
+    return False
 
 
 def _run_args(compiled: Program, spec: NetworkSpec, table: np.ndarray, copy_params=None) -> dict:
@@ -179,25 +277,22 @@ def _run_args(compiled: Program, spec: NetworkSpec, table: np.ndarray, copy_para
     fresh = dataclasses.replace(net, spec=spec)
     run_args = {}
     for (owner, name), values in fresh.initial_values(copy_params).items():
+        if owner is net.inputs and name == "next_bin":  # the first spike of every input, from this run's table
+            values = table[0].astype(np.int32)
         view = getattr(owner, name)
-        expected = owner.N
+        expected = fresh.expected_length(owner)
         if values.shape != (expected,):
             raise StandaloneError(f"run_args for {owner.name}.{name}: {values.shape[0]} values, expected {expected}")
         run_args[view] = Quantity(values, dim=view.dim) if not view.dim.is_dimensionless else values
     if table.shape != net.table.values.shape:
         raise StandaloneError(f"input table has shape {table.shape}, compiled for {net.table.values.shape}")
     run_args[net.table] = table
-    for index, (weight_table, weight) in enumerate(zip(net.weight_tables, spec.weights)):
-        flat = np.asarray(weight, dtype=float).ravel()
-        if flat.shape != weight_table.values.shape:
-            raise StandaloneError(f"weights[{index}] has {flat.size} values, compiled for {weight_table.values.size}")
-        run_args[weight_table] = Quantity(flat, dim=weight_table.dim)
     return run_args
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, record_hidden: bool = False,
              trace=None, seed: int = 0, threads: int = 1, directory=None, progress=None,
-             copy_params=None) -> SimulationResult:
+             copy_params=None, copies: int | None = None) -> SimulationResult:
     """Simulate ``spec`` on every sample of ``spiketrains`` with compiled C++ code.
 
     Parameters
@@ -224,6 +319,14 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         ``s`` is simulated with row ``s`` instead of the spec's values (see
         :func:`brainlz.network.check_copy_params`).  They travel as run_args, so they never cause a rebuild;
         padding samples get the spec's values.
+    copies : int, optional
+        Parallel copies of the network in the compiled program (default: the batch size, i.e. every sample of a
+        batch in parallel).  With fewer copies than samples per batch, the batch is played as ``ceil(batch /
+        copies)`` consecutive periods of ``n_bins`` steps, the neurons reset to their initial state between
+        periods (:func:`brainlz.network.build`), which gives identical rasters.  The synapses and the program's
+        start-up are then shared by more samples, and the state stays cache-sized: the fastest setting for large
+        batches (``benchmarks/bench_inference.py``).  Not combinable with ``copy_params``, nor with models that
+        read the time ``t``.
 
     Returns
     -------
@@ -240,7 +343,27 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
     copy_params = check_copy_params(spec, copy_params, n_samples)
     chunks = batches(n_samples, batch_size)
     size = n_samples if batch_size is None else int(batch_size)
+    periods = 1
+    if copies is not None:
+        if not isinstance(copies, (int, np.integer)) or isinstance(copies, bool) or copies < 1:
+            raise ParameterError("copies", copies, "expected a positive integer")
+        if copies < size:
+            if copy_params:
+                raise ParameterError("copies", copies, "cannot be combined with copy_params (per-copy parameters)")
+            if _reads_time(spec):
+                raise ParameterError("copies", copies, "a model reads the time t, which would not restart between "
+                                     "periods; leave copies unset")
+            periods = -(-size // int(copies))
+            size = int(copies) * periods
+    copies_compiled = size // periods
     counts = spiketrains.sum(axis=2)
+    if periods > 1:  # one input neuron plays the spikes of all its periods: count per copy over each batch
+        per_copy = []
+        for start, stop in chunks:
+            padded = np.zeros((size, counts.shape[1]), dtype=counts.dtype)
+            padded[: stop - start] = counts[start:stop]
+            per_copy.append(padded.reshape(periods, copies_compiled, -1).sum(axis=0))
+        counts = np.concatenate(per_copy)
     capacity = int(np.ceil(max(int(counts.max()), 1) / CAPACITY_STEP) * CAPACITY_STEP)
     directory = Path(directory) if directory is not None else default_directory()
     start_time = time.perf_counter()
@@ -252,16 +375,17 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         if trace is not None:
             # The compiled program records one fixed neuron; put the traced sample at that position.
             local_trace = (trace[0], 0, trace[2])
-        key = _shape_key(spec, size, n_bins, capacity, record_hidden, local_trace, seed, threads)
+        key = _shape_key(spec, copies_compiled, n_bins, capacity, record_hidden, local_trace, seed, threads, periods)
         compiled, _ = get_program(
-            key, directory, lambda: build(spec, size, n_bins, capacity, record_hidden=record_hidden,
-                                          trace=local_trace),
-            duration=n_bins * spec.dt, seed=seed, threads=threads)
+            key, directory, lambda: build(spec, copies_compiled, n_bins, capacity, record_hidden=record_hidden,
+                                          trace=local_trace, periods=periods),
+            duration=periods * n_bins * spec.dt, seed=seed, threads=threads,
+            models=tuple(layer.neuron_model for layer in spec.layers))
         batch = np.zeros((size,) + spiketrains.shape[1:], dtype=bool)
         batch[: stop - start] = spiketrains[start:stop]
         if trace is not None and start <= trace[1] < stop:
             batch[[0, trace[1] - start]] = batch[[trace[1] - start, 0]]
-        table, _ = spike_table(batch, capacity)
+        table, _ = spike_table(batch, capacity, periods=periods)
         chunk_params = {}
         for layer_name, params in copy_params.items():
             chunk_params[layer_name] = {}
@@ -277,19 +401,21 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         rasters = {}
         for name, monitor in net.spike_monitors.items():
             rasters[name] = rasters_from_monitor(monitor.i[:], monitor.t_[:], size, spec.layer(name).n_neurons,
-                                                 n_bins, float(spec.dt))
+                                                 n_bins, float(spec.dt), periods=periods)
         if trace is not None and start <= trace[1] < stop:
             for name in rasters:
                 rasters[name][[0, trace[1] - start]] = rasters[name][[trace[1] - start, 0]]
+            # the traced sample is sample 0: copy 0 during the first period
             trace_data = {"layer": trace[0], "sample": trace[1], "neuron": trace[2],
-                          "t": np.asarray(net.trace_monitor.t_[:])}
+                          "t": np.asarray(net.trace_monitor.t_[:n_bins])}
             for variable in net.trace_monitor.record_variables:
-                trace_data[variable] = np.asarray(getattr(net.trace_monitor, variable + "_")[0])
+                trace_data[variable] = np.asarray(getattr(net.trace_monitor, variable + "_")[0][:n_bins])
         for name, raster in rasters.items():
             outputs[name].append(raster[: stop - start])
         if progress is not None:
             progress(stop, n_samples)
-    rasters = {name: np.concatenate(parts) for name, parts in outputs.items() if parts}
+    rasters = {name: parts[0] if len(parts) == 1 else np.concatenate(parts)
+               for name, parts in outputs.items() if parts}
     output = rasters.pop(spec.output.name)
     return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt), backend="standalone",
                             trace=trace_data, wall_time=time.perf_counter() - start_time,

@@ -1327,13 +1327,18 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
                          parameters=None, per_neuron: bool = False, outer_steps: int = 5, method: str = "spsa",
                          step_size: float = 0.1, perturbation: float = 0.05, seed: int = 0, callback=None,
                          objective: str = "validation", backend: str = "standalone", backend_options=None,
-                         objective_options=None, final_inner: bool = True, stability=None, progress=None) -> tuple:
+                         objective_options=None, final_inner: bool = True, stability=None, progress=None,
+                         restart_inner: bool = True, select: str = "best") -> tuple:
     """Alternate inner weight learning with outer steps on the intrinsic parameters.
 
     Outer step ``k``: (1) train the weights with ``rule`` on ``train_set`` (the current intrinsic parameters
-    fixed); (2) one step of :class:`IntrinsicOptimizer` on the objective built with the new weights; (3) write the
-    new intrinsic parameters into the spec.  After the last step the weights are trained once more for the final
-    parameters (``final_inner``) and the objective is evaluated at the result.
+    fixed), starting from the initial weights (``restart_inner``); (2) one step of :class:`IntrinsicOptimizer` on
+    the objective built with the new weights; (3) write the new intrinsic parameters into the spec.  After the
+    last step the weights are trained once more for the final parameters (``final_inner``) and the objective is
+    evaluated at the result.  With ``select="best"`` the result is the visited point (weights trained for its
+    parameters) with the lowest objective, the starting parameters included: model selection on the
+    validation set, so that a noisy SPSA step into a worse region (e.g. a silent output layer, where the
+    objective is flat) is not returned.
 
     Parameters
     ----------
@@ -1374,6 +1379,12 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
         Retrain the weights once more after the last outer step.
     progress : callable, optional
         ``progress(done, outer_steps)`` after every outer step.
+    restart_inner : bool
+        Every inner learning starts from the starting spec's weights (default), so that every visited point gets
+        as much weight learning as a fixed-parameter run (STDP would otherwise accumulate ``outer_steps + 1``
+        epochs).  ``False`` continues from the previous step's weights.
+    select : {"best", "last"}
+        Return the visited point with the lowest objective (default) or the last one.
 
     Returns
     -------
@@ -1382,7 +1393,9 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
     history : dict
         JSON-serialisable: ``space`` (names, bounds), ``outer`` (one record per step: the optimiser's record,
         ``inner`` summary, objective ``details`` and ``parameters``), ``final`` (objective, details, parameters),
-        ``stopped_early``, ``n_evaluations``, ``seconds`` and the settings.
+        ``selected`` (index of the returned point: ``k`` = the starting point of outer step ``k``, ``len(outer)`` =
+        the final point) and ``selected_objective``, ``stopped_early``, ``n_evaluations``, ``seconds`` and the
+        settings.
     """
     spec = _check_spec(spec)
     if rule not in RULES:
@@ -1402,6 +1415,10 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
     _check_callable(progress, "progress")
     if not isinstance(final_inner, (bool, np.bool_)):
         raise ParameterError("final_inner", final_inner, "expected True or False")
+    if not isinstance(restart_inner, (bool, np.bool_)):
+        raise ParameterError("restart_inner", restart_inner, "expected True or False")
+    if select not in ("best", "last"):
+        raise ParameterError("select", select, "expected 'best' or 'last'")
     if objective_options is not None and not isinstance(objective_options, dict):
         raise ParameterError("objective_options", objective_options, "expected a dict")
     x_train, y_train = _dataset(train_set, spec, "train_set")
@@ -1418,17 +1435,23 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
     started = time.perf_counter()
     history = {"space": space.describe(), "rule": rule, "method": method, "objective": objective,
                "outer_steps": outer_steps, "step_size": step_size, "perturbation": perturbation, "seed": seed,
-               "stability": optimizer.stability, "outer": [], "stopped_early": False}
+               "stability": optimizer.stability, "outer": [], "stopped_early": False,
+               "restart_inner": bool(restart_inner), "select": select}
+    start_weights = spec.weights
+    visited = []  # (objective, spec with the weights trained for its parameters), in visiting order
 
     def parameters_of(current):
         return {b.layer + "." + b.name: np.asarray(current.layer(b.layer).params[b.name], dtype=float).tolist()
                 for b in space.blocks}
 
     for k in range(outer_steps):
+        if restart_inner:
+            spec = spec.with_weights(start_weights)
         spec, inner = _inner(rule, spec, x_train, y_train, options, seed + k)
         target = target.with_spec(spec)
         gradient = target.value_and_gradient if method == "gradient" else None
         record = optimizer.step(target, gradient)
+        visited.append((np.inf if record["objective"] is None else float(record["objective"]), spec))
         spec = space.apply(spec, optimizer.u)
         record.update(inner=inner, details=dict(target.last), parameters=parameters_of(spec))
         history["outer"].append(_to_json(record))
@@ -1439,6 +1462,8 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
             break
     final = {}
     if final_inner:
+        if restart_inner:
+            spec = spec.with_weights(start_weights)
         spec, final["inner"] = _inner(rule, spec, x_train, y_train, options, seed + len(history["outer"]))
     target = target.with_spec(spec)
     final["objective"] = float(target(optimizer.u[None, :])[0])
@@ -1446,6 +1471,14 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
     final["parameters"] = parameters_of(spec)
     final["x_unit"] = optimizer.u
     history["final"] = _to_json(final)
+    visited.append((final["objective"], spec))
+    chosen = len(visited) - 1
+    if select == "best":
+        values = [value for value, _ in visited]
+        chosen = int(np.argmin(values))  # the earliest of equal values: ties keep the less-moved parameters
+    spec = visited[chosen][1]
+    history["selected"] = chosen
+    history["selected_objective"] = float(visited[chosen][0])
     history["n_evaluations"] = optimizer.n_evaluations + 1
     history["seconds"] = time.perf_counter() - started
     return spec, _to_json(history)

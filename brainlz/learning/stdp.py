@@ -99,7 +99,8 @@ from brian2 import Hz, Quantity, get_dimensions, have_same_dimensions, ms, secon
 from ..data import SpikeDataset, poisson_spikes
 from ..errors import DataError, ParameterError
 from ..models import NeuronModel
-from ..network import LayerSpec, NetworkSpec, _evaluate_initial, _unit_name, check_spiketrains, spike_table
+from ..network import (LayerSpec, NetworkSpec, _evaluate_initial, _unit_name, check_spiketrains, reset_code,
+                       spike_table)
 
 __all__ = ["STDPRule", "STDPHistory", "SongAbbottResult", "stdp_synapse_code", "stdp_synapses", "train_stdp",
            "song_abbott_experiment", "song_default_w_max", "weight_statistics", "NEAR", "MODES", "SONG_2000",
@@ -447,20 +448,6 @@ class _TrainingNet:
     capacity: int
 
 
-def _reset_code(model: NeuronModel) -> str:
-    """Code that puts every state variable back to its initial value (``between="reset"``)."""
-    from brian2 import Equations
-
-    equations = Equations(model.equations)
-    lines = []
-    for state in model.state_variables():
-        value = model.initial.get(state, f"0*{_unit_name(equations[state].dim)}")
-        lines.append(f"{state} = {value}")
-    lines.append("lastspike = -1e4*second")
-    lines.append("not_refractory = True")
-    return "\n".join(lines)
-
-
 def _build_training(layer: LayerSpec, n_inputs: int, dt, rule: STDPRule, n_steps: int, period_steps: int,
                     between: str, spikes=None, capacity: int = 0) -> _TrainingNet:
     """Input group -> one copy of ``layer`` with plastic STDP synapses, all-to-all ``[n_inputs, n_neurons]``.
@@ -486,7 +473,7 @@ def _build_training(layer: LayerSpec, n_inputs: int, dt, rule: STDPRule, n_steps
     post = np.tile(np.arange(layer.n_neurons), n_inputs)
     syn = stdp_synapses(inputs, group, model, rule, pre, post, name="stdp_synapses", dt=dt)
     if between == "reset" and period_steps < n_steps:
-        group.run_regularly(_reset_code(model), dt=period_steps * dt, when="start", name="stdp_layer_reset")
+        group.run_regularly(reset_code(model), dt=period_steps * dt, when="start", name="stdp_layer_reset")
         syn.run_regularly("Apre = 0\nApost = 0", dt=period_steps * dt, when="start", name="stdp_trace_reset")
     monitor = SpikeMonitor(group, name="stdp_spikes")
     return _TrainingNet(inputs, table, group, syn, monitor, [inputs, group, syn, monitor], layer, model, n_inputs,
@@ -582,7 +569,7 @@ def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, betw
     compiled, built = sa.get_program(
         key, directory, lambda: _build_training(layer, n_inputs, dt, rule, n_steps, period, between,
                                                 capacity=capacity),
-        duration=n_steps * dt, seed=seed, prefix="stdp_")
+        duration=n_steps * dt, seed=seed, prefix="stdp_", models=(model,))
     builds = int(built)
     net = compiled.net
     run_args = {}
