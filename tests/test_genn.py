@@ -100,20 +100,19 @@ def test_unknown_names_raise_parameter_errors():
         genn.check_genn_support(_spec(), training="hebb")
 
 
-def test_stdp_design_blockers():
-    with pytest.raises(genn.GennSupportError) as exc:
-        genn.check_genn_support(_spec("lif"), training="stdp")
-    assert _features(exc) == ["custom schedules", "timed arrays outside run_regularly", "multiple clocks", "seed"]
-    message = str(exc.value)
-    assert "syn.post.order = -1" in message and "same-step pairs would potentiate" in message
-    assert "brian2.seed(seed)" in message and "TimedArray in the input threshold" in message
-    # the meta-neuron adds one more: two postsynaptic targets of a plastic synapse
+def test_stdp_design_passes_for_deterministic_single_target_models():
+    """The GeNN variant of the STDP epoch (genn.stdp_epoch) uses nothing brian2genn cannot translate."""
+    genn.check_genn_support(_spec("lif"), training="stdp")  # no blocker
+    assert all(feature is None for _, _, feature, _ in genn.TRAINING_DESIGNS["stdp"])
+    parts = " ".join(part for part, _, _, _ in genn.TRAINING_DESIGNS["stdp"])
+    assert "SpikeGeneratorGroup" in parts and "defaultclock" in parts and "lastpre/lastpost" in parts
+    # the meta-neuron's plastic synapse would write two postsynaptic variables: refused, naming them
     with pytest.raises(genn.GennSupportError) as exc:
         genn.check_genn_support(_spec("meta_neuron"), training="stdp")
-    assert _features(exc)[0] == "several postsynaptic writes in on_pre" and "I_abs_post" in str(exc.value)
-    # what the design uses that brian2genn does translate is listed without a blocker
-    supported = [part for part, _, feature, _ in genn.TRAINING_DESIGNS["stdp"] if feature is None]
-    assert any("event-driven" in part for part in supported) and any("between='reset'" in p for p in supported)
+    assert _features(exc) == ["several postsynaptic writes in on_pre"] and "I_abs_post" in str(exc.value)
+    # stochastic models: refused by the model check (random numbers, no seed())
+    with pytest.raises(genn.GennSupportError):
+        genn.check_genn_support(_spec("meta_neuron", stochastic=True), training="stdp")
 
 
 def test_tempotron_design_blockers():
@@ -203,6 +202,66 @@ def test_codegen_meta_neuron_splits_synapses(genn_env, tmp_path):
     assert (tmp_path / "batch_001" / "project" / "magicnetwork_model.cpp").exists()
 
 
+def _stdp_rule(spec):
+    from brian2 import amp
+
+    from brainlz.learning.stdp import STDPRule
+
+    return STDPRule(w_max=2 * float(np.max(np.asarray(spec.weights[0]))) * amp, A_plus=0.01, A_minus=0.012)
+
+
+def test_codegen_stdp_training_epoch(genn_env, tmp_path):
+    """One STDP epoch as GeNN code: neuron, plastic synapse (both pathways, same-step exclusion), per-neuron
+    parameters, the epoch's input spikes and the sample-boundary resets."""
+    from brian2 import ms
+
+    spec = _spec("lif").with_params("hidden", tau_m=np.array([12.0, 20.0, 31.0]) * ms)
+    x = _inputs(4, 50)
+    rule = _stdp_rule(spec)
+    result = genn.stdp_epoch(spec, x, rule, order=[2, 0, 3, 1], gap_bins=10, between="reset", env=genn_env,
+                             directory=tmp_path, codegen_only=True, use_gpu=False)
+    assert result["weights"] is None
+    project = Path(result["project"])
+    code = (project / "magicnetwork_model.cpp").read_text()
+    assert "class stdp_layerNEURON : public NeuronModels::Base" in code
+    assert "class stdp_synapsesWEIGHTUPDATE : public WeightUpdateModels::Base" in code
+    for variable in ("Apre", "Apost", "lastpre", "lastpost", "w", "A_plus", "A_minus", "tau_plus", "w_max"):
+        assert f'{{"{variable}", "double"}}' in code
+    sim = code[code.index("SET_SIM_CODE", code.index("stdp_synapsesWEIGHTUPDATE")):]
+    learn = code[code.index("SET_LEARN_POST_CODE"):]
+    assert "$(addToInSyn,$(w));" in sim and "$(lastpre) = t;" in sim  # on_pre: I_syn_post += w, then STDP
+    assert "($(Apost) - int_($(lastpost) == t))" in sim.split("SET_LEARN_POST_CODE")[0]
+    assert "$(lastpost) = t;" in learn and "($(Apre) - int_($(lastpre) == t))" in learn
+    for variable in ("tau_m", "V_th", "V_reset", "R", "v", "I_syn"):
+        assert f'{{"{variable}", "double"}}' in code
+    static = project / "static_arrays"
+    np.testing.assert_allclose(np.fromfile(static / "_static_array__array_stdp_layer_tau_m"), [12e-3, 20e-3, 31e-3])
+    initial = np.clip(np.asarray(spec.weights[0]), 0, float(rule.w_max)).ravel()
+    np.testing.assert_allclose(np.fromfile(static / "_static_array__dynamic_array_stdp_synapses_w"), initial)
+    # the input: the 4 samples in the given order, 60 steps apart
+    times = np.fromfile(static / "_static_array__dynamic_array_stdp_inputs_spike_time")
+    raw = (static / "_static_array__dynamic_array_stdp_inputs_neuron_index").read_bytes()
+    channel = np.frombuffer(raw, dtype=np.int64 if len(raw) == 8 * times.size else np.int32)
+    expected = sorted((position * 60 + b, c) for position, k in enumerate([2, 0, 3, 1])
+                      for c, b in zip(*np.nonzero(x[k])))
+    assert sorted(zip(np.rint(times / 1e-3).astype(int), channel)) == expected
+    engine = (project / "engine.cpp").read_text()
+    assert "_run_stdp_layer_run_regularly_reset_codeobject();" in engine
+    assert "_run_stdp_synapses_run_regularly_reset_codeobject();" in engine
+    assert "_array_stdp_layer_run_regularly_reset_clock_dt[0] = 0.06;" in (project / "main.cpp").read_text()
+
+
+def test_stdp_training_on_genn_refuses_bad_options(genn_env):
+    from brainlz.learning.stdp import train_stdp
+
+    spec = _spec("lif")
+    with pytest.raises(ParameterError, match="genn_options"):
+        train_stdp(spec, _inputs(), _stdp_rule(spec), backend="genn", genn_options={"codegen_only": True})
+    with pytest.raises(genn.GennSupportError, match="several postsynaptic writes"):
+        train_stdp(_spec("meta_neuron"), _inputs(), _stdp_rule(_spec("lif")), backend="genn",
+                   genn_options={"env": genn_env})
+
+
 # ---------------------------------------------------------------------------------- end to end (needs GeNN)
 GENN_PATH = os.environ.get("GENN_PATH")
 
@@ -221,3 +280,24 @@ def test_genn_matches_standalone(genn_env, tmp_path, standalone_dir, use_gpu):
     assert reference.output.any() and reference.hidden["hidden"].any()
     np.testing.assert_array_equal(result.output, reference.output)
     np.testing.assert_array_equal(result.hidden["hidden"], reference.hidden["hidden"])
+
+
+@pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
+                    reason="GENN_PATH does not point to a GeNN 4.x installation (GeNN is on no package registry)")
+def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path):
+    """The GeNN design of an STDP epoch learns the weights the CPU design learns (GeNN's clip() works in single
+    precision, hence the tolerance)."""
+    from brian2 import ms
+
+    from brainlz.learning.stdp import train_stdp
+
+    spec = _spec("lif")
+    x = _inputs(4, 200, seed=6)
+    rule = _stdp_rule(spec)
+    reference, history = train_stdp(spec, x, rule, gap=20 * ms, shuffle=False, backend="runtime", target="numpy")
+    trained, genn_history = train_stdp(spec, x, rule, gap=20 * ms, shuffle=False, backend="genn",
+                                       genn_options={"env": genn_env, "directory": tmp_path, "use_gpu": False})
+    assert history.epochs[0]["output_rate"] > 0
+    np.testing.assert_allclose(np.asarray(trained.weights[0]), np.asarray(reference.weights[0]), rtol=1e-5,
+                               atol=1e-6 * float(rule.w_max))
+    np.testing.assert_array_equal(genn_history.epochs[0]["output_counts"], history.epochs[0]["output_counts"])

@@ -57,7 +57,7 @@ def reference_stdp(pre_steps, post_steps, w0, dt, A_plus, A_minus, tau_plus, tau
     return w
 
 
-def run_pairs(rule, delta_ms, w0, dt=0.1 * ms, t_pre=100 * ms):
+def run_pairs(rule, delta_ms, w0, dt=0.1 * ms, t_pre=100 * ms, post_first=True):
     """One synapse per Delta t: a presynaptic generator spike at t_pre, a forced postsynaptic spike at
     t_pre + Delta t.  Returns the weights after the run (SI)."""
     from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, prefs
@@ -70,7 +70,8 @@ def run_pairs(rule, delta_ms, w0, dt=0.1 * ms, t_pre=100 * ms):
         post = NeuronGroup(n, "I_syn : amp\nspike_step : integer", threshold="timestep(t, dt) == spike_step",
                            dt=dt)
         post.spike_step = np.rint((float(t_pre) + np.asarray(delta_ms) * 1e-3) / float(dt)).astype(int)
-        syn = stdp.stdp_synapses(pre, post, LIF, rule, np.arange(n), np.arange(n), name="pairs")
+        syn = stdp.stdp_synapses(pre, post, LIF, rule, np.arange(n), np.arange(n), name="pairs",
+                                 post_first=post_first)
         syn.w = w0
         Network(pre, post, syn).run(float(t_pre) * second + 4 * max(rule.tau_plus, rule.tau_minus), namespace={})
         return np.asarray(syn.w_[:], dtype=float)
@@ -81,17 +82,56 @@ def run_pairs(rule, delta_ms, w0, dt=0.1 * ms, t_pre=100 * ms):
 DELTAS = [-60.0, -25.3, -10.0, -3.2, -0.1, 0.0, 0.1, 1.0, 4.7, 10.0, 20.0, 45.5]
 
 
+@pytest.mark.parametrize("post_first", [True, False], ids=["post-first", "pre-first (GeNN's order)"])
 @pytest.mark.parametrize("mode", ["additive", "multiplicative"])
-def test_pair_rule_matches_closed_form(mode):
+def test_pair_rule_matches_closed_form(mode, post_first):
+    """The same pairs in either pathway order: Brian2's (on_post first, here) and GeNN's (on_pre first)."""
     rule = STDPRule(w_max=1 * nA, w_min=0.1 * nA, A_plus=0.3, A_minus=0.4, tau_plus=16.8 * ms,
                     tau_minus=33.7 * ms, mode=mode)
     w0 = 0.45e-9
-    got = run_pairs(rule, DELTAS, w0 * amp)
+    got = run_pairs(rule, DELTAS, w0 * amp, post_first=post_first)
     expected = [pair_closed_form(d * 1e-3, w0, 0.3, 0.4, 16.8e-3, 33.7e-3, 0.1e-9, 1e-9, mode) for d in DELTAS]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * 1e-9)
     assert got[DELTAS.index(10.0)] > w0 > got[DELTAS.index(-10.0)]  # the sweep is not trivially flat
     assert got[DELTAS.index(0.0)] == w0  # same-step pairs are left out
     np.testing.assert_allclose(rule.pair_update(np.array(DELTAS) * 1e-3, w0), expected, rtol=0, atol=1e-21)
+
+
+def test_pathway_order_does_not_change_additive_learning():
+    """Many spikes, same-step coincidences included: on_pre-first (GeNN) and on_post-first (Brian2 here) give the
+    same weights for the additive rule away from its bounds (the two updates of a step commute)."""
+    from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, prefs
+
+    rng = np.random.default_rng(4)
+    x = rng.random((20, 600)) < 0.05
+    channel, step = np.nonzero(x)
+    rule = STDPRule(w_max=50 * nA, A_plus=0.002, A_minus=0.0021)
+    results = {}
+    old = prefs.codegen.target
+    prefs.codegen.target = "numpy"
+    try:
+        for post_first in (True, False):
+            pre = SpikeGeneratorGroup(20, channel, step * ms, dt=1 * ms)
+            post = NeuronGroup(3, LIF.equations, threshold=LIF.threshold, reset=LIF.reset,
+                               refractory=LIF.refractory, method=LIF.method, dt=1 * ms, namespace={})
+            for name, param in LIF.params.items():
+                setattr(post, name, param.default)
+            post.v = post.E_L
+            syn = stdp.stdp_synapses(pre, post, LIF, rule, np.repeat(np.arange(20), 3), np.tile(np.arange(3), 20),
+                                     post_first=post_first)
+            syn.w = 10 * nA
+            monitor = SpikeMonitor(post)
+            Network(pre, post, syn, monitor).run(600 * ms, namespace={})
+            results[post_first] = (np.asarray(syn.w_[:]), np.asarray(monitor.t_[:]))
+    finally:
+        prefs.codegen.target = old
+    post_steps = np.rint(results[True][1] / 1e-3).astype(int)
+    coincident = np.isin(post_steps, step).sum()
+    assert post_steps.size > 30 and coincident > 5  # pre and post spikes share steps
+    np.testing.assert_array_equal(results[True][1], results[False][1])
+    assert np.abs(results[True][0] - 10e-9).max() > 1e-10  # learning happened, within the bounds
+    assert results[True][0].max() < 50e-9 and results[True][0].min() > 0
+    np.testing.assert_allclose(results[False][0], results[True][0], rtol=1e-12, atol=0)
 
 
 def test_hard_bounds_clip():

@@ -11,6 +11,7 @@ Run by :mod:`brainlz.backends.genn` as ``python -I _genn_worker.py RUN_DIR`` ins
   ``[n_samples * n_neurons]`` (SI units), ``input_indices`` and ``input_steps`` (the input spikes of all copies).
 
 Every sample is an independent copy of the network (block-diagonal synapses), as in ``brainlz.network.build``.
+With ``"mode": "stdp"`` in ``config.json`` it runs one STDP training epoch instead (see :func:`stdp`).
 Output: ``spikes.npz`` with ``<layer>_i`` (neuron index over all copies) and ``<layer>_t`` (s) per recorded layer,
 and ``trace_t``, ``trace_<state>`` for a traced neuron.
 """
@@ -22,12 +23,65 @@ from pathlib import Path
 import numpy as np
 
 
+def stdp(run_dir, config, data):
+    """One STDP epoch (``config["mode"] == "stdp"``): inputs -> one copy of a layer through plastic synapses.
+
+    ``config``: ``n_inputs``, ``dt``, ``n_steps``, ``period``, ``layer`` (as for inference, one copy),
+    ``synapses`` (``model``, ``on_pre``, ``on_post`` strings), ``rule`` (shared variables, SI), ``reset`` (code
+    run at every sample start, or null).  ``network.npz``: ``weights`` ``[n_inputs * n_neurons]`` (synapse
+    ``i * n + j``), the layer's ``param_*``/``state_*``, ``input_indices``/``input_steps``.  Output ``stdp.npz``:
+    ``i``, ``j``, ``w`` per synapse and the layer's spikes ``spike_i``, ``spike_t``.
+    """
+    import brian2 as b2
+
+    dt = config["dt"] * b2.second
+    b2.defaultclock.dt = dt
+    layer, n_inputs = config["layer"], config["n_inputs"]
+    n = layer["n_neurons"]
+    inputs = b2.SpikeGeneratorGroup(n_inputs, data["input_indices"], data["input_steps"] * dt, name="stdp_inputs")
+    group = b2.NeuronGroup(n, layer["equations"], threshold=layer["threshold"], reset=layer["reset"],
+                           refractory=layer["refractory"], method=layer["method"], name="stdp_layer", namespace={})
+    for variable in layer["params"]:
+        setattr(group, variable + "_", data["param_%s_%s" % (layer["name"], variable)])
+    for variable in layer["states"]:
+        setattr(group, variable + "_", data["state_%s_%s" % (layer["name"], variable)])
+    code = config["synapses"]
+    syn = b2.Synapses(inputs, group, model=code["model"], on_pre=code["on_pre"], on_post=code["on_post"],
+                      name="stdp_synapses", namespace={})
+    syn.connect(i=np.repeat(np.arange(n_inputs), n), j=np.tile(np.arange(n), n_inputs))
+    syn.w_ = data["weights"]
+    syn.lastpre_ = -1e4
+    syn.lastpost_ = -1e4
+    for name, value in config["rule"].items():
+        setattr(syn, name + "_", value)
+    objects = [inputs, group, syn]
+    if config["reset"] is not None:
+        # brian2genn recognises run_regularly operations by '_run_regularly' in their names (others are dropped)
+        group.run_regularly(config["reset"], dt=config["period"] * dt, name="stdp_layer_run_regularly_reset")
+        syn.run_regularly("Apre = 0\nApost = 0", dt=config["period"] * dt, name="stdp_synapses_run_regularly_reset")
+    monitor = b2.SpikeMonitor(group, name="stdp_spikes")
+    objects.append(monitor)
+    b2.Network(*objects).run(config["n_steps"] * dt, namespace={})
+    if not config["codegen_only"]:
+        np.savez(run_dir / "stdp.npz", i=np.asarray(syn.i[:]), j=np.asarray(syn.j[:]),
+                 w=np.asarray(syn.w_[:], dtype=float), spike_i=np.asarray(monitor.i[:], dtype=np.int64),
+                 spike_t=np.asarray(monitor.t_[:], dtype=float))
+
+
 def main(run_dir):
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
     data = np.load(run_dir / "network.npz")
     import brian2 as b2
     import brian2genn  # noqa: F401  (registers the 'genn' device)
+
+    if config.get("mode") == "stdp":
+        codegen_only = bool(config["codegen_only"])
+        b2.set_device("genn", directory=config["project"], use_GPU=bool(config["use_gpu"]),
+                      compile=not codegen_only, run=not codegen_only)
+        stdp(run_dir, config, data)
+        print("brainlz genn worker: done")
+        return
 
     codegen_only = bool(config["codegen_only"])
     b2.set_device("genn", directory=config["project"], use_GPU=bool(config["use_gpu"]), compile=not codegen_only,

@@ -51,7 +51,8 @@ from ..network import (NetworkSpec, _evaluate_initial, _unit_name, check_copy_pa
                        rasters_from_monitor)
 from .base import SimulationResult, batches, validate_trace
 
-__all__ = ["simulate", "capabilities", "check_genn_support", "create_env", "default_env_path", "env_python",
+__all__ = ["simulate", "stdp_epoch", "capabilities", "check_genn_support", "create_env", "default_env_path",
+           "env_python",
            "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
            "WORKER"]
 
@@ -108,24 +109,21 @@ GENN_EXCLUSIONS = {
 #: is ``(part of the design, Brian2 feature, exclusion key or None if brian2genn translates it, note)``.
 TRAINING_DESIGNS = {
     "stdp": (
-        ("epoch = one run()", "one run per build", None,
+        ("epoch = one run() (genn.stdp_epoch)", "one run per build", None,
          "fits brian2genn's single run; every epoch is a new build (code generation and compilation)"),
         ("event-driven traces Apre/Apost", "event-driven synaptic equations", None, ""),
         ("rule constants A_plus ... w_max", "(shared) synaptic variables", None, ""),
         ("on_post pathway", "one pre and one post pathway", None, ""),
         ("clip(), int(), t in on_pre/on_post", "functions", None, "GeNN implementations exist in brian2genn"),
-        ("stdp_synapses: syn.post.order = -1, syn.pre.order = 0 (on_post before on_pre, so that same-step "
-         "pairs are left out)", "synaptic pathway order", "custom schedules",
-         "GeNN runs on_pre first and brian2genn ignores the order silently: same-step pairs would potentiate"),
-        ("standalone epoch input: spike table read by a TimedArray in the input threshold",
-         "TimedArray in a threshold", "timed arrays outside run_regularly",
-         "the runtime path's SpikeGeneratorGroup input is supported"),
-        ("_build_training: dt=dt on every NeuronGroup/Synapses/SpikeGeneratorGroup", "one Clock per object",
-         "multiple clocks", "use defaultclock.dt instead"),
-        ("brian2.seed(seed) before each epoch run", "seed()", "seed", "skip it for deterministic models"),
-        ("between='reset': run_regularly(dt=period, when='start') on the layer and the synapses",
-         "run_regularly on a commensurate clock in the start slot", None,
-         "executed on the CPU with host-device copies of the group's variables at every trial boundary"),
+        ("same-step pairs left out by lastpre/lastpost in both pathways", "pathway order not needed", None,
+         "brian2genn ignores Synapses order (GeNN runs on_pre first); the code gives the same pairs in either "
+         "order (the CPU backends keep on_post first)"),
+        ("input: SpikeGeneratorGroup with the epoch's spikes", "SpikeGeneratorGroup", None,
+         "the CPU standalone design's TimedArray spike table is not used"),
+        ("every object on defaultclock", "one clock", None, "the CPU designs give each object its own dt"),
+        ("no seed()", "deterministic models only", None, "stochastic models are refused with the model check"),
+        ("between='reset': run_regularly(dt=period) on the layer", "run_regularly in the start slot", None,
+         "executed on the CPU with host-device copies of the group's variables at every sample boundary"),
     ),
     "tempotron": (
         ("epoch = one run()", "one run per build", None,
@@ -613,3 +611,94 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt),
                             backend="genn-gpu" if use_gpu else "genn-cpu", trace=trace_data,
                             wall_time=time.perf_counter() - start_time, n_builds=len(chunks))
+
+
+def stdp_epoch(spec: NetworkSpec, spiketrains, rule, *, order=None, gap_bins: int = 50, between: str = "decay",
+               env=None, directory=None, use_gpu: bool = True, codegen_only: bool = False, genn_path=None,
+               timeout: float | None = None) -> dict:
+    """One STDP epoch of the first projection of ``spec`` with brian2genn: the GeNN variant of the training design.
+
+    The samples are presented back to back (sample ``order[k]`` from step ``k * (n_bins + gap_bins)``) to one
+    copy of the first layer through the plastic synapses of :func:`brainlz.learning.stdp.stdp_synapse_code`,
+    in one run, as in :func:`brainlz.learning.stdp.train_stdp`; the GeNN design differs only where brian2genn
+    requires it (:data:`TRAINING_DESIGNS` ``["stdp"]``): a ``SpikeGeneratorGroup`` input, every object on
+    ``defaultclock``, no ``seed()``, no pathway order (the synapse code leaves same-step pairs out in either
+    order).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        ``spec.weights[0]`` are the initial weights (clipped onto the rule's bounds); the first layer's model
+        and per-neuron parameters are used.  Checked with :func:`check_genn_support` (``training="stdp"``).
+    spiketrains : bool ndarray [n_samples, n_inputs, n_bins]
+    rule : brainlz.learning.stdp.STDPRule
+    order : int array, optional
+        Presentation order (default: data order).
+    gap_bins : int
+        Silent steps between samples.
+    between : {"decay", "reset"}
+        As in :func:`~brainlz.learning.stdp.train_stdp` (``"reset"``: a ``run_regularly`` on the layer and one on
+        the synapses at every sample start).
+    env, directory, use_gpu, codegen_only, genn_path, timeout
+        As in :func:`simulate`; the GeNN project is ``<directory>/stdp/project``.
+
+    Returns
+    -------
+    dict
+        ``weights`` (float ``[n_inputs, n_neurons]``, SI) and the layer's ``spike_indices``/``spike_times`` (s),
+        all ``None`` with ``codegen_only``; ``project`` (path of the GeNN project) and ``wall_time`` (s).
+    """
+    from ..learning.stdp import STDPRule, _epoch_raster, stdp_synapse_code
+    from ..network import reset_code
+
+    check_genn_support(spec, training="stdp")
+    if not isinstance(rule, STDPRule):
+        raise ParameterError("rule", rule, "expected an STDPRule")
+    if between not in ("decay", "reset"):
+        raise ParameterError("between", between, "expected 'decay' or 'reset'")
+    if isinstance(gap_bins, (bool, np.bool_)) or not isinstance(gap_bins, (int, np.integer)) or gap_bins < 0:
+        raise ParameterError("gap_bins", gap_bins, "expected an integer >= 0")
+    for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ParameterError(name, value, "expected True or False")
+    spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
+    n_samples, n_inputs, n_bins = spiketrains.shape
+    order = np.arange(n_samples) if order is None else np.asarray(order)
+    if sorted(order.tolist()) != list(range(n_samples)):
+        raise ParameterError("order", order, f"expected a permutation of 0..{n_samples - 1}")
+    layer = spec.layers[0]
+    model = layer.neuron_model
+    rule.check_model(model)
+    python = env_python(env)
+    if not python.exists():
+        raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
+                           f"{'' if env is None else ' --path ' + str(env)}`")
+    period = n_bins + int(gap_bins)
+    indices, steps = _epoch_raster(spiketrains, order, int(gap_bins))
+    weights = np.clip(np.asarray(spec.weights[0], dtype=float), float(rule.w_min), float(rule.w_max))
+    root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-stdp-"))
+    run_dir = root / "stdp"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    config = {"mode": "stdp", "n_inputs": int(n_inputs), "dt": float(spec.dt), "n_steps": int(n_samples * period),
+              "period": int(period), "layer": _layer_config(layer), "synapses": stdp_synapse_code(model, rule),
+              "rule": {name: float(value) for name, value in rule.values().items()},
+              "reset": reset_code(model) if between == "reset" and n_samples > 1 else None,
+              "use_gpu": bool(use_gpu), "codegen_only": bool(codegen_only), "project": str(run_dir / "project")}
+    (run_dir / "config.json").write_text(json.dumps(config, indent=1))
+    np.savez(run_dir / "network.npz", input_indices=indices, input_steps=steps, weights=weights.ravel(),
+             **_layer_arrays(layer, 1, {}))
+    start = time.perf_counter()
+    _run_worker(python, run_dir, timeout, genn_path)
+    result = {"weights": None, "spike_indices": None, "spike_times": None, "project": str(run_dir / "project")}
+    if not codegen_only:
+        with np.load(run_dir / "stdp.npz") as data:
+            matrix = np.full((n_inputs, layer.n_neurons), np.nan)
+            matrix[data["i"], data["j"]] = data["w"]
+            if np.isnan(matrix).any():
+                raise GennError(f"stdp: the GeNN run returned {data['w'].size} weights, expected {matrix.size}")
+            result.update(weights=matrix, spike_indices=np.asarray(data["spike_i"]),
+                          spike_times=np.asarray(data["spike_t"]))
+    result["wall_time"] = time.perf_counter() - start
+    return result

@@ -469,8 +469,10 @@ def simulate_parameter_sets(spec, parameter_sets, spiketrains, *, backend: str =
                 rows[p] = sets.get(layer.name, {}).get(name, base)
             copy_params.setdefault(layer.name, {})[name] = rows.reshape(P * S, layer.n_neurons)
     batch = np.broadcast_to(x, (P,) + x.shape).reshape((P * S,) + x.shape[1:])
-    result = module.simulate(spec, batch, copy_params=copy_params, record_hidden=bool(return_hidden),
-                             **backend_options)
+    # Per-copy parameters need every sample of a batch on its own copy: standalone's consecutive periods
+    # (backend option copies) do not apply to populations.
+    options = {key: value for key, value in backend_options.items() if key != "copies"}
+    result = module.simulate(spec, batch, copy_params=copy_params, record_hidden=bool(return_hidden), **options)
     output = result.output.reshape((P, S) + result.output.shape[1:])
     if not return_hidden:
         return output

@@ -44,10 +44,13 @@ coincidence, which at dt = 1 ms shifts the balance point of Song et al.'s :math:
 (the sums :math:`\sum_{n \ge 0} e^{-n\,dt/\tau} \approx \tau/dt + 1/2` vs. :math:`\sum_{n \ge 1} \approx
 \tau/dt - 1/2`).  Leaving them out keeps the discrete rule's potentiation and depression integrals
 symmetric (both :math:`\sum_{n \ge 1}`), so the balance point stays at :math:`A_- \tau_- = A_+ \tau_+` as in
-continuous time.  Implementation: ``on_post`` runs before ``on_pre`` within a step (Brian2 ``order`` -1 and 0),
-so ``on_post`` sees only earlier presynaptic spikes; it stores the spike time in the synaptic variable
-``lastpost``, and ``on_pre`` leaves a postsynaptic spike of the same step out of :math:`A_{post}`
-(``Apost - int(lastpost == t)``).
+continuous time.  Implementation, independent of the order in which the two pathways run within a step: each
+pathway stores its spike time in a synaptic variable (``lastpre``, ``lastpost``) and leaves a spike of the other
+side in the same step out of the trace it reads (``Apost - int(lastpost == t)`` in ``on_pre``, ``Apre -
+int(lastpre == t)`` in ``on_post``).  Brian2 runs ``on_post`` first here (``order`` -1 and 0), so that on the CPU
+backends the correction in ``on_post`` is always 0 and the arithmetic is exactly that of the first version of
+this rule; GeNN runs ``on_pre`` first (brian2genn ignores ``order``) and gets the same pairs
+(``tests/test_stdp.py`` runs both orders).
 
 Brian2 code
 -----------
@@ -72,12 +75,12 @@ input table passed as ``run_args``.  It shares the one compiled-program slot of
 ``standalone.simulate`` recompiles.  :func:`song_abbott_experiment` reproduces the bimodal weight distribution of
 Song et al. (2000).
 
-For the GPU backends (checked by :func:`brainlz.backends.genn.check_genn_support` with ``training="stdp"``):
-brian2genn translates the event-driven traces, ``(shared)`` variables, the ``on_post`` pathway and
-``run_regularly`` resets, but not this design as a whole: it ignores the pathway ``order`` (same-step pairs
-would potentiate), allows a TimedArray only inside ``run_regularly`` (the standalone input table), has a single
-clock (every object here has its own ``dt``) and no ``seed()``; with the meta-neuron the plastic synapse writes
-two postsynaptic variables.
+For brian2genn (``backend="genn"``, :func:`brainlz.backends.genn.stdp_epoch`, checked by
+:func:`brainlz.backends.genn.check_genn_support` with ``training="stdp"``) the epoch is the same network with
+the input as a ``SpikeGeneratorGroup``, every object on ``defaultclock`` and no ``seed()``; the synapse code is
+the same strings.  brian2genn translates the event-driven traces, ``(shared)`` variables and the ``on_post``
+pathway; models whose ``on_pre`` writes two postsynaptic variables (the meta-neuron) and stochastic models are
+refused (GeNN sums one variable per synapse population; no ``seed()``).
 
 References
 ----------
@@ -115,7 +118,7 @@ NEAR = 0.1
 #: The parameters of Song, Miller & Abbott (2000): A+ = 0.005 of g_max, A-/A+ = 1.05, tau+ = tau- = 20 ms.
 SONG_2000 = {"A_plus": 0.005, "A_minus": 0.005 * 1.05, "tau_plus": 20 * ms, "tau_minus": 20 * ms}
 
-NO_SPIKE = -1e4  # s: initial lastpost, before any postsynaptic spike
+NO_SPIKE = -1e4  # s: initial lastpre/lastpost, before any spike
 
 _RULE_VARIABLES = ("A_plus", "A_minus", "tau_plus", "tau_minus", "w_min", "w_max")
 
@@ -280,7 +283,8 @@ def stdp_synapse_code(model: NeuronModel, rule: STDPRule) -> dict:
     -------
     dict
         ``{"model": str, "on_pre": str, "on_post": str}``, the arguments of ``brian2.Synapses``.  ``model``
-        declares ``w``, the event-driven traces ``Apre``/``Apost``, ``lastpost`` (see the module docstring) and
+        declares ``w``, the event-driven traces ``Apre``/``Apost``, ``lastpre``/``lastpost`` (see the module
+        docstring) and
         the shared rule variables ``A_plus``,
         ``A_minus`` (dimensionless), ``tau_plus``, ``tau_minus`` (second), ``w_min``, ``w_max`` (weight unit).
 
@@ -302,28 +306,31 @@ def stdp_synapse_code(model: NeuronModel, rule: STDPRule) -> dict:
         "tau_plus : second (shared)",
         "tau_minus : second (shared)",
         "lastpost : second  # time of the last postsynaptic spike, to leave same-step pairs out",
+        "lastpre : second  # time of the last presynaptic spike, likewise",
         f"w_min : {unit} (shared)",
         f"w_max : {unit} (shared)",
     ])
     if rule.mode == "additive":
         depress = "w = clip(w - A_minus * w_max * (Apost - int(lastpost == t)), w_min, w_max)"
-        potentiate = "w = clip(w + A_plus * w_max * Apre, w_min, w_max)"
+        potentiate = "w = clip(w + A_plus * w_max * (Apre - int(lastpre == t)), w_min, w_max)"
     else:
         depress = "w = clip(w - A_minus * (w - w_min) * (Apost - int(lastpost == t)), w_min, w_max)"
-        potentiate = "w = clip(w + A_plus * (w_max - w) * Apre, w_min, w_max)"
+        potentiate = "w = clip(w + A_plus * (w_max - w) * (Apre - int(lastpre == t)), w_min, w_max)"
     on_pre = "\n".join([line.strip() for line in model.on_pre.strip().splitlines() if line.strip()]
-                       + ["Apre += 1", depress])
+                       + ["Apre += 1", "lastpre = t", depress])
     on_post = "\n".join(["Apost += 1", "lastpost = t", potentiate])
     return {"model": synapse_model, "on_pre": on_pre, "on_post": on_post}
 
 
-def stdp_synapses(source, target, model: NeuronModel, rule: STDPRule, i, j, name: str = "stdp", dt=None):
+def stdp_synapses(source, target, model: NeuronModel, rule: STDPRule, i, j, name: str = "stdp", dt=None,
+                  post_first: bool = True):
     """Connected Brian2 ``Synapses`` from ``source`` to ``target`` with the STDP code of :func:`stdp_synapse_code`.
 
     The synapses are created in the order of ``(i, j)``, the shared rule variables are set from ``rule`` and the
-    pathways are ordered so that ``on_post`` runs before ``on_pre`` within a time step (see the module
-    docstring: same-step pairs are left out).  ``lastpost`` starts at -1e4 s (no postsynaptic spike yet) and ``w``
-    at 0; set it with ``syn.w = ...``.
+    pathways are ordered so that ``on_post`` runs before ``on_pre`` within a time step (``post_first``; the
+    code leaves same-step pairs out in either order, see the module docstring; ``post_first=False`` is GeNN's
+    order).  ``lastpre``/``lastpost`` start at -1e4 s (no spike yet) and ``w`` at 0; set it with
+    ``syn.w = ...``.
 
     Parameters
     ----------
@@ -348,10 +355,11 @@ def stdp_synapses(source, target, model: NeuronModel, rule: STDPRule, i, j, name
     code = stdp_synapse_code(model, rule)
     syn = Synapses(source, target, model=code["model"], on_pre=code["on_pre"], on_post=code["on_post"],
                    dt=dt if dt is not None else target.clock.dt, name=name, namespace={})
-    syn.post.order = -1
+    syn.post.order = -1 if post_first else 1
     syn.pre.order = 0
     syn.connect(i=np.asarray(i, dtype=np.int64), j=np.asarray(j, dtype=np.int64))
     syn.lastpost_ = NO_SPIKE
+    syn.lastpre_ = NO_SPIKE
     for variable, value in rule.values().items():
         setattr(syn, variable + "_", value)
     return syn
@@ -490,6 +498,7 @@ def _initial_values(net: _TrainingNet, layer: LayerSpec, weights: np.ndarray, ru
                                   else np.zeros(layer.n_neurons))
     values[(syn, "w")] = np.asarray(weights, dtype=float).ravel().copy()  # synapse (i, j) at i * n_post + j
     values[(syn, "lastpost")] = np.full(values[(syn, "w")].size, NO_SPIKE)
+    values[(syn, "lastpre")] = np.full(values[(syn, "w")].size, NO_SPIKE)
     for name, value in rule.values().items():
         values[(syn, name)] = np.array([value])
     if net.table is not None:
@@ -622,7 +631,8 @@ def _gap_bins(gap, dt) -> int:
 
 def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=50 * ms, between: str = "decay",
                shuffle: bool = True, backend: str = "runtime", target: str = "cython", seed: int = 0,
-               progress=None, directory=None, record_spikes: bool = False, capacity: int | None = None):
+               progress=None, directory=None, record_spikes: bool = False, capacity: int | None = None,
+               genn_options=None):
     """Learn the input -> first-layer weights of ``spec`` with STDP, without labels.
 
     Each epoch is one Brian2 run in which all training samples are presented back to back: sample ``k`` of the
@@ -654,11 +664,13 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
         operations (the one on the synapses in particular); ``"decay"`` needs none.
     shuffle : bool
         Present the samples in a new random order every epoch (drawn from ``seed``); otherwise in data order.
-    backend : {"runtime", "standalone"}
+    backend : {"runtime", "standalone", "genn"}
         ``"runtime"`` builds a network per epoch with a ``SpikeGeneratorGroup`` input (``target``: ``"cython"``
         or ``"numpy"``).  ``"standalone"`` compiles a C++ program once (input as a spike table read through a
         ``TimedArray``) and reruns it for every epoch — and for later calls with the same shapes — passing
         weights, parameters, rule variables and inputs through ``run_args``, without recompiling.
+        ``"genn"`` runs every epoch as one brian2genn build and run (:func:`brainlz.backends.genn.stdp_epoch`;
+        needs ``brainlz env genn`` and a GeNN 4.x installation; deterministic single-target models only).
     target : {"cython", "numpy"}
         Code-generation target of the runtime backend.
     seed : int
@@ -675,6 +687,9 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
         compiled).  Default: the largest count in the data, rounded up to a multiple of 16.  Pass a fixed value
         to reuse one compiled program for calls with different data; data that need more raise
         ``ParameterError``.
+    genn_options : dict, optional
+        ``backend="genn"`` only: keyword arguments of :func:`brainlz.backends.genn.stdp_epoch` (``env``,
+        ``directory``, ``use_gpu``, ``genn_path``, ``timeout``).
 
     Returns
     -------
@@ -700,8 +715,13 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
         raise ParameterError("epochs", epochs, "expected a positive integer")
     if between not in ("decay", "reset"):
         raise ParameterError("between", between, "expected 'decay' or 'reset'")
-    if backend not in ("runtime", "standalone"):
-        raise ParameterError("backend", backend, "expected 'runtime' or 'standalone'")
+    if backend not in ("runtime", "standalone", "genn"):
+        raise ParameterError("backend", backend, "expected 'runtime', 'standalone' or 'genn'")
+    genn_options = dict(genn_options or {})
+    unknown = set(genn_options) - {"env", "directory", "use_gpu", "genn_path", "timeout"}
+    if unknown:
+        raise ParameterError("genn_options", sorted(unknown), "accepted: env, directory, use_gpu, genn_path, timeout "
+                             "(code generation alone: brainlz.backends.genn.stdp_epoch(codegen_only=True))")
     if backend == "runtime" and target not in ("cython", "numpy"):
         raise ParameterError("target", target, "expected 'cython' or 'numpy'")
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -727,7 +747,7 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
     n_clipped = int(np.sum((weights < w_min) | (weights > w_max)))
     weights = np.clip(weights, w_min, w_max)
     history = STDPHistory(initial=weight_statistics(weights, rule), n_clipped=n_clipped,
-                          backend="standalone" if backend == "standalone" else f"runtime-{target}",
+                          backend=backend if backend in ("standalone", "genn") else f"runtime-{target}",
                           layer=layer.name, sample_period=(n_bins + gap_bins) * float(dt))
     rng = np.random.default_rng(int(seed))
     epoch_seconds = n_samples * (n_bins + gap_bins) * float(dt)
@@ -737,6 +757,13 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
         if backend == "runtime":
             weights, spikes, builds = _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between,
                                                    target, int(seed) + epoch)
+        elif backend == "genn":
+            from ..backends import genn
+
+            epoch_spec = spec.with_weights([weights * model.weight_unit, *spec.weights[1:]])
+            done = genn.stdp_epoch(epoch_spec, spiketrains, rule, order=order, gap_bins=gap_bins, between=between,
+                                   **genn_options)
+            weights, spikes, builds = done["weights"], (done["spike_indices"], done["spike_times"]), 1
         else:
             weights, spikes, builds = _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins,
                                                       between, int(seed), directory, capacity)
