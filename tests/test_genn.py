@@ -115,13 +115,12 @@ def test_stdp_design_passes_for_deterministic_single_target_models():
         genn.check_genn_support(_spec("meta_neuron", stochastic=True), training="stdp")
 
 
-def test_tempotron_design_blockers():
-    with pytest.raises(genn.GennSupportError) as exc:
-        genn.check_genn_support(_spec("lif"), training="tempotron")
-    assert _features(exc) == ["custom schedules", "several postsynaptic writes in on_pre",
-                              "timed arrays outside run_regularly", "multiple clocks"]
-    message = str(exc.value)
-    assert "when='before_thresholds'" in message and "a_post" in message and "b_post" in message
+def test_tempotron_design_passes():
+    """The GeNN design of a tempotron epoch (tempotron.genn_design) uses nothing brian2genn cannot translate."""
+    genn.check_genn_support(_spec("lif"), training="tempotron")
+    assert all(feature is None for _, _, feature, _ in genn.TRAINING_DESIGNS["tempotron"])
+    parts = " ".join(part for part, _, _, _ in genn.TRAINING_DESIGNS["tempotron"])
+    assert "a_post only" in parts and "Euler step" in parts and "SpikeGeneratorGroup" in parts
 
 
 def test_missing_environment_is_one_clear_error(tmp_path):
@@ -251,10 +250,56 @@ def test_codegen_stdp_training_epoch(genn_env, tmp_path):
     assert "_array_stdp_layer_run_regularly_reset_clock_dt[0] = 0.06;" in (project / "main.cpp").read_text()
 
 
-def test_stdp_training_on_genn_refuses_bad_options(genn_env):
+def test_codegen_tempotron_training_epoch(genn_env, tmp_path):
+    """One tempotron epoch as GeNN code: one summed input, the Euler running maximum, the trial-boundary
+    operations (recognised by brian2genn by their names) and the trial monitor."""
+    from brian2 import ms
+
+    from brainlz.learning import tempotron as T
+
+    rng = np.random.default_rng(1)
+    setup = T._setup_for(6, 2, 40, 1 * ms, 5 * ms, 15e-3, 3.75e-3, 1.0, 0.0)
+    trials = [rng.random((5, 6, 40)) < 0.1]
+    labels = rng.choice([-1.0, 1.0], size=(5, 2))
+    weights = rng.normal(0, 0.2, size=(1, 6, 2))
+    config, arrays = T.genn_design(setup, trials, labels, weights, np.zeros_like(weights), np.full(2, 0.01))
+    result = genn.tempotron_epoch(config, arrays, env=genn_env, directory=tmp_path, codegen_only=True,
+                                  use_gpu=False)
+    project = Path(result["project"])
+    code = (project / "magicnetwork_model.cpp").read_text()
+    neuron = code[code.index("NeuronModels::Base"):code.index("WeightUpdateModels::Base")]
+    for variable in ("a", "d", "Vmax", "tmax", "fired", "label", "tau", "tau_s", "V0", "theta", "lam", "mu"):
+        assert f'{{"{variable}", "double"}}' in neuron
+    assert "$(a) += $(inSyn)" in code and "$(b)" not in code  # one summed input
+    assert "double _tmax = $(tmax) + (((((- $(step)) + t) - $(tmax))" in neuron  # the Euler running maximum
+    assert "$(Vmax) = V;" in neuron and "$(tmax) = t;" in neuron  # the reset catches the threshold step
+    assert "int_($(tmax_post) >= $(tl))" in code
+    assert "$(addToInSyn,($(w) * (1 - $(fired_post))));" in code
+    engine = (project / "engine.cpp").read_text()
+    for operation in ("tempotrons_run_regularly_last_step", "tempotrons_run_regularly_new_trial",
+                      "tempotron_synapses_run_regularly_boundary"):
+        assert f"Execute run_regularly operation: {operation}" in engine
+    static = project / "static_arrays"
+    np.testing.assert_allclose(np.fromfile(static / "_static_array__dynamic_array_tempotron_synapses_w"),
+                               weights.ravel())
+    np.testing.assert_array_equal(np.fromfile(static / "trial_labels_values").reshape(6, 2),
+                                  np.vstack([labels, np.zeros((1, 2))]))
+
+
+def test_stdp_training_on_genn_refuses_bad_options(genn_env, monkeypatch, tmp_path):
     from brainlz.learning.stdp import train_stdp
+    from brainlz.learning.tempotron import train_tempotron
 
     spec = _spec("lif")
+    # no GeNN installation: one clear error before anything is generated
+    monkeypatch.setenv("GENN_PATH", str(tmp_path / "no-genn"))
+    with pytest.raises(genn.GennError, match="GeNN not found.*GENN_PATH.*codegen_only"):
+        train_stdp(spec, _inputs(), _stdp_rule(spec), backend="genn", genn_options={"env": genn_env})
+    with pytest.raises(genn.GennError, match="GeNN not found"):
+        train_tempotron(_inputs(), np.arange(3) % 2, epochs=1, backend="genn", target="cpu")
+    with pytest.raises(ParameterError, match="^target"):
+        train_tempotron(_inputs(), np.arange(3) % 2, epochs=1, backend="genn", target="numpy")
+    assert not (tmp_path / "no-genn").exists()
     with pytest.raises(ParameterError, match="genn_options"):
         train_stdp(spec, _inputs(), _stdp_rule(spec), backend="genn", genn_options={"codegen_only": True})
     with pytest.raises(genn.GennSupportError, match="several postsynaptic writes"):
@@ -301,3 +346,20 @@ def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path):
     np.testing.assert_allclose(np.asarray(trained.weights[0]), np.asarray(reference.weights[0]), rtol=1e-5,
                                atol=1e-6 * float(rule.w_max))
     np.testing.assert_array_equal(genn_history.epochs[0]["output_counts"], history.epochs[0]["output_counts"])
+
+
+@pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
+                    reason="GENN_PATH does not point to a GeNN 4.x installation (GeNN is on no package registry)")
+def test_genn_tempotron_matches_runtime(genn_env, tmp_path, monkeypatch):
+    """Tempotron training with backend='genn' (CPU-only GeNN) learns the runtime backend's weights."""
+    from brainlz.learning.tempotron import train_tempotron
+
+    monkeypatch.setenv("BRAINLZ_GENN_ENV", str(genn_env))
+    rng = np.random.default_rng(2)
+    x = rng.random((8, 10, 80)) < 0.08
+    labels = np.arange(8) % 2
+    reference, history = train_tempotron(x, labels, epochs=3, seed=1, backend="runtime", target="numpy")
+    trained, genn_history = train_tempotron(x, labels, epochs=3, seed=1, backend="genn", target="cpu",
+                                            directory=tmp_path)
+    assert genn_history["errors"] == history["errors"]
+    np.testing.assert_allclose(trained, reference, rtol=1e-9, atol=1e-12)

@@ -346,7 +346,7 @@ def test_bad_input_names_the_field():
     with pytest.raises(ParameterError, match="^between"):
         train_stdp(spec, x, rule, between="clear", target="numpy")
     with pytest.raises(ParameterError, match="^backend"):
-        train_stdp(spec, x, rule, backend="genn")
+        train_stdp(spec, x, rule, backend="gpu")
     with pytest.raises(ParameterError, match="^rule"):
         train_stdp(spec, x, {"A_plus": 0.01}, target="numpy")
     with pytest.raises(ParameterError, match="^capacity"):

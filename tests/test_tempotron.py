@@ -155,6 +155,33 @@ def test_standalone_reruns_without_rebuilding_and_matches_runtime(standalone_dir
     np.testing.assert_allclose(p_standalone["t_max"], p_runtime["t_max"], atol=1e-12)
 
 
+@pytest.mark.parametrize("gap, momentum", [(0 * ms, 0.0), (4 * ms, 0.6)])
+def test_genn_design_learns_what_the_cpu_design_learns(gap, momentum):
+    """The GeNN design (one summed input, the running maximum as an Euler step, a boundary catch-up; see
+    tempotron.genn_design), run by plain Brian2 on the CPU, makes the CPU design's decisions, maxima and weight
+    updates, trial by trial, in two blocks; trials that end on a volley put the maximum on their last step."""
+    rng = np.random.default_rng(3)
+    n_in, n_out, n_trials, n_bins = 24, 3, 14, 120
+    setup = T._setup_for(n_in, n_out, n_bins, 1 * ms, gap, 15e-3, 3.75e-3, 1.0, momentum, n_blocks=2)
+    trials = [rng.random((n_trials, n_in, n_bins)) < 0.03 for _ in range(2)]
+    for block in trials:
+        block[::4, :8, -2:] = True  # a late volley: V still rising at the trial's end
+    labels = rng.choice([-1.0, 1.0], size=(n_trials, 2 * n_out))
+    weights = rng.normal(0.02, 0.12, size=(2, n_in, n_out))
+    args = (setup, trials, labels, weights, np.zeros_like(weights), np.full(2 * n_out, 0.04))
+    cpu = T._run_runtime(*args, "numpy", True)
+    design = T._run_genn_design_on_cpu(*args, "numpy", True)
+    assert cpu.fired.any() and not cpu.fired.all()
+    if float(gap) == 0:  # some maxima on the trial's last step: what the boundary catch-up is for
+        assert np.any(np.isclose(cpu.t_max, (n_bins - 1) * 1e-3, rtol=0, atol=1e-9) & ~cpu.fired)
+    np.testing.assert_array_equal(design.fired, cpu.fired)
+    np.testing.assert_allclose(design.t_max, cpu.t_max, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(design.v_max, cpu.v_max, rtol=1e-10, atol=1e-12)
+    assert np.abs(cpu.weights - weights).max() > 0.05  # learning happened
+    np.testing.assert_allclose(design.weight_trace, cpu.weight_trace, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(design.dw_prev, cpu.dw_prev, rtol=0, atol=1e-12)
+
+
 def test_multiclass_population_voting():
     rng = np.random.default_rng(1)
     templates = rng.integers(0, 100, (3, 30))

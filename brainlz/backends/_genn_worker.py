@@ -11,7 +11,8 @@ Run by :mod:`brainlz.backends.genn` as ``python -I _genn_worker.py RUN_DIR`` ins
   ``[n_samples * n_neurons]`` (SI units), ``input_indices`` and ``input_steps`` (the input spikes of all copies).
 
 Every sample is an independent copy of the network (block-diagonal synapses), as in ``brainlz.network.build``.
-With ``"mode": "stdp"`` in ``config.json`` it runs one STDP training epoch instead (see :func:`stdp`).
+With ``"mode": "stdp"`` or ``"tempotron"`` in ``config.json`` it runs one training epoch instead (see
+:func:`stdp`, :func:`tempotron`).
 Output: ``spikes.npz`` with ``<layer>_i`` (neuron index over all copies) and ``<layer>_t`` (s) per recorded layer,
 and ``trace_t``, ``trace_<state>`` for a traced neuron.
 """
@@ -68,6 +69,72 @@ def stdp(run_dir, config, data):
                  spike_t=np.asarray(monitor.t_[:], dtype=float))
 
 
+def build_tempotron(b2, config, data):
+    """The GeNN design of one tempotron epoch (``config["mode"] == "tempotron"``) as Brian2 objects.
+
+    ``config`` and ``data`` come from ``brainlz.learning.tempotron.genn_design`` (code strings, shapes, the
+    epoch's input spikes, the label table, initial values).  Every group and the synapses run on
+    ``defaultclock``; the trial clock drives only ``run_regularly`` operations (named ``*_run_regularly_*``:
+    brian2genn recognises them by name) and the ``StateMonitor``s.  Also run on the CPU by the test suite (plain
+    Brian2), to check the design against the CPU one.  Returns a dict of the objects and the run's duration.
+    """
+    dt = config["dt"] * b2.second
+    b2.defaultclock.dt = dt
+    period = config["period_steps"] * dt
+    n_blocks, n_in, n_out = config["n_blocks"], config["n_inputs"], config["n_out"]
+    trial_clock = b2.Clock(dt=period, name="tempotron_trial_clock*")
+    labels = b2.TimedArray(data["labels"], dt=period, name="trial_labels*")
+    inputs = b2.SpikeGeneratorGroup(n_blocks * n_in, data["input_indices"], data["input_steps"] * dt,
+                                    name="tempotron_inputs*")
+    code = config["neurons"]
+    neurons = b2.NeuronGroup(n_blocks * n_out, code["equations"], threshold=code["threshold"], reset=code["reset"],
+                             method="euler", name="tempotrons*", namespace={"trial_labels": labels})
+    neurons.run_regularly(code["track_last"], clock=trial_clock, when="start", order=-2,
+                          name="tempotrons_run_regularly_last_step*")
+    neurons.run_regularly(code["new_trial"], clock=trial_clock, when="start", order=2,
+                          name="tempotrons_run_regularly_new_trial*")
+    code = config["synapses"]
+    synapses = b2.Synapses(inputs, neurons, model=code["model"], on_pre=code["on_pre"], name="tempotron_synapses*",
+                           namespace={})
+    block = np.repeat(np.arange(n_blocks), n_in * n_out)
+    pre = np.tile(np.repeat(np.arange(n_in), n_out), n_blocks)
+    post = np.tile(np.tile(np.arange(n_out), n_in), n_blocks)
+    synapses.connect(i=block * n_in + pre, j=block * n_out + post)
+    synapses.run_regularly(code["boundary"], clock=trial_clock, when="start", order=0,
+                           name="tempotron_synapses_run_regularly_boundary*")
+    for key in data.keys():
+        group, _, name = key.partition("_")
+        if group in ("neurons", "synapses"):
+            setattr(neurons if group == "neurons" else synapses, name + "_", data[key])
+    trial_monitor = b2.StateMonitor(neurons, ["Vmax", "tmax", "fired"], record=True, clock=trial_clock,
+                                    when="start", order=-1, name="tempotron_trials*")
+    objects = {"inputs": inputs, "neurons": neurons, "synapses": synapses, "trial_monitor": trial_monitor,
+               "weight_monitor": None}
+    if config["record_weights"]:
+        objects["weight_monitor"] = b2.StateMonitor(synapses, "w", record=True, clock=trial_clock, when="start",
+                                                    order=1, name="tempotron_weights*")
+    objects["duration"] = config["n_trials"] * period + dt  # the last boundary is executed
+    return objects
+
+
+def tempotron(run_dir, config, data):
+    """One tempotron epoch on GeNN; output ``tempotron.npz`` with the trial monitor's ``fired``, ``Vmax``,
+    ``tmax`` (rows: variables at every trial boundary), the final ``w`` and ``dw_prev`` and, when recorded,
+    ``w_trace``."""
+    import brian2 as b2
+
+    objects = build_tempotron(b2, config, data)
+    parts = [value for key, value in objects.items() if key != "duration" and value is not None]
+    b2.Network(*parts).run(objects["duration"], namespace={})
+    if not config["codegen_only"]:
+        monitor, synapses = objects["trial_monitor"], objects["synapses"]
+        arrays = {"fired": monitor.fired_[:], "Vmax": monitor.Vmax_[:], "tmax": monitor.tmax_[:],
+                  "w": synapses.w_[:], "dw_prev": synapses.dw_prev_[:]}
+        if objects["weight_monitor"] is not None:
+            arrays["w_trace"] = objects["weight_monitor"].w_[:]
+        np.savez(run_dir / "tempotron.npz", **{key: np.asarray(value, dtype=float) for key, value in arrays.items()})
+
+
 def main(run_dir):
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
@@ -75,11 +142,11 @@ def main(run_dir):
     import brian2 as b2
     import brian2genn  # noqa: F401  (registers the 'genn' device)
 
-    if config.get("mode") == "stdp":
+    if config.get("mode") in ("stdp", "tempotron"):
         codegen_only = bool(config["codegen_only"])
         b2.set_device("genn", directory=config["project"], use_GPU=bool(config["use_gpu"]),
                       compile=not codegen_only, run=not codegen_only)
-        stdp(run_dir, config, data)
+        (stdp if config["mode"] == "stdp" else tempotron)(run_dir, config, data)
         print("brainlz genn worker: done")
         return
 

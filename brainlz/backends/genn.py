@@ -51,7 +51,7 @@ from ..network import (NetworkSpec, _evaluate_initial, _unit_name, check_copy_pa
                        rasters_from_monitor)
 from .base import SimulationResult, batches, validate_trace
 
-__all__ = ["simulate", "stdp_epoch", "capabilities", "check_genn_support", "create_env", "default_env_path",
+__all__ = ["simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "capabilities", "check_genn_support", "create_env", "default_env_path",
            "env_python",
            "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
            "WORKER"]
@@ -126,23 +126,22 @@ TRAINING_DESIGNS = {
          "executed on the CPU with host-device copies of the group's variables at every sample boundary"),
     ),
     "tempotron": (
-        ("epoch = one run()", "one run per build", None,
+        ("epoch = one run() (genn.tempotron_epoch, tempotron.genn_design)", "one run per build", None,
          "fits brian2genn's single run; every epoch is a new build"),
-        ("_TRACK_MAX: neurons.run_regularly(..., when='before_thresholds') every step",
-         "run_regularly outside the start slot", "custom schedules",
-         "brian2genn: 'does not support changing the scheduling slot for run_regularly operations'"),
-        ("_ON_PRE: a_post += ... and b_post += ... (both kernel traces)", "two postsynaptic writes in on_pre",
-         "several postsynaptic writes in on_pre",
-         "splitting the synapses in two would duplicate the event-driven trial state (ea, eb, sa, sb, tl, ts)"),
-        ("standalone input: reset reads the next spike step from a TimedArray", "TimedArray in a reset",
-         "timed arrays outside run_regularly", "the runtime path's SpikeGeneratorGroup input is supported"),
-        ("_create: dt=dt on the groups and synapses", "one Clock per object", "multiple clocks",
-         "use defaultclock.dt; the trial clock itself is allowed for run_regularly and StateMonitor"),
-        ("_NEW_TRIAL / _BOUNDARY: run_regularly on the trial clock (when='start', order 0 and 2); labels read "
-         "from a TimedArray inside run_regularly", "run_regularly + TimedArray in run_regularly", None,
-         "executed on the CPU once per trial with host-device copies of all synaptic variables"),
+        ("one kernel input: a and d = a - b, on_pre writes a_post only", "one postsynaptic write in on_pre", None,
+         "the CPU design writes a_post and b_post"),
+        ("running maximum as an Euler step of the neurons (lagging one step), caught up by the reset and by a "
+         "run_regularly at the trial boundary (order -2)", "state update + run_regularly in the start slot", None,
+         "the CPU design uses run_regularly(when='before_thresholds') every step"),
+        ("input: SpikeGeneratorGroup with the epoch's spikes", "SpikeGeneratorGroup", None,
+         "the CPU standalone design reads a TimedArray in a reset"),
+        ("groups and synapses on defaultclock; the trial clock only for run_regularly and StateMonitor",
+         "one simulation clock", None, "run_regularly/StateMonitor on a commensurate clock are supported"),
+        ("new trial / boundary: run_regularly on the trial clock (when='start', order 2 and 0, names "
+         "*_run_regularly_*); labels from a TimedArray inside run_regularly", "run_regularly + TimedArray in "
+         "run_regularly", None, "executed on the CPU once per trial with host-device copies"),
         ("trial StateMonitor on the trial clock, when='start'", "StateMonitor with a commensurate dt", None, ""),
-        ("_ON_PRE reads tmax_post, tau_post, tau_s_post, fired_post", "postsynaptic reads in on_pre", None, ""),
+        ("on_pre reads tmax_post, tau_post, tau_s_post, fired_post", "postsynaptic reads in on_pre", None, ""),
     ),
 }
 
@@ -470,6 +469,20 @@ def _layer_arrays(layer, n_copies: int, copy_params: dict) -> dict:
     return arrays
 
 
+def require_genn(genn_path=None) -> None:
+    """Raise one clear :class:`GennError` unless a GeNN installation can be found for a compile-and-run.
+
+    brian2genn finds GeNN through ``GENN_PATH`` (or ``genn_path``) or ``genn-buildmodel.sh`` on ``PATH``.
+    """
+    path = genn_path if genn_path is not None else os.environ.get("GENN_PATH")
+    if path and Path(path).is_dir():
+        return
+    if path is None and shutil.which("genn-buildmodel.sh"):
+        return
+    raise GennError(f"GeNN not found (GENN_PATH = {path!r}): install GeNN 4.x from its own distribution (it is on "
+                    "no package registry) and set GENN_PATH, or pass codegen_only=True to generate the code only")
+
+
 def _run_worker(python: Path, run_dir: Path, timeout, genn_path) -> None:
     environment = dict(os.environ)
     if genn_path is not None:
@@ -550,6 +563,8 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     trace = validate_trace(trace, spec, n_samples)
     copy_params = check_copy_params(spec, copy_params, n_samples)
     chunks = batches(n_samples, batch_size)
+    if not codegen_only:
+        require_genn(genn_path)
     python = env_python(env)
     if not python.exists():
         raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
@@ -669,6 +684,8 @@ def stdp_epoch(spec: NetworkSpec, spiketrains, rule, *, order=None, gap_bins: in
     layer = spec.layers[0]
     model = layer.neuron_model
     rule.check_model(model)
+    if not codegen_only:
+        require_genn(genn_path)
     python = env_python(env)
     if not python.exists():
         raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
@@ -702,3 +719,52 @@ def stdp_epoch(spec: NetworkSpec, spiketrains, rule, *, order=None, gap_bins: in
                           spike_times=np.asarray(data["spike_t"]))
     result["wall_time"] = time.perf_counter() - start
     return result
+
+
+def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu: bool = True,
+                    codegen_only: bool = False, genn_path=None, timeout: float | None = None) -> dict:
+    """One tempotron training epoch with brian2genn: the GeNN design of :mod:`brainlz.learning.tempotron`.
+
+    Parameters
+    ----------
+    config, arrays
+        The design of the epoch, from :func:`brainlz.learning.tempotron.genn_design` (code strings and shapes;
+        input spikes, label table, initial values).
+    env, directory, use_gpu, codegen_only, genn_path, timeout
+        As in :func:`simulate`; the GeNN project is ``<directory>/tempotron/project``.
+
+    Returns
+    -------
+    dict
+        The recorded arrays (``fired``, ``Vmax``, ``tmax`` at every trial boundary, final ``w`` and ``dw_prev``,
+        ``w_trace`` if recorded; see ``brainlz.learning.tempotron.collect_arrays``), or ``{"project": path}``
+        alone with ``codegen_only``.
+    """
+    for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ParameterError(name, value, "expected True or False")
+    if not isinstance(config, dict) or config.get("mode") != "tempotron":
+        raise ParameterError("config", type(config).__name__, "expected the config of tempotron.genn_design")
+    if not codegen_only:
+        require_genn(genn_path)
+    python = env_python(env)
+    if not python.exists():
+        raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
+                           f"{'' if env is None else ' --path ' + str(env)}`")
+    root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-tempotron-"))
+    run_dir = root / "tempotron"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    project = run_dir / "project"
+    (run_dir / "config.json").write_text(json.dumps({**config, "use_gpu": bool(use_gpu),
+                                                     "codegen_only": bool(codegen_only), "project": str(project)},
+                                                    indent=1))
+    np.savez(run_dir / "network.npz", **arrays)
+    _run_worker(python, run_dir, timeout, genn_path)
+    if codegen_only:
+        return {"project": str(project)}
+    with np.load(run_dir / "tempotron.npz") as data:
+        recorded = {key: np.asarray(data[key]) for key in data.files}
+    recorded["project"] = str(project)
+    return recorded

@@ -82,11 +82,16 @@ Brian2 features used: ``NeuronGroup`` (linear equations, ``method='exact'``, thr
 ``StateMonitor`` on a second ``Clock`` (``dt`` = trial period), the functions ``exp``, ``int`` and ``timestep``,
 and temporary variables in abstract code.  Not used: no ``seed()`` or random numbers, no linked variables, no
 delays, no summed variables, no custom events or ``on_post`` pathway, no ``on_pre`` code reading *presynaptic*
-neuron variables, no ``if``; a whole epoch is one ``run()``.  Still not translatable by brian2genn
-(:func:`brainlz.backends.genn.check_genn_support` with ``training="tempotron"`` lists them): the running maximum
-is a ``run_regularly`` outside the ``'start'`` slot, ``on_pre`` writes two postsynaptic variables (``a``, ``b``),
-the standalone input table is a TimedArray read in a reset, and the objects have their own ``dt`` (GeNN has a
-single clock and schedules synapses before groups).
+neuron variables, no ``if``; a whole epoch is one ``run()``.
+
+brian2genn cannot translate three parts of this design (a ``run_regularly`` outside the ``'start'`` slot for the
+running maximum, ``on_pre`` writing two postsynaptic variables, objects with their own ``dt``), so
+``backend="genn"`` runs a *GeNN design* of the same epoch (:func:`genn_design`, built by
+``brainlz/backends/_genn_worker.py``): one summed input ``a`` and ``d = a - b``; the running maximum as an Euler
+step of the neurons that lags one step, caught up by the reset and by a ``run_regularly`` at the trial boundary;
+a ``SpikeGeneratorGroup`` input; one simulation clock.  :func:`brainlz.backends.genn.check_genn_support` with
+``training="tempotron"`` passes for it, and ``tests/test_tempotron.py`` runs it with plain Brian2 on the CPU:
+the same decisions, ``tmax`` and weights as this design (to 1e-12).
 
 Backends
 --------
@@ -122,10 +127,12 @@ from ..network import check_spiketrains
 
 __all__ = ["TempotronParams", "kernel_constants", "psp_kernel", "train_tempotron", "predict_tempotron",
            "capacity_patterns", "tempotron_capacity", "train_output_layer", "lif_weight_scale", "build_count",
-           "default_directory", "BACKENDS", "TARGETS", "TempotronError"]
+           "default_directory", "genn_design", "collect_arrays", "BACKENDS", "TARGETS", "GENN_TARGETS",
+           "TempotronError"]
 
-BACKENDS = ("runtime", "standalone")
+BACKENDS = ("runtime", "standalone", "genn")
 TARGETS = ("numpy", "cython")
+GENN_TARGETS = ("gpu", "cpu")
 CAPACITY_STEP = 16
 
 
@@ -422,6 +429,75 @@ ts = t
 """
 
 
+# ---- the GeNN design of the same epoch (brainlz.backends.genn.tempotron_epoch; built by
+# brainlz/backends/_genn_worker.py:build_tempotron, which the CPU check in tests/test_tempotron.py runs too).
+# brian2genn has one clock for groups and synapses, runs run_regularly operations only in the 'start' slot and
+# sums one postsynaptic variable per synapse population, so:
+# * one kernel input: a (decay tau) and d = a - b, so that a presynaptic spike adds w to a only (b = a - d);
+#   both are advanced by their exact one-step propagators, written as Euler steps (method='euler' is exact here:
+#   x + dt * (x' - x) / dt = x');
+# * the running maximum is an Euler step too: in the step from t to t + dt the state at t (the one the CPU
+#   design's 'before_thresholds' operation saw one step earlier, labelled t - dt) is compared, so tmax is
+#   labelled t - dt; the threshold step and the trial's last step, which this lag would miss, are caught by the
+#   reset (Vmax = V, tmax = t) and by a run_regularly at the trial boundary (order -2, before anything reads
+#   tmax);
+# * since tmax lags one step when the synapses read it, a spike at tmax counts as preceding it (>=; its kernel
+#   is 0 there, so both designs sum the same spikes).
+GENN_NEURON_EQUATIONS = """
+da/dt = a * (exp(-dt / tau) - 1) / dt : 1
+dd/dt = (a * (exp(-dt / tau) - exp(-dt / tau_s)) + d * (exp(-dt / tau_s) - 1)) / dt : 1
+V = V0 * d : 1
+up = int(V > Vmax) * int(fired < 0.5) : 1
+dVmax/dt = up * (V - Vmax) / dt : 1
+dtmax/dt = up * (t - step - tmax) / dt : second
+fired : 1
+label : 1
+step : second
+tau : second
+tau_s : second
+V0 : 1
+theta : 1
+lam : 1
+mu : 1
+"""
+GENN_THRESHOLD = "V > theta and fired < 0.5"
+GENN_RESET = "fired = 1\nVmax = V\ntmax = t"
+GENN_TRACK_LAST = """
+last = int(V > Vmax and fired < 0.5)
+tmax = last * (t - step) + (1 - last) * tmax
+Vmax = last * V + (1 - last) * Vmax
+"""
+GENN_NEW_TRIAL = _NEW_TRIAL.replace("b = 0", "d = 0")
+GENN_ON_PRE = _ON_PRE.replace("tmax_post > tl", "tmax_post >= tl").replace("b_post += w * (1 - fired_post)\n", "")
+GENN_BOUNDARY = _BOUNDARY.replace("tmax_post > tl", "tmax_post >= tl")
+
+
+def genn_design(setup: _Setup, trials, labels_pm, weights, dw_prev, lam, record_weights=False) -> tuple:
+    """The GeNN design of one epoch as ``(config, arrays)`` for ``_genn_worker.build_tempotron``.
+
+    ``config`` holds the shapes and the Brian2 code strings above, ``arrays`` the epoch's input spikes
+    (``input_indices``, ``input_steps``), the label table and every initial value (``neurons_<name>``,
+    ``synapses_<name>``, SI floats).
+    """
+    n_trials = labels_pm.shape[0]
+    config = {"mode": "tempotron", "dt": float(setup.dt), "period_steps": int(setup.period_steps),
+              "n_trials": int(n_trials), "n_blocks": int(setup.n_blocks), "n_inputs": int(setup.n_inputs),
+              "n_out": int(setup.n_out), "record_weights": bool(record_weights),
+              "neurons": {"equations": GENN_NEURON_EQUATIONS, "threshold": GENN_THRESHOLD, "reset": GENN_RESET,
+                          "track_last": GENN_TRACK_LAST, "new_trial": GENN_NEW_TRIAL},
+              "synapses": {"model": _SYNAPSE_MODEL, "on_pre": GENN_ON_PRE, "boundary": GENN_BOUNDARY}}
+    values = _state_values(setup, weights, dw_prev, lam)
+    neurons = dict(values["neurons"])
+    neurons["d"] = neurons.pop("b")
+    neurons["step"] = np.full(setup.total_out, float(setup.dt))
+    indices, steps = _epoch_spikes(trials, setup)
+    arrays = {"input_indices": np.asarray(indices, dtype=np.int64), "input_steps": np.asarray(steps, dtype=np.int64),
+              "labels": _labels_table(labels_pm)}
+    arrays.update({f"neurons_{name}": np.asarray(array, dtype=float) for name, array in neurons.items()})
+    arrays.update({f"synapses_{name}": np.asarray(array, dtype=float) for name, array in values["synapses"].items()})
+    return config, arrays
+
+
 @dataclass
 class _Objects:
     inputs: object
@@ -498,18 +574,33 @@ def _state_values(setup: _Setup, weights, dw_prev, lam) -> dict:
 
 
 def _collect(objs: _Objects, setup: _Setup, builds: int, wall: float) -> _EpochResult:
-    n_trials = objs.n_trials
+    return collect_arrays(setup, objs.n_trials, _monitored(objs.trial_monitor, objs.synapses, objs.weight_monitor),
+                          builds, wall)
+
+
+def _monitored(trial_monitor, synapses, weight_monitor) -> dict:
+    """The recorded arrays of an epoch (SI floats), as the GeNN worker also saves them."""
+    arrays = {"fired": np.asarray(trial_monitor.fired_[:]), "Vmax": np.asarray(trial_monitor.Vmax_[:]),
+              "tmax": np.asarray(trial_monitor.tmax_[:]), "w": np.asarray(synapses.w_[:]),
+              "dw_prev": np.asarray(synapses.dw_prev_[:])}
+    if weight_monitor is not None:
+        arrays["w_trace"] = np.asarray(weight_monitor.w_[:])
+    return arrays
+
+
+def collect_arrays(setup: _Setup, n_trials: int, arrays: dict, builds: int, wall: float) -> _EpochResult:
+    """Per-trial decisions, maxima and weights from an epoch's recorded arrays (see :func:`_monitored`)."""
     rows = slice(1, n_trials + 1)   # row k holds trial k - 1 (recorded at its end, before the update)
-    fired = np.asarray(objs.trial_monitor.fired_[:]).T[rows] > 0.5
-    v_max = np.asarray(objs.trial_monitor.Vmax_[:]).T[rows]
+    fired = np.asarray(arrays["fired"]).T[rows] > 0.5
+    v_max = np.asarray(arrays["Vmax"]).T[rows]
     starts = np.arange(n_trials)[:, None] * setup.period
-    t_max = np.asarray(objs.trial_monitor.tmax_[:]).T[rows] - starts
+    t_max = np.asarray(arrays["tmax"]).T[rows] - starts
     shape = (setup.n_blocks, setup.n_inputs, setup.n_out)
-    weights = np.asarray(objs.synapses.w_[:]).reshape(shape)
-    dw_prev = np.asarray(objs.synapses.dw_prev_[:]).reshape(shape)
+    weights = np.asarray(arrays["w"]).reshape(shape)
+    dw_prev = np.asarray(arrays["dw_prev"]).reshape(shape)
     trace = None
-    if objs.weight_monitor is not None:
-        trace = np.asarray(objs.weight_monitor.w_[:]).T[: n_trials + 1].reshape((n_trials + 1,) + shape)
+    if arrays.get("w_trace") is not None:
+        trace = np.asarray(arrays["w_trace"]).T[: n_trials + 1].reshape((n_trials + 1,) + shape)
     return _EpochResult(weights, dw_prev, fired, v_max, t_max, trace, builds, wall)
 
 
@@ -591,9 +682,42 @@ def _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weig
     return _collect(objs, setup, builds, time.perf_counter() - start)
 
 
+def _run_genn_design_on_cpu(setup, trials, labels_pm, weights, dw_prev, lam, target="numpy",
+                            record_weights=False) -> _EpochResult:
+    """The GeNN design of an epoch (:func:`genn_design`) run by plain Brian2 on the CPU (runtime device): the
+    check that it learns what the CPU design learns, where no GeNN is installed."""
+    import brian2
+    from brian2 import Network, defaultclock, get_device, prefs, set_device
+
+    from ..backends import _genn_worker
+
+    if type(get_device()).__name__ != "RuntimeDevice":
+        set_device("runtime")
+    start = time.perf_counter()
+    config, arrays = genn_design(setup, trials, labels_pm, weights, dw_prev, lam, record_weights)
+    old_target, old_dt = prefs.codegen.target, defaultclock.dt
+    prefs.codegen.target = target
+    try:
+        objects = _genn_worker.build_tempotron(brian2, config, arrays)
+        Network([value for key, value in objects.items() if key != "duration" and value is not None]).run(
+            objects["duration"], namespace={})
+        recorded = _monitored(objects["trial_monitor"], objects["synapses"], objects["weight_monitor"])
+    finally:
+        prefs.codegen.target = old_target
+        defaultclock.dt = old_dt
+    return collect_arrays(setup, labels_pm.shape[0], recorded, 1, time.perf_counter() - start)
+
+
 def _run_epoch(setup, trials, labels_pm, weights, dw_prev, lam, *, backend, target, record_weights,
                directory) -> _EpochResult:
     """Simulate one epoch: ``trials[b]`` (presentation order) and ``labels_pm [n_trials, total_out]``."""
+    if backend == "genn":
+        from ..backends import genn
+
+        start = time.perf_counter()
+        config, arrays = genn_design(setup, trials, labels_pm, weights, dw_prev, lam, record_weights)
+        recorded = genn.tempotron_epoch(config, arrays, directory=directory, use_gpu=target == "gpu")
+        return collect_arrays(setup, labels_pm.shape[0], recorded, 1, time.perf_counter() - start)
     if backend == "runtime":
         return _run_runtime(setup, trials, labels_pm, weights, dw_prev, lam, target, record_weights)
     return _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weights, directory)
@@ -608,6 +732,9 @@ def _check_backend(backend, target):
         raise ParameterError("backend", backend, f"expected one of {BACKENDS}")
     if backend == "runtime" and target not in TARGETS:
         raise ParameterError("target", target, f"expected one of {TARGETS}")
+    if backend == "genn" and target not in GENN_TARGETS:
+        raise ParameterError("target", target, f"expected one of {GENN_TARGETS} with backend='genn' (GeNN's CUDA "
+                                               "or CPU backend)")
 
 
 def _check_labels(labels, n_samples) -> np.ndarray:
@@ -727,7 +854,7 @@ def _train(setup, problems, *, lam, epochs, seed, shuffle, stop_when_perfect, ev
     dw_prev = np.zeros_like(weights)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(problems))]
     active = np.ones(len(problems), dtype=bool)
-    backend_name = backend if backend == "standalone" else f"runtime-{target}"
+    backend_name = {"standalone": "standalone", "genn": f"genn-{target}"}.get(backend, f"runtime-{target}")
     histories = [{"accuracy": [], "errors": [], "stalled": [], "epoch_time": [], "converged": False,
                   "backend": backend_name,
                   "output_classes": p.classes, "n_classes": p.n_classes, "binary": p.binary}
@@ -839,13 +966,16 @@ def train_tempotron(spiketrains, labels, *, n_classes=None, population: int = 1,
     evaluate_final : bool
         If the last epoch had errors, run one more pass with learning rate 0 to measure the training accuracy
         of the final weights (``history["final_accuracy"]``).
-    backend : {"runtime", "standalone"}
-    target : {"numpy", "cython"}
-        Code-generation target of the runtime backend.
+    backend : {"runtime", "standalone", "genn"}
+        ``"genn"``: every epoch is one brian2genn build and run of the GeNN design (:func:`genn_design`,
+        :func:`brainlz.backends.genn.tempotron_epoch`; needs ``brainlz env genn`` and a GeNN 4.x installation).
+    target : {"numpy", "cython"} or {"gpu", "cpu"}
+        Code-generation target of the runtime backend; GeNN's CUDA or CPU backend for ``backend="genn"``.
     progress : callable, optional
         Called as ``progress(epochs_done, epochs)`` after each epoch.
     directory : path, optional
-        Where standalone programs are compiled (default :func:`default_directory`).
+        Where standalone programs are compiled (default :func:`default_directory`); the run directory of the GeNN
+        projects for ``backend="genn"`` (default: a temporary one).
     record_trials : bool
         Keep, per epoch, the presentation order, per-trial decisions, ``Vmax``, ``tmax`` (s from the trial start),
         targets (+1/-1) and the weights in force in each trial (``[n_samples + 1, n_inputs, n_outputs]``; the last
