@@ -694,6 +694,9 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
             inner = {"rule": rule_options, "epochs": epochs, "backend": backend, "target": target, **options}
             return _train_with_intrinsic(spec, train_set, "stdp", inner, intrinsic, backend, backend_options, seed)
         rule = STDPRule(**rule_options)
+        if backend == "genn":  # every epoch one brian2genn build (the GeNN design, brainlz.backends.genn)
+            options["genn_options"] = {key: value for key, value in backend_options.items()
+                                       if key in ("env", "use_gpu", "genn_path", "timeout")}
         new_spec, history = train_stdp(spec, train_set, rule, epochs=epochs, backend=backend, target=target,
                                        seed=seed, **options)
         summary = {"rule": "stdp", "epochs": epochs, "w_max": float(rule.w_max), "initial": history.initial,
@@ -712,6 +715,8 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
         raise ParameterError("protocol.learning", sorted(unknown), "unknown tempotron options")
     if backend == "standalone":
         options["backend"] = "standalone"
+    elif backend == "genn":
+        options.update(backend="genn", target="gpu" if backend_options.get("use_gpu", True) else "cpu")
     else:
         options.update(backend="runtime", target=target)
     if intrinsic is not None:
