@@ -9,6 +9,9 @@ wrong-length array for a synaptic variable).  Weights travel as per-synapse arra
 over the samples of a batch, see :func:`brainlz.network.build`).
 
 Batches are padded to the compiled batch size with silent samples, so a data set of any size reuses one build.
+With ``copies`` smaller than the batch, the program holds ``copies`` parallel copies that play the batch as
+consecutive periods (neurons reset between periods; identical rasters): faster for large batches.  State
+updates are compiled vectorised where :func:`vectorizing_flags` allows it.
 The input-table capacity (spikes per input neuron) is rounded up to a multiple of 16; inputs that need more
 trigger one rebuild.
 
