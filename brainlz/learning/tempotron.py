@@ -1265,7 +1265,8 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
     epochs, seed, backend, target, progress, directory
         As in :func:`train_tempotron`.
     simulate_target : {"numpy", "cython"}
-        Runtime target for simulating the hidden layers.
+        Runtime target for simulating the hidden layers (with ``backend="standalone"`` they are simulated by
+        :func:`brainlz.backends.standalone.simulate` instead: the same rasters, compiled once).
     discretised : bool
         Scale weights by the peak of the PSP as simulated with ``spec.dt`` (default) instead of the continuous one.
     init : {"random", "spec"}
@@ -1315,8 +1316,11 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
         raise ParameterError(f"{output.name}.n_neurons", n_out, f"need at least one output neuron per class "
                                                                  f"({n_classes} classes)")
     if len(spec.layers) > 1:
-        from ..backends import runtime
-        result = runtime.simulate(spec, x, target=simulate_target, record_hidden=True, seed=seed)
+        from ..backends import runtime, standalone
+        if backend == "standalone":  # the compiled inference program (identical rasters, reused across calls)
+            result = standalone.simulate(spec, x, record_hidden=True, seed=seed)
+        else:
+            result = runtime.simulate(spec, x, target=simulate_target, record_hidden=True, seed=seed)
         pre = result.hidden[spec.layers[-2].name]
     else:
         pre = x
