@@ -284,9 +284,9 @@ def test_train_output_layer_errors_name_the_field():
     with pytest.raises(ParameterError) as info:
         T.train_output_layer(spec, SpikeDataset(x, y, dt=0.5 * ms))
     assert info.value.field == "dataset.dt"
-    slow_synapse = spec.with_params("output", tau_syn=25 * ms)           # tau_m = 20 ms
-    with pytest.raises(ParameterError) as info:
-        T.train_output_layer(slow_synapse, SpikeDataset(x, y))
+    alpha = spec.with_params("output", tau_syn=20 * ms)           # tau_m = 20 ms: an alpha-function PSP
+    with pytest.raises(ParameterError, match="alpha function") as info:
+        T.train_output_layer(alpha, SpikeDataset(x, y))
     assert info.value.field == "output.tau_syn"
     with pytest.raises(ParameterError) as info:
         T.train_output_layer(NetworkSpec.create(5, hidden=0, output=1, seed=0), SpikeDataset(x, y))
@@ -301,3 +301,33 @@ def test_capacity_full_size(standalone_dir):
     assert result["final_accuracy"][:2] == [1.0, 1.0]
     assert result["final_accuracy"][2] < 1.0
     assert result["builds"] <= 1
+
+
+@pytest.mark.parametrize("tau_m", [20.0, 2.0], ids=["tau_m > tau_syn", "tau_m < tau_syn"])
+def test_lif_weight_scale_gives_the_requested_psp_peak(tau_m):
+    """One unit of tempotron weight is a PSP peaking at (V_th - E_L) / threshold in the Brian2-simulated LIF
+    neuron, also when an intrinsic-parameter search puts tau_m below tau_syn (the PSP shape is symmetric)."""
+    spec = NetworkSpec.create(1, hidden=0, output=1, model="lif", seed=0).with_params("output", tau_m=tau_m * ms)
+    scale = T.lif_weight_scale(spec.output, threshold=2.0, dt=1 * ms)
+    assert np.all(scale > 0)
+    x = np.zeros((1, 1, 120), dtype=bool)
+    x[0, 0, 5] = True
+    from brian2 import amp
+
+    probe = spec.with_weights([np.array([[scale[0]]]) * amp])
+    trace = runtime.simulate(probe, x, target="numpy", trace=("output", 0, 0)).trace
+    E_L, V_th = float(spec.output.params["E_L"][0]), float(spec.output.params["V_th"][0])
+    np.testing.assert_allclose(np.max(trace["v"]) - E_L, (V_th - E_L) / 2.0, rtol=1e-9)
+    # the continuous scale, against a fine-grained simulation
+    fine = T.lif_weight_scale(spec.output, threshold=2.0)
+    ratio = fine[0] / scale[0]
+    assert 0.8 < ratio < 1.3
+
+
+def test_train_output_layer_with_tau_m_below_tau_syn():
+    """What an intrinsic-parameter search can reach (tau_m at its 2 ms bound, tau_syn 5 ms) trains."""
+    x, y = _small()
+    spec = NetworkSpec.create(5, hidden=0, output=2, seed=0).with_params("output", tau_m=2 * ms)
+    new, history = T.train_output_layer(spec, SpikeDataset(x, y), epochs=2, backend="runtime", target="numpy")
+    assert history["epochs"] >= 1 and np.all(np.isfinite(np.asarray(new.weights[-1])))
+    assert not np.array_equal(np.asarray(new.weights[-1]), np.asarray(spec.weights[-1]))

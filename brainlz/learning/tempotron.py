@@ -1214,13 +1214,15 @@ def lif_weight_scale(layer, threshold: float = 1.0, dt=None) -> np.ndarray:
     """
     p = {name: np.asarray(layer.params[name], dtype=float) for name in ("tau_m", "tau_syn", "R", "V_th", "E_L")}
     tau_m, tau_syn = p["tau_m"], p["tau_syn"]
+    # the PSP's shape is symmetric in tau_m and tau_syn (see train_output_layer): kernel constants of the pair
+    decay, rise = np.maximum(tau_m, tau_syn), np.minimum(tau_m, tau_syn)
     if dt is None:
-        v0, _ = kernel_constants(tau_m, tau_syn)
-        peak = tau_syn / ((tau_m - tau_syn) * np.asarray(v0))
+        v0, _ = kernel_constants(decay, rise)
+        peak = tau_syn / (np.abs(tau_m - tau_syn) * np.asarray(v0))
     else:
         step = _time(dt, "dt")
         a, c = np.exp(-step / tau_m), np.exp(-step / tau_syn)
-        _, t_peak = kernel_constants(tau_m, tau_syn)
+        _, t_peak = kernel_constants(decay, rise)
         k = np.arange(1, int(np.ceil(np.max(t_peak) / step)) * 2 + 3)[:, None]
         peak = ((1 - a) * (a ** k - c ** k) / (a - c)).max(axis=0)
     return (p["V_th"] - p["E_L"]) / (threshold * p["R"] * peak)
@@ -1300,10 +1302,16 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
                              f"tempotron training needs a LIF-type output model with parameters {sorted(needed)}")
     tau_m = np.asarray(output.params["tau_m"], dtype=float)
     tau_syn = np.asarray(output.params["tau_syn"], dtype=float)
-    if np.any(tau_syn >= tau_m):
-        k = int(np.flatnonzero(tau_syn >= tau_m)[0])
+    close = np.abs(tau_m - tau_syn) <= 1e-3 * np.maximum(tau_m, tau_syn)
+    if np.any(close):
+        k = int(np.flatnonzero(close)[0])
         raise ParameterError(f"{output.name}.tau_syn", output.params["tau_syn"][k],
-                             f"must be smaller than tau_m = {output.params['tau_m'][k]} (neuron {k})")
+                             f"must differ from tau_m = {output.params['tau_m'][k]} (neuron {k}): the PSP is then an "
+                             "alpha function, which the tempotron kernel does not cover")
+    # The LIF PSP is proportional to exp(-t/tau_m) - exp(-t/tau_syn) over (tau_m - tau_syn): the same shape with
+    # the two time constants exchanged, so the kernel takes the larger as its decay and the smaller as its rise
+    # (an intrinsic-parameter search may move tau_m below tau_syn).
+    tau_decay, tau_rise = np.maximum(tau_m, tau_syn), np.minimum(tau_m, tau_syn)
     base = TempotronParams() if params is None else _check_params(params)
     _check_backend(backend, target)
     epochs = _check_int(epochs, "epochs")
@@ -1333,7 +1341,7 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
         start = np.random.default_rng(seed).normal(0.0, init_std, size=(pre.shape[1], n_out))
     else:
         raise ParameterError("init", init, 'expected "random" or "spec"')
-    setup = _setup_for(pre.shape[1], n_out, pre.shape[2], spec.dt, 0 * ms, tau_m, tau_syn, base.threshold,
+    setup = _setup_for(pre.shape[1], n_out, pre.shape[2], spec.dt, 0 * ms, tau_decay, tau_rise, base.threshold,
                        base.momentum)
     problem = _Problem(pre, labels, classes, False, n_classes, start)
     [(weights, history)] = _train(setup, [problem], lam=base.learning_rate, epochs=epochs, seed=seed, shuffle=True,
