@@ -12,8 +12,9 @@ with the weights beats tuning only network size and learning rate, by up to 13.5
   default);
 * ``learnable``: the model's learnable intrinsic parameters learned with the weights (``learning.intrinsic``):
   per neuron by the twin's gradient for the surrogate rule; shared per layer by the SPSA outer loop on the
-  validation log-loss of the LZC readout for STDP and the tempotron (brainlz/learning/intrinsic.py), default
-  size and learning rate;
+  validation log-loss of the LZC readout for STDP and the tempotron (brainlz/learning/intrinsic.py; every inner
+  learning restarts from the initial weights, and the visited point with the best validation accuracy is
+  returned, the starting one included), default size and learning rate;
 * tasks rate, burst, regular and digits; 5 seeds.
 
 The summary gives the LZC-readout test accuracy (mean and 95 % interval over seeds), the paired difference

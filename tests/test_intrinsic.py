@@ -341,7 +341,7 @@ def test_train_with_intrinsic_restarts_inner_and_selects_best(monkeypatch, resta
 
     monkeypatch.setattr(intrinsic, "_inner", inner)
     results = {}
-    for select in ("best", "last"):
+    for select in ("accuracy", "objective", "last"):
         seen.clear()
         results[select] = train_with_intrinsic(
             spec, train, val, rule="stdp", layers="output", parameters=("V_th",), outer_steps=3, method="spsa",
@@ -351,13 +351,25 @@ def test_train_with_intrinsic_restarts_inner_and_selects_best(monkeypatch, resta
         start = np.asarray(spec.weights[0], dtype=float)
         for k, weights in enumerate(seen):
             np.testing.assert_allclose(weights, start * (1.0 if restart else 1.5 ** k))
-    best, history = results["best"]
+    best, history = results["objective"]
     values = [record["objective"] for record in history["outer"]] + [history["final"]["objective"]]
     assert history["selected"] == int(np.argmin(values)) and history["selected_objective"] == min(values)
     before = [{"output.V_th": np.asarray(spec.layer("output").params["V_th"], dtype=float).tolist()}]
     before += [record["parameters"] for record in history["outer"]]  # parameters at the start of each step
+    before.append(history["final"]["parameters"])
     chosen = before[history["selected"]]
     np.testing.assert_allclose(np.asarray(best.layer("output").params["V_th"]), chosen["output.V_th"])
+    # by validation accuracy (the centre candidate's), ties broken by the objective
+    by_accuracy, accuracy_history = results["accuracy"]
+    accuracies = [record["details"]["accuracy"][0] for record in accuracy_history["outer"]]
+    accuracies.append(accuracy_history["final"]["details"]["accuracy"][0])
+    values = [record["objective"] for record in accuracy_history["outer"]] + [accuracy_history["final"]["objective"]]
+    expected = min(range(4), key=lambda k: (-accuracies[k], values[k], k))
+    assert accuracy_history["selected_by"] == "accuracy" and accuracy_history["selected"] == expected
+    visited = before[:1] + [record["parameters"] for record in accuracy_history["outer"]]
+    visited.append(accuracy_history["final"]["parameters"])
+    np.testing.assert_allclose(np.asarray(by_accuracy.layer("output").params["V_th"]),
+                               visited[expected]["output.V_th"])
     last, last_history = results["last"]
     assert last_history["selected"] == 3
     np.testing.assert_allclose(np.asarray(last.layer("output").params["V_th"]),
@@ -365,7 +377,7 @@ def test_train_with_intrinsic_restarts_inner_and_selects_best(monkeypatch, resta
     # the selected point's objective is not above the starting point's (model selection on validation)
     assert history["selected_objective"] <= values[0]
     with pytest.raises(ParameterError, match="select"):
-        train_with_intrinsic(spec, train, val, rule="stdp", select="median")
+        train_with_intrinsic(spec, train, val, rule="stdp", select="best")
 
 
 def test_train_with_intrinsic_stops_on_callback_and_validates():
