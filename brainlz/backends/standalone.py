@@ -133,7 +133,8 @@ def vectorizing_flags(models) -> dict | None:
     ``exp`` call per neuron, state variable and step (about 15 ns per LIF neuron-step here).  Without
     ``-fno-finite-math-only``, with a larger budget of run-time alias checks (Brian2's clock pointers are not
     ``restrict``) and linked to glibc's vector math library, gcc turns them into AVX loops calling vector ``exp``
-    (3x faster, measured by ``benchmarks/bench_inference.py``).  Values differ from Brian2's scalar code by a
+    (Brian2's profiler: 3x faster state updates; the whole inference 1.2-1.9x faster in
+    ``benchmarks/bench_inference.py``, variant ``standalone-scalar`` side by side).  Values differ from Brian2's scalar code by a
     few units in the last place (libmvec's ``exp`` is accurate to 4 ulp), which never moved a spike in the
     backend-agreement tests.
 
