@@ -134,9 +134,9 @@ def vectorizing_flags(models) -> dict | None:
     ``-fno-finite-math-only``, with a larger budget of run-time alias checks (Brian2's clock pointers are not
     ``restrict``) and linked to glibc's vector math library, gcc turns them into AVX loops calling vector ``exp``
     (Brian2's profiler: 3x faster state updates; the whole inference 1.2-1.9x faster in
-    ``benchmarks/bench_inference.py``, variant ``standalone-scalar`` side by side).  Values differ from Brian2's scalar code by a
-    few units in the last place (libmvec's ``exp`` is accurate to 4 ulp), which never moved a spike in the
-    backend-agreement tests.
+    ``benchmarks/bench_inference.py``, variant ``standalone-scalar`` side by side).  Values differ from Brian2's
+    scalar code by a few units in the last place (libmvec's ``exp`` is accurate to 4 ulp), which never moved a
+    spike in the backend-agreement tests.
 
     Used only where it is safe: x86-64 Linux with ``libmvec``, models whose Brian2 strings never mention
     ``inf``/``nan`` (``-ffinite-math-only`` assumes they do not occur; the stochastic meta-neuron clips at
