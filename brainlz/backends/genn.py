@@ -483,6 +483,23 @@ def require_genn(genn_path=None) -> None:
                     "no package registry) and set GENN_PATH, or pass codegen_only=True to generate the code only")
 
 
+def _worker_python(env) -> Path:
+    """The side environment's interpreter; one clear error if the environment does not exist."""
+    python = env_python(env)
+    if not python.exists():
+        raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
+                           f"{'' if env is None else ' --path ' + str(env)}`")
+    return python
+
+
+def _fresh_dir(run_dir: Path) -> Path:
+    """``run_dir``, emptied of an earlier run's files."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
 def _run_worker(python: Path, run_dir: Path, timeout, genn_path) -> None:
     environment = dict(os.environ)
     if genn_path is not None:
@@ -565,10 +582,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     chunks = batches(n_samples, batch_size)
     if not codegen_only:
         require_genn(genn_path)
-    python = env_python(env)
-    if not python.exists():
-        raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
-                           f"{'' if env is None else ' --path ' + str(env)}`")
+    python = _worker_python(env)
     layers = [_layer_config(layer) for layer in spec.layers]
     weights = {f"weights_{index}": np.asarray(weight, dtype=float) for index, weight in enumerate(spec.weights)}
     temporary = directory is None
@@ -580,10 +594,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     trace_data, finished = None, False
     try:
         for k, (start, stop) in enumerate(chunks):
-            run_dir = root / f"batch_{k:03d}"
-            if run_dir.exists():
-                shutil.rmtree(run_dir)
-            run_dir.mkdir(parents=True)
+            run_dir = _fresh_dir(root / f"batch_{k:03d}")
             flat = spiketrains[start:stop].reshape((stop - start) * spec.n_inputs, n_bins)
             steps, indices = np.nonzero(flat.T)  # sorted by time, then index
             arrays = dict(weights)
@@ -686,18 +697,12 @@ def stdp_epoch(spec: NetworkSpec, spiketrains, rule, *, order=None, gap_bins: in
     rule.check_model(model)
     if not codegen_only:
         require_genn(genn_path)
-    python = env_python(env)
-    if not python.exists():
-        raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
-                           f"{'' if env is None else ' --path ' + str(env)}`")
+    python = _worker_python(env)
     period = n_bins + int(gap_bins)
     indices, steps = _epoch_raster(spiketrains, order, int(gap_bins))
     weights = np.clip(np.asarray(spec.weights[0], dtype=float), float(rule.w_min), float(rule.w_max))
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-stdp-"))
-    run_dir = root / "stdp"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    run_dir = _fresh_dir(root / "stdp")
     config = {"mode": "stdp", "n_inputs": int(n_inputs), "dt": float(spec.dt), "n_steps": int(n_samples * period),
               "period": int(period), "layer": _layer_config(layer), "synapses": stdp_synapse_code(model, rule),
               "rule": {name: float(value) for name, value in rule.values().items()},
@@ -747,15 +752,9 @@ def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use
         raise ParameterError("config", type(config).__name__, "expected the config of tempotron.genn_design")
     if not codegen_only:
         require_genn(genn_path)
-    python = env_python(env)
-    if not python.exists():
-        raise GennEnvError(f"genn environment: no Python at {python}; create it with `brainlz env genn"
-                           f"{'' if env is None else ' --path ' + str(env)}`")
+    python = _worker_python(env)
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-tempotron-"))
-    run_dir = root / "tempotron"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    run_dir = _fresh_dir(root / "tempotron")
     project = run_dir / "project"
     (run_dir / "config.json").write_text(json.dumps({**config, "use_gpu": bool(use_gpu),
                                                      "codegen_only": bool(codegen_only), "project": str(project)},
