@@ -355,12 +355,8 @@ class _EpochResult:
 # the Brian2 network
 # ---------------------------------------------------------------------------------------------------------------
 
-_NEURON_EQUATIONS = """
-da/dt = -a / tau : 1
-db/dt = -b / tau_s : 1
-V = V0 * (a - b) : 1
-Vmax : 1
-tmax : second
+# per-neuron trial state and constants, shared by the CPU and the GeNN design
+_NEURON_PARAMETERS = """
 fired : 1
 label : 1
 tau : second
@@ -370,6 +366,14 @@ theta : 1
 lam : 1
 mu : 1
 """
+
+_NEURON_EQUATIONS = """
+da/dt = -a / tau : 1
+db/dt = -b / tau_s : 1
+V = V0 * (a - b) : 1
+Vmax : 1
+tmax : second
+""" + _NEURON_PARAMETERS
 
 _TRACK_MAX = """
 up = int(V > Vmax and fired < 0.5)
@@ -450,16 +454,8 @@ V = V0 * d : 1
 up = int(V > Vmax) * int(fired < 0.5) : 1
 dVmax/dt = up * (V - Vmax) / dt : 1
 dtmax/dt = up * (t - step - tmax) / dt : second
-fired : 1
-label : 1
 step : second
-tau : second
-tau_s : second
-V0 : 1
-theta : 1
-lam : 1
-mu : 1
-"""
+""" + _NEURON_PARAMETERS
 GENN_THRESHOLD = "V > theta and fired < 0.5"
 GENN_RESET = "fired = 1\nVmax = V\ntmax = t"
 GENN_TRACK_LAST = """
