@@ -27,6 +27,7 @@ from brian2 import (NeuronGroup, Quantity, SpikeGeneratorGroup, SpikeMonitor, St
 
 from brian2.units.fundamentalunits import get_unit
 
+from . import invariants
 from .errors import DataError, ParameterError
 from .models import NeuronModel, load_model
 
@@ -527,7 +528,7 @@ def reset_code(model: NeuronModel) -> str:
 
 
 def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_hidden: bool = False,
-          trace=None, table_values=None, spiketrains=None, periods: int = 1) -> BuiltNetwork:
+          trace=None, table_values=None, spiketrains=None, periods: int = 1, hoist: bool = False) -> BuiltNetwork:
     """Create the Brian2 objects of ``spec`` for a batch of ``n_samples`` independent copies.
 
     Values (parameters, weights, inputs) are *not* set here: see :meth:`BuiltNetwork.initial_values` and the
@@ -557,6 +558,10 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
         period boundary, so period ``p`` of copy ``c`` is exactly an independent sample; the compiled program and
         its synapses are shared by ``periods`` times more samples.  Models whose equations read the time ``t``
         must use ``periods = 1`` (their ``t`` would not restart).
+    hoist : bool
+        Compute the run-invariant factors of the state updates (``exp(-dt/tau_m)`` for a per-neuron ``tau_m``)
+        once per period instead of at every step (:mod:`brainlz.invariants`).  Only for networks that every run
+        starts from ``t = 0`` with its parameters set before the run (the standalone backend).
     """
     dt = spec.dt
     if periods > 1 and spiketrains is not None:
@@ -580,9 +585,19 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
     pre, n_pre = inputs, spec.n_inputs
     for index, (layer, weight) in enumerate(zip(spec.layers, spec.weights)):
         model = layer.neuron_model
-        group = NeuronGroup(n_samples * layer.n_neurons, model.equations, threshold=model.threshold,
-                            reset=model.reset, refractory=model.refractory, method=model.method, dt=dt,
-                            name=layer.name)
+        factors = invariants.factors(model) if hoist else ()
+        if factors:
+            group = NeuronGroup(n_samples * layer.n_neurons, model.equations + invariants.declarations(factors),
+                                threshold=model.threshold, reset=model.reset, refractory=model.refractory,
+                                method=invariants.HoistedMethod(model.method, factors), dt=dt, name=layer.name,
+                                namespace={invariants.DT_NAME: dt})
+            # after run_args (applied before the first step), before the first state update
+            group.run_regularly(invariants.initialisation_code(factors), dt=n_bins * dt, when="start", order=-1,
+                                name=f"{layer.name}_invariant_factors")
+        else:
+            group = NeuronGroup(n_samples * layer.n_neurons, model.equations, threshold=model.threshold,
+                                reset=model.reset, refractory=model.refractory, method=model.method, dt=dt,
+                                name=layer.name)
         if periods > 1:
             group.run_regularly(reset_code(model), dt=n_bins * dt, when="start", name=f"{layer.name}_period_reset")
         n_post = layer.n_neurons
@@ -629,17 +644,23 @@ def _unit_name(unit) -> str:
 
 
 def rasters_from_monitor(indices: np.ndarray, times: np.ndarray, n_samples: int, n_neurons: int, n_bins: int,
-                         dt: float, periods: int = 1) -> np.ndarray:
+                         dt: float, periods: int = 1, out: np.ndarray | None = None) -> np.ndarray:
     """Convert spike monitor output into ``bool[n_samples, n_neurons, n_bins]``.
 
     With ``periods > 1`` (see :func:`build`), ``n_samples`` counts the samples of all periods: the monitor's
     neuron ``c * n_neurons + k`` at step ``p * n_bins + b`` is neuron ``k`` of sample ``p * (n_samples // periods)
-    + c`` at bin ``b``.
+    + c`` at bin ``b``.  With ``out`` (a zeroed bool array ``[m, n_neurons, n_bins]``, ``m <= n_samples``), the
+    spikes of the first ``m`` samples are written into it (the others, e.g. padding, are dropped) and ``out`` is
+    returned: no intermediate raster.
     """
     copies = n_samples // periods
-    raster = np.zeros((periods, copies * n_neurons, n_bins), dtype=bool)
+    if out is None:
+        out = np.zeros((n_samples, n_neurons, n_bins), dtype=bool)
+    elif not out.flags.c_contiguous or out.shape[1:] != (n_neurons, n_bins):
+        raise ValueError(f"out must be a C-contiguous bool array [m, {n_neurons}, {n_bins}]")
     steps = np.rint(np.asarray(times) / dt).astype(np.int64)
-    keep = steps < periods * n_bins
-    steps = steps[keep]
-    raster[steps // n_bins, np.asarray(indices)[keep], steps % n_bins] = True
-    return raster.reshape(n_samples, n_neurons, n_bins)
+    period = steps // n_bins
+    # sample p * copies + c, neuron k, bin b; the monitor's index is c * n_neurons + k
+    flat = (period * (copies * n_neurons) + np.asarray(indices, dtype=np.int64)) * n_bins + (steps - period * n_bins)
+    out.reshape(-1)[flat[(period < periods) & (flat < out.size)]] = True
+    return out

@@ -184,6 +184,31 @@ def test_standalone_periods_equal_parallel_copies(rng, model, standalone_dir):
     assert per.trace["v"].shape == (250,)
 
 
+def test_standalone_processes_split_the_batch(rng, standalone_dir):
+    """processes > 1: parts of every batch run by concurrent instances of one program, each reading its own
+    results; uneven parts, periods, the trace and per-sample parameters land where they belong."""
+    spec = _spec("lif", seed=9)
+    x = _inputs(rng, 11, 12, 200, p=0.05)
+    params = {"hidden": {"tau_m": np.linspace(0.008, 0.04, 11 * 6).reshape(11, 6)}}
+    ref = runtime.simulate(spec, x, target="numpy", record_hidden=True, trace=("output", 9, 1), copy_params=params)
+    assert ref.output.sum() > 20
+    split = standalone.simulate(spec, x, processes=3, record_hidden=True, trace=("output", 9, 1),
+                                copy_params=params, directory=standalone_dir)  # parts of 4, 4, 3
+    np.testing.assert_array_equal(split.output, ref.output)
+    np.testing.assert_array_equal(split.hidden["hidden"], ref.hidden["hidden"])
+    np.testing.assert_allclose(split.trace["v"], ref.trace["v"], rtol=0, atol=1e-12)
+    plain = runtime.simulate(spec, x, target="numpy")
+    batched = standalone.simulate(spec, x, processes=2, copies=2, batch_size=8, directory=standalone_dir)
+    np.testing.assert_array_equal(batched.output, plain.output)  # 2 rounds of 2 parts of 4, 2 periods each
+    done = []
+    standalone.simulate(spec, x, processes=2, copies=2, batch_size=8, directory=standalone_dir,
+                        progress=lambda n, total: done.append((n, total)))
+    assert done == [(8, 11), (11, 11)]
+    for bad in (0, 1.5, True):
+        with pytest.raises(ParameterError, match="processes"):
+            standalone.simulate(spec, x, processes=bad, directory=standalone_dir)
+
+
 def test_standalone_copies_errors(rng, standalone_dir):
     spec = _spec("lif")
     x = _inputs(rng, 4, 12, 50)

@@ -91,6 +91,27 @@ def test_rasters_from_monitor():
     assert raster[0, 0, 0] and raster[1, 0, 2] and raster[1, 2, 5] and raster.sum() == 3
 
 
+def test_rasters_from_monitor_periods_into_out():
+    """Periods and a shorter ``out``: the brute-force mapping (copy c, period p -> sample p * copies + c), and
+    the spikes of samples beyond ``out`` (padding) and after the last period dropped."""
+    rng = np.random.default_rng(4)
+    n_samples, periods, n_neurons, n_bins = 6, 3, 4, 7
+    copies = n_samples // periods
+    indices = rng.integers(0, copies * n_neurons, 80)
+    steps = rng.integers(0, periods * n_bins + 3, 80)
+    expected = np.zeros((n_samples, n_neurons, n_bins), dtype=bool)
+    for index, step in zip(indices, steps):
+        if step < periods * n_bins:
+            expected[(step // n_bins) * copies + index // n_neurons, index % n_neurons, step % n_bins] = True
+    full = rasters_from_monitor(indices, steps * 0.001, n_samples, n_neurons, n_bins, 0.001, periods=periods)
+    np.testing.assert_array_equal(full, expected)
+    out = np.zeros((5, n_neurons, n_bins), dtype=bool)
+    returned = rasters_from_monitor(indices, steps * 0.001, n_samples, n_neurons, n_bins, 0.001, periods=periods,
+                                    out=out)
+    assert returned is out
+    np.testing.assert_array_equal(out, expected[:5])
+
+
 @pytest.mark.parametrize("periods", [1, 2, 3, 6])
 def test_spike_table_periods_match_brute_force(periods):
     """Copy c plays sample p * copies + c in period p: its table lists the spike steps of all its periods."""

@@ -11,7 +11,10 @@ over the samples of a batch, see :func:`brainlz.network.build`).
 Batches are padded to the compiled batch size with silent samples, so a data set of any size reuses one build.
 With ``copies`` smaller than the batch, the program holds ``copies`` parallel copies that play the batch as
 consecutive periods (neurons reset between periods; identical rasters): faster for large batches.  State
-updates are compiled vectorised where :func:`vectorizing_flags` allows it.
+updates are compiled vectorised where :func:`vectorizing_flags` allows it, and their run-invariant factors
+(``exp(-dt/tau_m)`` for a per-neuron ``tau_m``) are computed once per period instead of at every step
+(:mod:`brainlz.invariants`; ``BRAINLZ_HOIST=0`` turns it off).  With ``processes`` > 1, instances of the
+compiled program run the parts of a batch at the same time (:meth:`Program.run_many`).
 The input-table capacity (spikes per input neuron) is rounded up to a multiple of 16; inputs that need more
 trigger one rebuild.
 
@@ -101,11 +104,82 @@ class Program:
             _STATE["programs"].pop(self.key, None)
             raise (error or StandaloneError)(f"the compiled {what} program failed: {exc}") from None
         finally:
-            static = Path(self.directory) / "static_arrays"
-            for name in list(self.device.run_args_arrays):
-                for path in (static / name, static / (name + ".lock")):
-                    if path.exists():
-                        path.unlink()
+            self._delete_value_files(self.device.run_args_arrays)
+
+    def _delete_value_files(self, names):
+        static = Path(self.directory) / "static_arrays"
+        for name in list(names):
+            for path in (static / name, static / (name + ".lock")):
+                if path.exists():
+                    path.unlink()
+
+    def run_many(self, runs, read, what: str = "standalone", error=None) -> list:
+        """Run the binary once per entry of ``runs``, all at the same time (one process each), and return
+        ``[read(k) for each run k]``.
+
+        An entry is a ``run_args`` mapping or a function returning one: each process starts as soon as its
+        arguments exist, so preparing the next run's arguments overlaps with the running ones; likewise run
+        ``k`` is read as soon as it has finished.  Each process writes its results to its own directory
+        (``results_<k>`` in the project); ``read(k)`` is called with the device pointed at that directory, so it
+        reads the monitors of run ``k``.  One run is :meth:`run` followed by ``read(0)``.  The argument files
+        are written and the command lines built as Brian2's ``device.run`` does.
+        """
+        import subprocess
+
+        from brian2 import TimedArray, prefs
+
+        runs = list(runs)
+        if len(runs) == 1:
+            self.run(runs[0]() if callable(runs[0]) else runs[0], what, error)
+            return [read(0)]
+        device, project = self.device, Path(self.directory)
+        value_files, result_dirs, changed = [], [], set()
+        run_cmd = prefs.devices.cpp_standalone.run_cmd_unix
+        run_cmd = [run_cmd] if isinstance(run_cmd, str) else list(run_cmd)
+        environment = {**os.environ, **prefs["devices.cpp_standalone.run_environment_variables"],
+                       **device.run_environment_variables}
+        processes, codes, results = [], [], []
+        try:
+            for k, run in enumerate(runs):
+                arguments = []
+                for key, value in (run() if callable(run) else run).items():
+                    prepare = (device._prepare_timed_array_run_arg if isinstance(key, TimedArray)
+                               else device._prepare_variableview_run_arg)
+                    name, string_value, value_name, value_array = prepare(key, value)
+                    if value_name:
+                        path = project / "static_arrays" / value_name
+                        if not path.exists():
+                            value_array.tofile(path)
+                        value_files.append(value_name)
+                    arguments.append(f"{name}={string_value}")
+                    changed.add(name)
+                result_dir = project / f"results_{k}"
+                result_dir.mkdir(exist_ok=True)
+                result_dirs.append(os.path.join(str(result_dir), ""))
+                with open(result_dir / "stdout.txt", "w") as stdout:
+                    processes.append(subprocess.Popen(run_cmd + ["--results_dir", result_dirs[-1]] + arguments,
+                                                      cwd=project, stdout=stdout, env=environment))
+            device.has_been_run = True
+            for k, process in enumerate(processes):
+                codes.append(process.wait())
+                if codes[-1]:
+                    _STATE["programs"].pop(self.key, None)
+                    text = (Path(result_dirs[k]) / "stdout.txt").read_text()[-2000:]
+                    raise (error or StandaloneError)(f"the compiled {what} program failed (run {k} of "
+                                                     f"{len(runs)}, project {project}): {text}")
+                device.results_dir = result_dirs[k]
+                for var in device.array_cache:  # values set on the command line and the clocks: read from disk
+                    owner = getattr(var.owner, "name", None)
+                    if f"{owner}.{var.name}" in changed or var.name in ("t", "timestep"):
+                        device.array_cache[var] = None
+                results.append(read(k))
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            self._delete_value_files(value_files)
+        return results
 
 
 MAX_PROGRAMS = 4
@@ -254,10 +328,16 @@ def get_program(key, directory, create, *, duration=None, seed: int = 0, threads
     return program, True
 
 
-def _shape_key(spec, n_samples, n_bins, capacity, record_hidden, trace, seed, threads, periods=1):
+def hoisting() -> bool:
+    """Whether inference programs compute the run-invariant factors of the state updates once per period
+    (:mod:`brainlz.invariants`; default on, ``BRAINLZ_HOIST=0`` turns it off)."""
+    return os.environ.get("BRAINLZ_HOIST", "1") != "0"
+
+
+def _shape_key(spec, n_samples, n_bins, capacity, record_hidden, trace, seed, threads, periods=1, hoist=False):
     stochastic = any(layer.neuron_model.stochastic for layer in spec.layers)
     return ("inference", spec.structure_key(), n_samples, n_bins, capacity, record_hidden, trace,
-            seed if stochastic else None, threads, periods)
+            seed if stochastic else None, threads, periods, hoist)
 
 
 _READS_TIME = re.compile(r"\bt\b")
@@ -296,7 +376,7 @@ def _run_args(compiled: Program, spec: NetworkSpec, table: np.ndarray, copy_para
 
 def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, record_hidden: bool = False,
              trace=None, seed: int = 0, threads: int = 1, directory=None, progress=None,
-             copy_params=None, copies: int | None = None) -> SimulationResult:
+             copy_params=None, copies: int | None = None, processes: int = 1) -> SimulationResult:
     """Simulate ``spec`` on every sample of ``spiketrains`` with compiled C++ code.
 
     Parameters
@@ -331,6 +411,11 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         start-up are then shared by more samples, and the state stays cache-sized: the fastest setting for large
         batches (``benchmarks/bench_inference.py``).  Not combinable with ``copy_params``, nor with models that
         read the time ``t``.
+    processes : int
+        Instances of the compiled program that run at the same time, each on its own part of a batch
+        (:meth:`Program.run_many`): the program is compiled for ``ceil(batch_size / processes)`` samples.
+        Unlike ``threads`` (OpenMP, a barrier per operation and time step), the instances share nothing, so on
+        idle cores they scale almost linearly (``benchmarks/bench_inference.py``).
 
     Returns
     -------
@@ -341,12 +426,17 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         raise ParameterError("seed", seed, "expected an integer")
     if not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ParameterError("threads", threads, "expected a positive integer")
+    if not isinstance(processes, (int, np.integer)) or isinstance(processes, bool) or processes < 1:
+        raise ParameterError("processes", processes, "expected a positive integer")
     spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
     n_samples, _, n_bins = spiketrains.shape
     trace = validate_trace(trace, spec, n_samples)
     copy_params = check_copy_params(spec, copy_params, n_samples)
     chunks = batches(n_samples, batch_size)
     size = n_samples if batch_size is None else int(batch_size)
+    if processes > 1:  # each process runs its own part of every batch
+        size = -(-min(size, n_samples) // int(processes))
+        chunks = batches(n_samples, size)
     periods = 1
     if copies is not None:
         if not isinstance(copies, (int, np.integer)) or isinstance(copies, bool) or copies < 1:
@@ -360,7 +450,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
             periods = -(-size // int(copies))
             size = int(copies) * periods
     copies_compiled = size // periods
-    counts = spiketrains.sum(axis=2)
+    counts = spiketrains.view(np.uint8).sum(axis=2, dtype=np.int64)  # 3x faster than summing bools
     if periods > 1:  # one input neuron plays the spikes of all its periods: count per copy over each batch
         per_copy = []
         for start, stop in chunks:
@@ -372,19 +462,21 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
     directory = Path(directory) if directory is not None else default_directory()
     start_time = time.perf_counter()
     builds_before = _STATE["builds"]
-    outputs = {name: [] for name in spec.layer_names}
+    outputs = {name: np.zeros((n_samples, spec.layer(name).n_neurons, n_bins), dtype=bool)  # filled by read()
+               for name in spec.layer_names if name == spec.output.name or record_hidden}
     trace_data = None
-    for start, stop in chunks:
-        local_trace = None
-        if trace is not None:
-            # The compiled program records one fixed neuron; put the traced sample at that position.
-            local_trace = (trace[0], 0, trace[2])
-        key = _shape_key(spec, copies_compiled, n_bins, capacity, record_hidden, local_trace, seed, threads, periods)
-        compiled, _ = get_program(
-            key, directory, lambda: build(spec, copies_compiled, n_bins, capacity, record_hidden=record_hidden,
-                                          trace=local_trace, periods=periods),
-            duration=periods * n_bins * spec.dt, seed=seed, threads=threads,
-            models=tuple(layer.neuron_model for layer in spec.layers))
+    local_trace = None if trace is None else (trace[0], 0, trace[2])  # the program traces copy 0
+    hoist = hoisting()
+    key = _shape_key(spec, copies_compiled, n_bins, capacity, record_hidden, local_trace, seed, threads, periods,
+                     hoist)
+    compiled, _ = get_program(
+        key, directory, lambda: build(spec, copies_compiled, n_bins, capacity, record_hidden=record_hidden,
+                                      trace=local_trace, periods=periods, hoist=hoist),
+        duration=periods * n_bins * spec.dt, seed=seed, threads=threads,
+        models=tuple(layer.neuron_model for layer in spec.layers))
+
+    def arguments(start, stop):
+        """The run_args of the chunk [start, stop); the traced sample is moved to position 0."""
         batch = np.zeros((size,) + spiketrains.shape[1:], dtype=bool)
         batch[: stop - start] = spiketrains[start:stop]
         if trace is not None and start <= trace[1] < stop:
@@ -399,13 +491,17 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
                 if trace is not None and start <= trace[1] < stop:
                     rows[[0, trace[1] - start]] = rows[[trace[1] - start, 0]]
                 chunk_params[layer_name][name] = rows
-        run_args = _run_args(compiled, spec, table, chunk_params)
-        compiled.run(run_args)
+        return _run_args(compiled, spec, table, chunk_params)
+
+    def read(start, stop):
+        """The rasters (and the trace) of the chunk just run."""
+        nonlocal trace_data
         net = compiled.net
         rasters = {}
         for name, monitor in net.spike_monitors.items():
             rasters[name] = rasters_from_monitor(monitor.i[:], monitor.t_[:], size, spec.layer(name).n_neurons,
-                                                 n_bins, float(spec.dt), periods=periods)
+                                                 n_bins, float(spec.dt), periods=periods,
+                                                 out=outputs[name][start:stop])
         if trace is not None and start <= trace[1] < stop:
             for name in rasters:
                 rasters[name][[0, trace[1] - start]] = rasters[name][[trace[1] - start, 0]]
@@ -414,12 +510,14 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
                           "t": np.asarray(net.trace_monitor.t_[:n_bins])}
             for variable in net.trace_monitor.record_variables:
                 trace_data[variable] = np.asarray(getattr(net.trace_monitor, variable + "_")[0][:n_bins])
-        for name, raster in rasters.items():
-            outputs[name].append(raster[: stop - start])
+
+    for first in range(0, len(chunks), processes):
+        group = chunks[first:first + processes]
+        compiled.run_many([functools.partial(arguments, start, stop) for start, stop in group],
+                          lambda k: read(*group[k]))
         if progress is not None:
-            progress(stop, n_samples)
-    rasters = {name: parts[0] if len(parts) == 1 else np.concatenate(parts)
-               for name, parts in outputs.items() if parts}
+            progress(group[-1][1], n_samples)
+    rasters = dict(outputs)
     output = rasters.pop(spec.output.name)
     return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt), backend="standalone",
                             trace=trace_data, wall_time=time.perf_counter() - start_time,
