@@ -149,14 +149,34 @@ def _count_python(rows: np.ndarray) -> np.ndarray:
     return np.fromiter((_count_one_python(row) for row in rows), dtype=np.int64, count=rows.shape[0])
 
 
-_count = _count_c if BACKEND == "c" else _count_python
+_count_kernel = _count_c if BACKEND == "c" else _count_python
+
+
+def _check_threads(threads) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ParameterError("threads", threads, "expected a positive integer")
+    return int(threads)
+
+
+def _count(rows: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Phrase counts of the rows; with ``threads > 1`` (compiled kernel, which releases the GIL) the rows are
+    split into ``threads`` contiguous parts counted at the same time."""
+    if threads == 1 or _count_kernel is not _count_c or rows.shape[0] < 2 * threads:
+        return _count_kernel(rows)
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = np.ascontiguousarray(rows, dtype=np.uint8)
+    bounds = np.linspace(0, rows.shape[0], threads + 1).astype(int)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = pool.map(lambda k: _count_c(rows[bounds[k]:bounds[k + 1]]), range(threads))
+        return np.concatenate(list(parts))
 
 
 # ---------------------------------------------------------------------------------------------------------
 # public API
 
 
-def lz76(bits):
+def lz76(bits, threads=1):
     """Exact LZ76 phrase count of one or many binary sequences.
 
     Each phrase is the longest prefix of the rest of the sequence that already occurs starting at an
@@ -168,6 +188,8 @@ def lz76(bits):
     bits : array_like of bool or int, shape (..., n)
         One binary sequence (1-D) or many, with time on the last axis, e.g. a spike raster
         ``bool[n_samples, n_channels, n_bins]``.  Integer arrays must hold only 0 and 1.
+    threads : int, default 1
+        Sequences counted at the same time (the compiled kernel runs without the GIL).
 
     Returns
     -------
@@ -179,7 +201,8 @@ def lz76(bits):
     ------
     ParameterError
         If ``bits`` is not a bool or integer array (the message names the dtype), holds a value other than
-        0 and 1 (the message names the value and its index), is a scalar, or has no time bin (``n = 0``).
+        0 and 1 (the message names the value and its index), is a scalar, or has no time bin (``n = 0``);
+        or if ``threads`` is not a positive integer.
 
     Examples
     --------
@@ -188,12 +211,13 @@ def lz76(bits):
     >>> lz76(np.zeros((2, 3, 50), dtype=bool)).tolist()                  # 0|0000...
     [[2, 2, 2], [2, 2, 2]]
     """
+    threads = _check_threads(threads)
     rows, lead, _ = _as_bit_rows(bits)
-    counts = _count(rows).reshape(lead)
+    counts = _count(rows, threads).reshape(lead)
     return counts[()] if counts.ndim == 0 else counts
 
 
-def lzc(bits, alpha=2, normalize=True):
+def lzc(bits, alpha=2, normalize=True, threads=1):
     """LZ76 complexity, normalised by the value expected of a random sequence.
 
     ``c = C * log_alpha(n) / n``, where ``C`` is the LZ76 phrase count (:func:`lz76`) and ``n`` the
@@ -209,6 +233,8 @@ def lzc(bits, alpha=2, normalize=True):
         Alphabet size, the base of the logarithm; must be >= 2 (2 for binary sequences).
     normalize : bool, default True
         If False, return the raw phrase count ``C`` as float.
+    threads : int, default 1
+        Sequences counted at the same time (see :func:`lz76`).
 
     Returns
     -------
@@ -220,8 +246,8 @@ def lzc(bits, alpha=2, normalize=True):
     Raises
     ------
     ParameterError
-        For bad ``bits`` (see :func:`lz76`), ``alpha`` < 2 or not a finite real number, or a ``normalize``
-        that is not a bool.
+        For bad ``bits`` (see :func:`lz76`), ``alpha`` < 2 or not a finite real number, a ``normalize``
+        that is not a bool, or ``threads`` not a positive integer.
 
     Examples
     --------
@@ -231,8 +257,9 @@ def lzc(bits, alpha=2, normalize=True):
     base = _check_alpha(alpha)
     if not isinstance(normalize, (bool, np.bool_)):
         raise ParameterError("normalize", normalize, "must be True or False")
+    threads = _check_threads(threads)
     rows, lead, n = _as_bit_rows(bits)
-    values = _count(rows).astype(np.float64)
+    values = _count(rows, threads).astype(np.float64)
     if normalize:
         values *= (math.log(n) / math.log(base)) / n
     values = values.reshape(lead)

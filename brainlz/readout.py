@@ -142,6 +142,8 @@ class LZCFeatures(TransformerMixin, BaseEstimator):
         If True (default) return the normalised complexity, else the raw phrase count ``C`` (as float).
     include_counts : bool, optional
         If True, append each neuron's spike count. Default False.
+    threads : int, optional
+        Spike trains whose complexity is computed at the same time (:func:`brainlz.lzc.lzc`). Default 1.
 
     Attributes
     ----------
@@ -164,10 +166,11 @@ class LZCFeatures(TransformerMixin, BaseEstimator):
     (4, 6)
     """
 
-    def __init__(self, alpha=2, normalize=True, include_counts=False):
+    def __init__(self, alpha=2, normalize=True, include_counts=False, threads=1):
         self.alpha = alpha
         self.normalize = normalize
         self.include_counts = include_counts
+        self.threads = threads
 
     def fit(self, X, y=None):
         """Validate the rasters and record their shape.
@@ -228,7 +231,7 @@ class LZCFeatures(TransformerMixin, BaseEstimator):
                 f"spiketrains: shape {tuple(arr.shape)} has {arr.shape[1]} neurons, "
                 f"but LZCFeatures was fitted on {self.n_neurons_}"
             )
-        values = np.asarray(_lzc.lzc(arr, alpha=alpha, normalize=normalize), dtype=float)
+        values = np.asarray(_lzc.lzc(arr, alpha=alpha, normalize=normalize, threads=self.threads), dtype=float)
         values = values.reshape(arr.shape[:2])
         if include_counts:
             counts = arr.sum(axis=2, dtype=np.int64).astype(float)

@@ -409,3 +409,22 @@ def test_import_pulls_in_no_brian2_and_no_jit():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_threads_give_the_same_counts(threads):
+    """Rows split over threads (uneven parts included) come back complete and in order."""
+    rng = np.random.default_rng(17)
+    x = rng.random((5, 9, 300)) < np.linspace(0.01, 0.6, 9)[None, :, None]
+    expected = np.array([[lz76(row) for row in sample] for sample in x])
+    np.testing.assert_array_equal(lz76(x, threads=threads), expected)
+    np.testing.assert_array_equal(lzc(x, threads=threads), lzc(x))
+    assert lz76(x[0, 0], threads=threads) == expected[0, 0]  # fewer rows than threads
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_bad_threads_is_an_error(threads):
+    with pytest.raises(ParameterError, match="threads"):
+        lz76(np.zeros((2, 8), bool), threads=threads)
+    with pytest.raises(ParameterError, match="threads"):
+        lzc(np.zeros((2, 8), bool), threads=threads)
