@@ -9,18 +9,22 @@ time is reported separately):
 3. ``predict`` of a readout fitted beforehand,
 
 and reports seconds per sample (best of ``--repeats``).  Variants: ``standalone`` (all samples of a batch as
-parallel copies, state updates vectorised where :func:`brainlz.backends.standalone.vectorizing_flags` allows),
-``standalone-scalar`` (the same with Brian2's own compiler flags), ``standalone-periods`` (50 parallel copies,
-larger batches as consecutive periods: ``simulate(..., copies=50)``), the 2-thread (OpenMP) variants, and the
-runtime targets.  The naive reference builds and runs one Brian2 network
-per sample (runtime mode, cython target: what a plain Brian2 script in a loop does), timed on
+parallel copies, state updates vectorised where :func:`brainlz.backends.standalone.vectorizing_flags` allows,
+run-invariant factors hoisted by :mod:`brainlz.invariants`), ``standalone-scalar`` (the same with Brian2's own
+compiler flags), ``standalone-periods`` (25 parallel copies, larger batches as consecutive periods:
+``simulate(..., copies=25)``), ``standalone-periods-unhoisted`` (the same with ``exp(-dt/tau)`` evaluated at
+every step, ``BRAINLZ_HOIST=0``), ``standalone-periods-2threads`` (OpenMP), ``standalone-periods-2processes``
+(two instances of the program on the two halves of the batch, ``processes=2``, and the complexities on two
+threads, ``LZCFeatures(threads=2)``), and the runtime targets.  The naive reference builds and runs one Brian2
+network per sample (runtime mode, cython target: what a plain Brian2 script in a loop does), timed on
 ``--naive-samples`` samples after a warm-up.  All numbers come from one process, side by side.
 
 Usage::
 
     python benchmarks/bench_inference.py [--batch-sizes 1 10 100 1000] [--repeats 3] [--naive-samples 5]
         [--backends standalone standalone-scalar standalone-2threads standalone-periods
-                    standalone-periods-2threads runtime-cython runtime-numpy]
+                    standalone-periods-unhoisted standalone-periods-2threads standalone-periods-2processes
+                    runtime-cython runtime-numpy]
         [--out benchmarks/results/bench_inference.json]
 """
 
@@ -46,41 +50,49 @@ from brainlz.network import NetworkSpec  # noqa: E402
 from brainlz.readout import LZCFeatures, default_pipeline  # noqa: E402
 
 #: Parallel copies of the network in the "periods" variants (larger batches run as consecutive periods).
-PERIOD_COPIES = 50
+PERIOD_COPIES = 25
 
 
-def _scalar(spec, x, **kw):
-    """Standalone compiled with Brian2's own flags (no vectorised state updates), for the side-by-side ratio."""
-    old = os.environ.get("BRAINLZ_VECTORIZE")
-    os.environ["BRAINLZ_VECTORIZE"] = "0"
-    try:
-        return standalone.simulate(spec, x, **kw)
-    finally:
-        if old is None:
-            del os.environ["BRAINLZ_VECTORIZE"]
-        else:
-            os.environ["BRAINLZ_VECTORIZE"] = old
+def _without(variable):
+    """Standalone with the optimisation that ``variable=0`` turns off, for a side-by-side ratio."""
+    def simulate(spec, x, **kw):
+        old = os.environ.get(variable)
+        os.environ[variable] = "0"
+        try:
+            return standalone.simulate(spec, x, **kw)
+        finally:
+            if old is None:
+                del os.environ[variable]
+            else:
+                os.environ[variable] = old
+    return simulate
 
 
+def _periods(simulate=standalone.simulate, **options):
+    return lambda spec, x, **kw: simulate(spec, x, copies=min(len(x), PERIOD_COPIES), **options, **kw)
+
+
+#: name -> (simulate, threads of the complexity computation)
 BACKENDS = {
-    "standalone": lambda spec, x, **kw: standalone.simulate(spec, x, **kw),
-    "standalone-scalar": _scalar,
-    "standalone-2threads": lambda spec, x, **kw: standalone.simulate(spec, x, threads=2, **kw),
-    "standalone-periods": lambda spec, x, **kw: standalone.simulate(spec, x, copies=min(len(x), PERIOD_COPIES),
-                                                                    **kw),
-    "standalone-periods-2threads": lambda spec, x, **kw: standalone.simulate(
-        spec, x, copies=min(len(x), PERIOD_COPIES), threads=2, **kw),
-    "runtime-cython": lambda spec, x, **kw: runtime.simulate(spec, x, target="cython", **kw),
-    "runtime-numpy": lambda spec, x, **kw: runtime.simulate(spec, x, target="numpy", **kw),
+    "standalone": (standalone.simulate, 1),
+    "standalone-scalar": (_without("BRAINLZ_VECTORIZE"), 1),
+    "standalone-2threads": (lambda spec, x, **kw: standalone.simulate(spec, x, threads=2, **kw), 1),
+    "standalone-periods": (_periods(), 1),
+    "standalone-periods-unhoisted": (_periods(_without("BRAINLZ_HOIST")), 1),
+    "standalone-periods-2threads": (_periods(threads=2), 1),
+    "standalone-periods-2processes": (_periods(processes=2), 2),
+    "runtime-cython": (lambda spec, x, **kw: runtime.simulate(spec, x, target="cython", **kw), 1),
+    "runtime-numpy": (lambda spec, x, **kw: runtime.simulate(spec, x, target="numpy", **kw), 1),
 }
 
 
-def infer(simulate, spec, x, readout):
+def infer(backend, spec, x, readout):
     """One batched inference; returns (seconds, simulation seconds, predictions)."""
+    simulate, lzc_threads = backend
     start = time.perf_counter()
     result = simulate(spec, x, batch_size=len(x))
     sim = time.perf_counter() - start
-    predictions = readout.predict(LZCFeatures().fit_transform(result.output))
+    predictions = readout.predict(LZCFeatures(threads=lzc_threads).fit_transform(result.output))
     return time.perf_counter() - start, sim, predictions
 
 
@@ -108,16 +120,16 @@ def main(argv=None):
                "vectorizing_flags": standalone.vectorizing_flags([spec.layers[0].neuron_model]),
                "backends": {}}
     for name in args.backends:
-        simulate = BACKENDS[name]
+        backend = BACKENDS[name]
         entry = {}
         for batch in args.batch_sizes:
             x = test[:batch]
             warm_start = time.perf_counter()
-            infer(simulate, spec, x, readout)
+            infer(backend, spec, x, readout)
             warm = time.perf_counter() - warm_start
             best, best_sim = np.inf, np.inf
             for _ in range(args.repeats):
-                total, sim, _ = infer(simulate, spec, x, readout)
+                total, sim, _ = infer(backend, spec, x, readout)
                 best, best_sim = min(best, total), min(best_sim, sim)
             entry[str(batch)] = {"seconds_per_sample": best / batch, "simulation_seconds_per_sample": best_sim / batch,
                                  "first_call_seconds": warm}
@@ -135,11 +147,14 @@ def main(argv=None):
     results["naive_loop_seconds_per_sample"] = naive
     print(f"{'naive loop (cython)':22s}          : {1e3 * naive:8.3f} ms/sample", flush=True)
 
-    if {"standalone", "standalone-scalar"} <= set(results["backends"]):
-        results["vectorized_speedup_simulation"] = {
-            batch: results["backends"]["standalone-scalar"][batch]["simulation_seconds_per_sample"]
-            / values["simulation_seconds_per_sample"]
-            for batch, values in results["backends"]["standalone"].items()}
+    for ratio, (slow, fast) in {"vectorized_speedup_simulation": ("standalone-scalar", "standalone"),
+                                "hoisting_speedup_simulation": ("standalone-periods-unhoisted", "standalone-periods"),
+                                "two_processes_speedup": ("standalone-periods", "standalone-periods-2processes")
+                                }.items():
+        if {slow, fast} <= set(results["backends"]):
+            key = "seconds_per_sample" if ratio == "two_processes_speedup" else "simulation_seconds_per_sample"
+            results[ratio] = {batch: results["backends"][slow][batch][key] / values[key]
+                              for batch, values in results["backends"][fast].items()}
     best_name, best_batch, best_value = None, None, np.inf
     for name, entry in results["backends"].items():
         for batch, values in entry.items():
