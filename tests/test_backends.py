@@ -168,7 +168,9 @@ def test_bad_inputs_raise_clear_errors(rng):
         runtime.simulate(spec, _inputs(rng, 1, 12, 50), target="numpy", batch_size=0)
 
 
-@pytest.mark.parametrize("model", ["lif", "meta_neuron"])
+# the meta-neuron variant compiles a second program (~20 s): slow; the hoisting test runs the meta-neuron on
+# standalone against numpy in the default run
+@pytest.mark.parametrize("model", ["lif", pytest.param("meta_neuron", marks=pytest.mark.slow)])
 def test_standalone_periods_equal_parallel_copies(rng, model, standalone_dir):
     """copies < batch: samples one after another in time, every neuron reset between periods; same rasters."""
     spec = _spec(model, seed=5)
@@ -219,6 +221,7 @@ def test_standalone_copies_errors(rng, standalone_dir):
         standalone.simulate(spec, x, copies=2, copy_params=params, directory=standalone_dir)
 
 
+@pytest.mark.slow  # two compilations (~45 s); every other standalone test runs with the vectorising flags
 def test_vectorized_standalone_flags(rng, standalone_dir, monkeypatch):
     """Vectorised state updates only where safe; a compiler that rejects the flags falls back to Brian2's."""
     from brainlz.models import load_model

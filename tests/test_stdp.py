@@ -260,6 +260,7 @@ def test_standalone_training_reruns_without_recompiling_and_matches_runtime(stan
 # Song, Miller & Abbott (2000)
 # ---------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a long Poisson drive (~15 s); the pair rule's closed forms are tested in the default run
 def test_song_abbott_weights_become_bimodal(standalone_dir):
     result = song_abbott_experiment(**SONG_SCALED, directory=standalone_dir)
     assert result.rule.ratio == pytest.approx(1.05)

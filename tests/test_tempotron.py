@@ -108,6 +108,7 @@ def test_brian2_matches_exact_oracle():
     assert worst_dw < 1 and worst_t <= dt + 1e-12
 
 
+@pytest.mark.slow  # ~20 s of training; the rule itself is checked against the exact oracle in the default run
 def test_capacity_half_load_is_learned_and_overload_is_not(standalone_dir):
     """Gütig & Sompolinsky setting scaled down: N = 100 afferents firing once in 500 ms, random labels."""
     result = T.tempotron_capacity(100, loads=[0.5, 5.0], epochs=25, seed=0,
