@@ -115,7 +115,9 @@ _REFRACTORY = "not_refractory"
 
 def _gate(node):
     """The ``int(not_refractory)`` inside ``node``, or None."""
-    for sub in node.atoms(__import__("sympy").Function):
+    import sympy
+
+    for sub in node.atoms(sympy.Function):
         if type(sub).__name__ == "int_" and {str(s) for s in sub.free_symbols} == {_REFRACTORY}:
             return sub
     return None
