@@ -175,11 +175,12 @@ def factors(model) -> tuple:
 
     invariant = invariant_parameters(model)
     taken = set(Equations(model.equations).names)
-    found, names = [], {}
+    found, names, seen = [], {}, set()
     for _, rhs in _statements(_abstract_code(model)):
         for node, value in _candidates(str_to_sympy(rhs), invariant):
-            if node in {str_to_sympy(f.occurrence) for f in found}:
+            if node in seen:
                 continue
+            seen.add(node)
             if value not in names:
                 index = len(names) + 1
                 while f"invariant_factor_{index}" in taken:
