@@ -215,6 +215,112 @@ lz_step(const uint64_t *in, uint64_t *out, Py_ssize_t lo, Py_ssize_t hi, const u
     return 1;
 }
 
+/* ------------------------------------------------------------------------------------------------ sparse path
+ * A sequence with few symbols of one kind (a spike train: few ones among zeros; or the complement) is parsed
+ * on its run lengths instead of its bitsets.  The phrase count is the same for the sequence and its complement
+ * (the parse only compares symbols), so let the m rarer symbols ("marks") sit at o[0] < ... < o[m-1] and set
+ * o[-1] = -1, o[m] = n (a sentinel, not a symbol).  g[r] = o[r] - o[r-1] - 1 is the number of the other
+ * symbols ("gaps") before mark r, and g[m] those after the last mark.
+ *
+ * A phrase starts at p with o[j-1] < p <= o[j] (j <= m): the rest begins with a = o[j] - p gap symbols.
+ * - j < m (a mark follows).  An earlier start q < p copies the gaps and the mark iff q + a is a mark
+ *   o[i] with i < j and g[i] >= a.  From there source and phrase agree while g[i+t] == g[j+t] (t = 1, 2, ...);
+ *   the first t where they differ ends the copy min(g[i+t], g[j+t]) symbols after o[j+t-1] -- the next symbol
+ *   is the phrase's last -- unless j + t == m, where the phrase's gaps run to the end of the sequence: then a
+ *   source with g[i+t] >= g[m] copies the whole rest (an incomplete last phrase), and otherwise it stops after
+ *   g[i+t].  The phrase ends at the farthest of these ends.  With no such source, only gap symbols are copied:
+ *   if the run of gap symbols holding p started before p, q = p - 1 copies all a of them and the mark ends
+ *   the phrase; otherwise the longest earlier run of gap symbols, Z = max(g[0..j-1]) < a, is copied and one
+ *   more gap symbol ends the phrase.
+ * - j = m (only gap symbols are left, a = n - p).  The rest is copied (incomplete last phrase) if its run
+ *   started before p or an earlier run is at least as long (Z >= a); otherwise the phrase is Z + 1 gap
+ *   symbols.
+ * Cost: per phrase, one pass over the earlier marks, each followed as far as its gaps agree; since the copies
+ * of the phrases cover at most m gaps in all, at most about 2 m^2 steps per sequence.  Used for m <= LZ_SPARSE:
+ * on n = 1024 with m marks at random places it took 0.3 / 0.9 / 2.1 / 4.1 / 8.1 us for m = 5 / 20 / 40 / 64 /
+ * 100 against 2.5 / 4.0 / 5.3 / 6.5 / 8.4 us for the bitsets (break-even near m = 100).
+ */
+#define LZ_SPARSE 64
+
+static int64_t
+lz76_sparse(const Py_ssize_t *o, const Py_ssize_t *g, Py_ssize_t m, Py_ssize_t n)
+{
+    int64_t count = 1; /* the first symbol is always a phrase of its own */
+    Py_ssize_t p = 1, j = 0, z_prev = 0;
+    while (p < n) {
+        Py_ssize_t a, i, best = -1;
+        while (o[j] < p) {
+            if (g[j] > z_prev)
+                z_prev = g[j];
+            j++;
+        }
+        a = o[j] - p;
+        if (j == m) {
+            if (p > o[j - 1] + 1 || z_prev >= a)
+                return count + 1; /* the rest is a copy: an incomplete last phrase */
+            count++;
+            p += z_prev + 1;
+            continue;
+        }
+        for (i = 0; i < j; i++) {
+            Py_ssize_t t, end;
+            if (g[i] < a)
+                continue;
+            for (t = 1; j + t < m && g[i + t] == g[j + t]; t++)
+                ;
+            if (j + t == m) {
+                if (g[i + t] >= g[m])
+                    return count + 1; /* the rest is a copy */
+                end = o[j + t - 1] + 1 + g[i + t];
+            }
+            else
+                end = o[j + t - 1] + 1 + (g[i + t] < g[j + t] ? g[i + t] : g[j + t]);
+            if (end > best)
+                best = end;
+        }
+        count++;
+        if (best >= 0)
+            p = best + 1;
+        else if (p > o[j - 1] + 1)
+            p = o[j] + 1;
+        else
+            p += z_prev + 1;
+    }
+    return count;
+}
+
+/* The marks (set bits of the bitset x, nw words, m of them) and gaps of the sparse path; o and g point one
+   past the start of arrays of m + 2 items (o[-1] = -1, o[m] = n). */
+static void
+sparse_marks(const uint64_t *x, Py_ssize_t nw, Py_ssize_t n, Py_ssize_t *o, Py_ssize_t *g)
+{
+    Py_ssize_t w, r = 0;
+    o[-1] = -1;
+    for (w = 0; w < nw; w++) {
+        uint64_t t;
+        for (t = x[w]; t; t &= t - 1) {
+            o[r] = (w << 6) + LZ_CTZ64(t);
+            g[r] = o[r] - o[r - 1] - 1;
+            r++;
+        }
+    }
+    o[r] = n;
+    g[r] = n - o[r - 1] - 1;
+}
+
+static inline int
+popcount64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_popcountll(x);
+#else
+    int c = 0;
+    for (; x; x &= x - 1)
+        c++;
+    return c;
+#endif
+}
+
 /* LZ76 phrase count of one sequence s[0:n], n >= 1.  Returns -1 if a byte is neither 0 nor 1. */
 static int64_t
 lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
@@ -224,6 +330,17 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
 
     if (pack_bits(s, n, sc->nw, sc->b[0], sc->b[1]) < 0)
         return -1;
+    {
+        Py_ssize_t ones = 0, w;
+        for (w = 0; w < sc->nw; w++)
+            ones += popcount64(sc->b[1][w]);
+        if (ones <= LZ_SPARSE || n - ones <= LZ_SPARSE) {
+            Py_ssize_t o[LZ_SPARSE + 2], g[LZ_SPARSE + 2];
+            const Py_ssize_t m = ones <= LZ_SPARSE ? ones : n - ones;
+            sparse_marks(sc->b[ones <= LZ_SPARSE ? 1 : 0], sc->nw, n, o + 1, g + 1);
+            return lz76_sparse(o + 1, g + 1, m, n);
+        }
+    }
     build_grams(sc);
 
     /* The first symbol is always a phrase of its own: there is no earlier start. */

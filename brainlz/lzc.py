@@ -24,8 +24,10 @@ Two implementations of it exist:
 
 * ``"c"`` -- the compiled extension ``brainlz._lz76``: 64-bit words, bitsets of 4-grams so that one step
   consumes four symbols, only the non-zero word range touched, phrases with few remaining candidates
-  finished by byte comparison; the GIL is released while it counts.  Built by ``pip install`` when a C
-  compiler is present.
+  finished by byte comparison; sequences with at most 64 of one symbol (sparse spike trains, or their
+  complement) parsed on their run lengths instead (the same parse, O(m^2) in the m rare symbols: ~1 us for
+  a 1024-bin train of 25 spikes against ~4 us with the bitsets); the GIL is released while it counts.
+  Built by ``pip install`` when a C compiler is present.
 * ``"python"`` -- a fallback in pure Python using Python integers as bitsets: exact, but one to two orders
   of magnitude slower.
 

@@ -200,6 +200,48 @@ def test_c_kernel_and_python_fallback_agree(n):
     assert c_counts.dtype == np.int64
 
 
+def sparse_strings(seed: int, n: int, marks) -> np.ndarray:
+    """Rows of length n with exactly m ones for every m in ``marks``, in structures that stress a run-length
+    parse: ones at random places, periodic ones with one defect, repeated groups of gaps that change late,
+    bursts, and the complements of all of these."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m in marks:
+        places = [rng.choice(n, m, replace=False)]
+        step = max(1, n // (m + 1))
+        periodic = np.arange(m) * step + int(rng.integers(0, step))
+        if m > 2:
+            periodic[int(rng.integers(1, m))] -= 1  # one defect
+        places.append(periodic)
+        motif = rng.integers(0, 12, size=int(rng.integers(1, 5)))  # gaps repeated, then one changed
+        gaps = np.resize(motif, m)
+        if m > 3:
+            gaps[int(rng.integers(m // 2, m))] += 1
+        places.append(np.cumsum(gaps + 1) - 1 + int(rng.integers(0, 20)))
+        bursts = np.sort(rng.choice(np.arange(0, n, 3), min(m, len(range(0, n, 3))), replace=False))
+        places.append(np.unique(np.clip(bursts // 40 * 40 + bursts % 7, 0, n - 1)))
+        for where in places:
+            where = np.unique(np.asarray(where)[(np.asarray(where) >= 0) & (np.asarray(where) < n)])
+            x = np.zeros(n, bool)
+            x[where] = True
+            rows += [x, ~x]
+    return np.array(rows)
+
+
+@needs_c
+@pytest.mark.parametrize("n", [64, 200, 1024])
+def test_sparse_run_length_parse_agrees_with_definition(n):
+    # The kernel parses sequences with at most 64 of one symbol on their run lengths and the others with the
+    # bitsets: both sides of that switch (m = 63 ... 66 ones, or zeros), compared with the definition.
+    marks = [0, 1, 2, 3, 5, 8, 13, 25, 40, 63, 64, 65, 66]
+    rows = sparse_strings(n, n, [m for m in marks if m <= n])
+    expected = [lz76_by_definition(to_str(row)) for row in rows]
+    np.testing.assert_array_equal(lz76(rows), expected)
+    rare = np.minimum(rows.sum(axis=1), n - rows.sum(axis=1))
+    if n == 1024:  # both paths, and the switch itself, were exercised
+        assert {63, 64, 65} <= set(rare.tolist())
+
+
 @needs_c
 def test_long_runs_and_long_sequences():
     # all-zero stretches of any length are one copy phrase; a single late spike adds one
