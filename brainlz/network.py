@@ -343,6 +343,22 @@ def check_spiketrains(spiketrains, n_inputs: int | None = None, field: str = "sp
     return array
 
 
+def spike_counts(spiketrains: np.ndarray) -> np.ndarray:
+    """Spikes per train of a bool raster ``[..., n_bins]``: an int64 array of the leading shape.
+
+    For ``n_bins`` a multiple of 8 up to 2040 the bins are summed eight at a time as the byte lanes of 64-bit
+    words (each lane holds at most ``n_bins / 8 <= 255``, so no lane overflows) and the eight lanes added at the
+    end: about 4x faster than summing the bools, which matters for the 65 MB raster of a 1000-sample batch.
+    """
+    array = np.ascontiguousarray(spiketrains)
+    n_bins = array.shape[-1]
+    lead = array.shape[:-1]
+    if array.dtype != np.bool_ or n_bins % 8 or n_bins > 8 * 255 or array.size == 0:
+        return array.sum(axis=-1, dtype=np.int64)
+    lanes = array.reshape(-1, n_bins).view(np.uint64).sum(axis=1, dtype=np.uint64)
+    return lanes.view(np.uint8).reshape(-1, 8).sum(axis=1, dtype=np.int64).reshape(lead)
+
+
 def spike_table(spiketrains: np.ndarray, capacity: int | None = None, periods: int = 1) -> tuple:
     """Encode rasters as a table of spike bins per input neuron.
 

@@ -5,7 +5,7 @@ import pytest
 from brian2 import mV, ms, nA
 
 from brainlz.errors import DataError, ParameterError
-from brainlz.network import NetworkSpec, rasters_from_monitor, spike_table
+from brainlz.network import NetworkSpec, rasters_from_monitor, spike_counts, spike_table
 
 
 def test_create_shapes_units_and_seed():
@@ -67,6 +67,18 @@ def test_save_load_round_trip(tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"not a zip file")
     with pytest.raises(DataError, match="broken.npz"):
         NetworkSpec.load(tmp_path / "broken.npz")
+
+
+@pytest.mark.parametrize("n_bins", [8, 16, 1024, 2040, 2048, 13, 1])
+def test_spike_counts_match_a_plain_sum(rng, n_bins):
+    # byte-lane path (n_bins a multiple of 8 up to 2040) and the plain fallback; full trains included, where a
+    # lane holds its largest value n_bins / 8 and the row its largest count n_bins
+    raster = rng.random((3, 5, n_bins)) < rng.choice([0.02, 0.5, 1.0], size=(3, 5, 1))
+    raster[0, 0] = True
+    counts = spike_counts(raster)
+    assert counts.shape == (3, 5) and counts.dtype == np.int64
+    np.testing.assert_array_equal(counts, raster.sum(axis=2))
+    np.testing.assert_array_equal(spike_counts(raster[:, ::2]), raster[:, ::2].sum(axis=2))  # not contiguous
 
 
 def test_spike_table_decodes_to_the_raster(rng):

@@ -47,7 +47,8 @@ import numpy as np
 from brian2 import Quantity
 
 from ..errors import BrainlzError, ParameterError
-from ..network import NetworkSpec, build, check_copy_params, check_spiketrains, rasters_from_monitor, spike_table
+from ..network import (NetworkSpec, build, check_copy_params, check_spiketrains, rasters_from_monitor, spike_counts,
+                       spike_table)
 from .base import SimulationResult, batches, validate_trace
 
 __all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory", "get_program",
@@ -450,7 +451,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
             periods = -(-size // int(copies))
             size = int(copies) * periods
     copies_compiled = size // periods
-    counts = spiketrains.view(np.uint8).sum(axis=2, dtype=np.int64)  # 3x faster than summing bools
+    counts = spike_counts(spiketrains)
     if periods > 1:  # one input neuron plays the spikes of all its periods: count per copy over each batch
         per_copy = []
         for start, stop in chunks:
