@@ -38,6 +38,7 @@ from bench_inference import BACKENDS, PERIOD_COPIES, infer  # noqa: E402
 from brainlz.data import make_task  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
 from brainlz.readout import LZCFeatures, default_pipeline  # noqa: E402
+from _results import write_json  # noqa: E402
 
 BEST = "standalone-periods-2processes"
 ROW_AXES = ("rule", "model", "intrinsic", "task")
@@ -104,11 +105,7 @@ def main(argv=None):
         results["rows"].append(entry)
         print(f"{' '.join(key):45s} sizes {entry['sizes']}: {1e3 * entry['seconds_per_sample']:.3f} ms/sample "
               f"(simulation {1e3 * entry['simulation_seconds_per_sample']:.3f})", flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_json(results, args.out)
     return results
 
 

@@ -31,7 +31,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -48,6 +47,7 @@ from brainlz.backends import runtime, standalone  # noqa: E402
 from brainlz.data import make_task  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
 from brainlz.readout import LZCFeatures, default_pipeline  # noqa: E402
+from _results import write_json  # noqa: E402
 
 #: Parallel copies of the network in the "periods" variants (larger batches run as consecutive periods).
 PERIOD_COPIES = 25
@@ -164,11 +164,7 @@ def main(argv=None):
                        "speedup_over_naive_loop": naive / best_value}
     print(f"best: {best_name} at batch {best_batch}: {1e3 * best_value:.3f} ms/sample, "
           f"{naive / best_value:.0f}x the naive loop")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_json(results, args.out)
     return results
 
 

@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import platform
 import statistics
@@ -80,6 +79,7 @@ if str(ROOT) not in sys.path:
 from brainlz.data import make_task  # noqa: E402
 from brainlz.learning.surrogate import SurrogateNetwork, train_surrogate  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
+from _results import write_json  # noqa: E402
 
 try:
     import torch
@@ -403,11 +403,7 @@ def main(argv=None):
         print(f"  headline {name}: {h['snntorch_fastest']} {h['snntorch_seconds']:.2f} s / {h['brainlz_fastest']} "
               f"{h['brainlz_seconds']:.2f} s = {h['ratio_snntorch_over_brainlz']:.2f}")
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_json(results, args.out)
     return results
 
 

@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -35,6 +34,7 @@ from brainlz.data import make_task  # noqa: E402
 from brainlz.learning.stdp import STDPRule, train_stdp  # noqa: E402
 from brainlz.learning.tempotron import TempotronParams, train_tempotron  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
+from _results import write_json  # noqa: E402
 
 BACKENDS = {"runtime-numpy": {"backend": "runtime", "target": "numpy"},
             "runtime-cython": {"backend": "runtime", "target": "cython"},
@@ -103,11 +103,7 @@ def main(argv=None):
     results["tempotron"]["naive_loop_numpy"] = {"seconds_per_epoch": naive_tempo}
     print(f"STDP      naive loop      : {naive_stdp:7.2f} s/epoch (scaled from {k} trials)")
     print(f"tempotron naive loop      : {naive_tempo:7.2f} s/epoch (scaled from {k} trials)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_json(results, args.out)
     return results
 
 
