@@ -332,3 +332,22 @@ def test_train_output_layer_with_tau_m_below_tau_syn():
     new, history = T.train_output_layer(spec, SpikeDataset(x, y), epochs=2, backend="runtime", target="numpy")
     assert history["epochs"] >= 1 and np.all(np.isfinite(np.asarray(new.weights[-1])))
     assert not np.array_equal(np.asarray(new.weights[-1]), np.asarray(spec.weights[-1]))
+
+
+@pytest.mark.parametrize("n_blocks, n_inputs, n_trials, n_bins", [(1, 64, 12, 200), (3, 7, 5, 40), (2, 3, 1, 1)])
+def test_input_table_lists_every_spike_of_every_input_in_time_order(n_blocks, n_inputs, n_trials, n_bins):
+    # The standalone epoch's input table, built from the rasters without sorting by time, against a brute-force
+    # list per input; and the same table from the time-sorted spikes of the runtime design.
+    rng = np.random.default_rng(n_inputs)
+    period = n_bins + 3
+    setup = type("Setup", (), {"n_inputs": n_inputs, "period_steps": period})()
+    trials = [rng.random((n_trials, n_inputs, n_bins)) < 0.2 for _ in range(n_blocks)]
+    expected = [[trial * period + step for trial in range(n_trials) for step in np.flatnonzero(x[trial, neuron])]
+                for x in trials for neuron in range(n_inputs)]
+    capacity = max(len(steps) for steps in expected) + 2
+    for neurons, steps in (T._epoch_inputs(trials, setup), T._epoch_spikes(trials, setup)):
+        table = T._spike_table(neurons, steps, n_blocks * n_inputs, capacity)
+        assert table.shape == (capacity + 1, n_blocks * n_inputs)
+        for j, spikes in enumerate(expected):
+            np.testing.assert_array_equal(table[: len(spikes), j], spikes)
+            assert (table[len(spikes):, j] == -1).all()

@@ -327,11 +327,29 @@ def _epoch_spikes(trials, setup: _Setup) -> tuple:
     return neurons[sort], steps[sort]
 
 
+def _epoch_inputs(trials, setup: _Setup) -> tuple:
+    """Input indices and absolute time steps of all spikes of one epoch, in raster order: every input's spikes
+    come in time order (trials are presented one after another), the inputs interleaved.  What
+    :func:`_spike_table` needs, without the sort by time of :func:`_epoch_spikes`."""
+    neurons, steps = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for block, x in enumerate(trials):
+        trial, neuron, step = np.nonzero(x)
+        neurons.append(neuron.astype(np.int64) + block * setup.n_inputs)
+        steps.append(trial.astype(np.int64) * setup.period_steps + step)
+    return np.concatenate(neurons), np.concatenate(steps)
+
+
 def _spike_table(neurons, steps, n_inputs, capacity) -> np.ndarray:
-    """``table[k, j]``: absolute step of the k-th spike of input j in the epoch, -1 past the last one."""
+    """``table[k, j]``: absolute step of the k-th spike of input j in the epoch, -1 past the last one.
+
+    ``neurons, steps`` list every spike once, each input's spikes in time order (e.g. :func:`_epoch_inputs` or
+    :func:`_epoch_spikes`): a stable sort by input then gives every input's spikes in rank order.
+    """
     table = np.full((capacity + 1, n_inputs), -1.0)
     counts = np.bincount(neurons, minlength=n_inputs)
-    sort = np.lexsort((steps, neurons))
+    # a stable sort of 16-bit keys is a radix sort in numpy: linear in the number of spikes
+    keys = neurons.astype(np.uint16) if n_inputs <= np.iinfo(np.uint16).max else neurons
+    sort = np.argsort(keys, kind="stable")
     sorted_neurons, sorted_steps = neurons[sort], steps[sort]
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     rank = np.arange(sorted_neurons.size) - starts[sorted_neurons]
@@ -647,7 +665,7 @@ def build_count() -> int:
 def _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weights, directory):
     start = time.perf_counter()
     n_trials = labels_pm.shape[0]
-    neurons_idx, steps = _epoch_spikes(trials, setup)
+    neurons_idx, steps = _epoch_inputs(trials, setup)
     counts = np.bincount(neurons_idx, minlength=setup.total_inputs)
     capacity = int(np.ceil(max(int(counts.max()) if counts.size else 0, 1) / CAPACITY_STEP) * CAPACITY_STEP)
     key = (setup.n_inputs, setup.n_out, setup.n_blocks, n_trials, setup.n_bins, setup.period_steps, setup.dt,
