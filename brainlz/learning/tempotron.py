@@ -317,12 +317,7 @@ def _epoch_spikes(trials, setup: _Setup) -> tuple:
 
     ``trials[b]`` is block ``b``'s ``bool[n_trials_b, n_inputs, n_bins]`` in presentation order.
     """
-    neurons, steps = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-    for block, x in enumerate(trials):
-        trial, neuron, step = np.nonzero(x)
-        neurons.append(neuron.astype(np.int64) + block * setup.n_inputs)
-        steps.append(trial.astype(np.int64) * setup.period_steps + step)
-    neurons, steps = np.concatenate(neurons), np.concatenate(steps)
+    neurons, steps = _epoch_inputs(trials, setup)
     sort = np.lexsort((neurons, steps))
     return neurons[sort], steps[sort]
 
