@@ -1,9 +1,10 @@
 """The ``brainlz`` command line.
 
-``brainlz run FILE.py [--out DIR] [--seed N] [--backend NAME] [--quiet] [--no-figures]``
+``brainlz run FILE.py [--out DIR] [--seed N] [--backend NAME] [--workers N] [--quiet] [--no-figures]``
     Run a protocol (a file defining ``PROTOCOL``) and print its results table, or run a sweep (a file defining
     ``SWEEP``; see :mod:`brainlz.sweep`), resuming it where it stopped, and print its summary table.  ``--seed``
-    does not apply to sweeps (their seeds are the sweep's ``seed`` axis).
+    does not apply to sweeps (their seeds are the sweep's ``seed`` axis); ``--workers N`` only to sweeps (N cells
+    at once, one process each).
 ``brainlz models``
     List the neuron models on the search path with their intrinsic parameters.
 ``brainlz tasks``
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="results root directory (default: results)")
     run.add_argument("--seed", type=int, default=None, help="override the protocol's master seed (not for sweeps)")
     run.add_argument("--backend", default=None, help="override the backend (runtime, standalone)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="sweeps only: cells run at once, each in its own process (default 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-figures", action="store_true", help="do not render figures")
     commands.add_parser("models", help="list the neuron models and their intrinsic parameters")
@@ -64,11 +67,14 @@ def _run(args) -> int:
         if args.backend is not None:
             experiment = experiment.with_base(backend=args.backend)
         result = run_sweep(experiment, args.out, sweep_file=args.protocol, progress=not args.quiet,
-                           figures=not args.no_figures)
+                           figures=not args.no_figures, workers=args.workers)
         print(result.table, end="")
         print(f"\nresults written to {result.directory} ({len(result.ran)} cells run now, "
               f"{len(result.skipped)} finished before)")
         return 0
+    if args.workers != 1:
+        raise ParameterError("--workers", args.workers, f"{args.protocol} defines a single protocol, not a sweep; "
+                                                        "workers run the cells of a sweep")
     protocol = experiment
     changes = {}
     if args.seed is not None:

@@ -32,6 +32,9 @@ class ParameterError(BrainlzError, ValueError):
         self.reason = reason
         super().__init__(f"{field} = {_short(value)}: {reason}")
 
+    def __reduce__(self):  # picklable (a sweep worker process passes it back to the parent)
+        return type(self), (self.field, self.value, self.reason)
+
 
 def _short(value) -> str:
     """A one-line description of ``value``: arrays by shape (and unit), long reprs truncated."""

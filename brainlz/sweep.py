@@ -741,7 +741,7 @@ def _write_summary(sweep: Sweep, out) -> tuple:
 
 
 def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = True, figures: bool = True,
-              only=None) -> SweepResult:
+              only=None, workers: int = 1) -> SweepResult:
     """Run every cell of a sweep that has not finished yet, and write the summary after each.
 
     Parameters
@@ -760,6 +760,14 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
     only : dict or iterable of str, optional
         Run only some cells: a dict axis -> label (or list of labels), or cell ids.  The summary still covers
         every finished cell.
+    workers : int
+        Cells run at once, each in its own process (default 1: one after another in this process).  Each worker
+        keeps its compiled standalone programs in its own cache, ``<cache>/sweep-workers/<k>`` (``<cache>`` is
+        ``$BRAINLZ_CACHE`` or ``~/.cache/brainlz``): two processes must not rerun one compiled program at the same
+        time, its results are files in the project directory.  A cell's result does not depend on the worker that
+        ran it (its seeds are the cell's).  Progress is one line per finished cell; the summary is rewritten after
+        each, as with one worker.  If a cell fails, no further cell starts, the running ones finish, and the first
+        error is raised.
 
     Returns
     -------
@@ -771,8 +779,10 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
         Before anything runs, if a cell directory exists without ``metrics.json`` or a finished cell was run with
         a different protocol.
     ParameterError
-        For a bad ``only``.
+        For a bad ``only`` or ``workers``.
     """
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ParameterError("workers", workers, "a positive whole number of worker processes")
     root = _sweep_dir(sweep, out)
     cells_dir = root / "cells"
     selected = _select(sweep, only)
@@ -795,6 +805,11 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
         sys.stderr.write(f"sweep {sweep.name}: {len(skipped)} of {len(selected)} cells finished before, "
                          f"{len(todo)} to run\n")
     ran = []
+    if workers > 1 and len(todo) > 1:
+        ran = _run_parallel(sweep, todo, cells_dir, out, sweep_file=sweep_file, progress=progress, figures=figures,
+                            workers=min(int(workers), len(todo)))
+        summary, table = _write_summary(sweep, out)
+        return SweepResult(root, summary, table, ran, skipped)
     for k, cell in enumerate(todo, start=1):
         if progress:
             sys.stderr.write(f"sweep {sweep.name}: cell {k}/{len(todo)} {cell.id}\n")
@@ -804,3 +819,79 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
         ran.append(cell.id)
         summary, table = _write_summary(sweep, out)
     return SweepResult(root, summary, table, ran, skipped)
+
+
+def _worker_start(counter, cache_root):
+    """Pool initializer: give this worker process its own standalone cache (``<cache_root>/<k>``)."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    os.environ["BRAINLZ_CACHE"] = str(Path(cache_root) / str(index))
+
+
+def _worker_cell(job):
+    """Run one cell in a worker process; return its id and wall time in seconds."""
+    import pickle
+    import time
+
+    cell_id, protocol, sweep_file, figures, directory = job
+    start = time.perf_counter()
+    try:
+        run_protocol(protocol, protocol_file=sweep_file, progress=False, figures=figures, directory=directory)
+    except Exception as exc:
+        try:  # the parent re-raises it: it must survive the trip back
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            raise ProtocolError(f"cell {cell_id}: {type(exc).__name__}: {exc}") from None
+        raise
+    return cell_id, time.perf_counter() - start
+
+
+def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progress, figures, workers) -> list:
+    """Run ``todo`` on ``workers`` spawned processes; rewrite the summary after each finished cell."""
+    import concurrent.futures
+    import multiprocessing
+
+    from .backends.standalone import default_directory
+
+    context = multiprocessing.get_context("spawn")  # no forked Brian2 state (devices, caches) in the workers
+    counter = context.Value("i", 0)
+    cache_root = default_directory().parent / "sweep-workers"
+    jobs = [(cell.id, cell.protocol, None if sweep_file is None else str(sweep_file), figures, cells_dir / cell.id)
+            for cell in todo]
+    ran, error = [], None
+    if progress:
+        sys.stderr.write(f"sweep {sweep.name}: {len(todo)} cells on {workers} worker processes\n")
+        sys.stderr.flush()
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
+                                                initargs=(counter, str(cache_root))) as pool:
+        futures = {pool.submit(_worker_cell, job): job[0] for job in jobs}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    cell_id, seconds = future.result()
+                except concurrent.futures.CancelledError:
+                    continue
+                except Exception as exc:
+                    if error is None:
+                        error = exc
+                        if progress:
+                            sys.stderr.write(f"sweep {sweep.name}: cell {futures[future]} failed; waiting for the "
+                                             f"running cells\n")
+                        for other in futures:
+                            other.cancel()
+                    continue
+                ran.append(cell_id)
+                _write_summary(sweep, out)
+                if progress:
+                    sys.stderr.write(f"sweep {sweep.name}: cell {len(ran)}/{len(todo)} {cell_id} done in "
+                                     f"{seconds:.0f} s\n")
+                    sys.stderr.flush()
+        except BaseException:
+            for other in futures:
+                other.cancel()
+            raise
+    if error is not None:
+        raise error
+    order = {cell.id: k for k, cell in enumerate(todo)}
+    return sorted(ran, key=order.__getitem__)

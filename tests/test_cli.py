@@ -42,6 +42,15 @@ def test_user_errors_give_one_line(tmp_path, capsys, name, text, message):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("metrics.json"))
 
 
+def test_workers_are_for_sweeps_only(tmp_path, capsys):
+    path = _write(tmp_path, "single.py", GOOD.replace("{extra}", ""))
+    code = main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--workers", "2"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("brainlz: error: --workers = 2:") and "not a sweep" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_console_run_prints_table_and_exit_codes(tmp_path):
     path = _write(tmp_path, "tiny.py", GOOD.replace("{extra}", ""))
     ok = subprocess.run([sys.executable, "-m", "brainlz.cli", "run", str(path), "--out", str(tmp_path / "o"),

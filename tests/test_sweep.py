@@ -317,6 +317,7 @@ def test_cli_runs_and_resumes_a_sweep_file(tmp_path, capsys):
 
 @pytest.mark.parametrize("text,args,message", [
     (SWEEP_FILE.format(difficulties="[0.1]"), ["--seed", "3"], "--seed = 3: cannot override the seeds"),
+    (SWEEP_FILE.format(difficulties="[0.1]"), ["--workers", "0"], "workers = 0: a positive whole number"),
     (SWEEP_FILE.format(difficulties="[0.1, 1.5]"), [], "sweep.axes.difficulty = 1.5: expected a number"),
     ("x = 1\n", [], "defines no PROTOCOL or SWEEP"),
     ("SWEEP = [1, 2]\n", [], "SWEEP is a list, expected a brainlz Sweep"),
@@ -377,3 +378,71 @@ def test_extra_metrics_are_summarised_like_the_accuracy(tmp_path, monkeypatch):
     assert "`activity.output_rate_hz`" in (tmp_path / "extra" / "summary.md").read_text()
     with pytest.raises(ParameterError, match="extra_metrics"):
         Sweep("bad", tiny(), axes={"seed": [0]}, extra_metrics="activity")
+
+
+# ----------------------------------------------------------------------------------------------- workers
+
+
+def _cell_record(directory: Path) -> dict:
+    """What a cell computed (not how long it took): accuracies, activity, learning, and the output LZC values."""
+    metrics = json.loads((directory / "metrics.json").read_text())
+    outputs = np.load(directory / "outputs.npz")
+    return {"network_readout": metrics["network_readout"], "activity": metrics["activity"],
+            "learning": metrics.get("learning"), "lzc": outputs["lzc"].tolist(), "labels": outputs["labels"].tolist()}
+
+
+def test_workers_run_the_cells_in_other_processes_with_the_same_results(tmp_path, capsys):
+    sweep = Sweep("parallel", tiny(), axes={"difficulty": [0.2, 0.8], "seed": [0, 1]})
+    one = run_sweep(sweep, tmp_path / "one", progress=False, figures=False)
+    two = run_sweep(sweep, tmp_path / "two", progress=True, figures=False, workers=2)
+    ids = [cell.id for cell in sweep.cells]
+    assert one.ran == ids and two.ran == ids
+    for cell_id in ids:  # the same numbers, whichever process ran the cell
+        assert (_cell_record(tmp_path / "one" / "parallel" / "cells" / cell_id)
+                == _cell_record(tmp_path / "two" / "parallel" / "cells" / cell_id))
+    assert two.summary["rows"] == one.summary["rows"] and two.summary["n_finished"] == 4
+    err = capsys.readouterr().err
+    assert "4 cells on 2 worker processes" in err and err.count(" done in ") == 4
+    assert run_sweep(sweep, tmp_path / "two", progress=False, workers=2).skipped == ids
+
+
+def test_each_worker_gets_its_own_standalone_cache(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from brainlz.backends.standalone import default_directory
+
+    monkeypatch.setenv("BRAINLZ_CACHE", "unchanged")
+    counter = multiprocessing.get_context("spawn").Value("i", 0)
+    directories = []
+    for _ in range(3):
+        sweep_module._worker_start(counter, str(tmp_path / "sweep-workers"))
+        directories.append(default_directory())
+    assert directories == [tmp_path / "sweep-workers" / str(k) / "standalone" for k in range(3)]
+
+
+def test_a_failing_cell_in_a_worker_raises_its_error_in_the_caller(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    lif = Path(__file__).resolve().parent.parent / "models" / "lif.py"
+    (models / "vanishing_lif.py").write_text(lif.read_text())
+    monkeypatch.setenv("BRAINLZ_MODEL_PATH", str(models))
+    sweep = Sweep("failing", tiny(model="vanishing_lif"), axes={"seed": [0, 1]})  # the model is there now...
+    (models / "vanishing_lif.py").unlink()  # ...and gone when the workers load it
+    with pytest.raises(ParameterError, match="^model = 'vanishing_lif': unknown model"):
+        run_sweep(sweep, tmp_path / "out", progress=False, figures=False, workers=2)
+    assert not list((tmp_path / "out" / "failing" / "cells").iterdir())  # no half-written cell directory
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_bad_workers_are_rejected_before_anything_runs(tmp_path, workers):
+    with pytest.raises(ParameterError, match="^workers = "):
+        run_sweep(Sweep("bad", tiny(), axes={"seed": [0]}), tmp_path, workers=workers)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_parameter_errors_survive_the_trip_from_a_worker():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(ParameterError("hidden", -3, "a positive number of neurons")))
+    assert (error.field, error.value, error.reason) == ("hidden", -3, "a positive number of neurons")
+    assert str(error) == "hidden = -3: a positive number of neurons"
