@@ -51,3 +51,59 @@ def test_reduced_grid_runs_summarises_and_resumes(tmp_path):
     again = run_sweep(sweep, tmp_path, progress=False, figures=False)
     assert again.ran == [] and len(again.skipped) == 24
     assert again.summary["rows"] == first.summary["rows"]
+    _check_readme_table(first.summary)
+
+
+def _check_readme_table(summary):
+    """benchmarks/grid_table.py (the README's grid table) renders the summary's numbers, row for row."""
+    spec = importlib.util.spec_from_file_location("grid_table", GRID_FILE.parents[1] / "benchmarks" / "grid_table.py")
+    grid_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grid_table)
+    learnable_cell = next(c["id"] for c in summary["cells"]
+                          if c["labels"]["intrinsic"] == "learnable" and c["labels"]["rule"] == "stdp"
+                          and c["labels"]["model"] == "lif")
+    latency = {"rows": [{"rule": "stdp", "model": "lif", "intrinsic": "learnable", "task": "burst",
+                         "cell": learnable_cell, "seconds_per_sample": 0.00123},
+                        {"rule": "stdp", "model": "meta_neuron", "intrinsic": "learnable", "task": "burst",
+                         "cell": "not-a-finished-cell", "seconds_per_sample": 0.00456}]}
+    lines = grid_table.table(summary, latency).splitlines()
+    assert lines[0].startswith("| task | rule | model | fixed & tuned | learnable |") and len(lines) == 2 + 6
+    rows = {tuple(r["labels"][a] for a in ("rule", "model", "intrinsic")): r for r in summary["rows"]}
+    pairs = {(p["labels"]["rule"], p["labels"]["model"]): p for p in summary["paired_differences"]}
+    for line, (rule, model) in zip(lines[2:], [(r, m) for r in ("surrogate", "stdp", "tempotron")
+                                               for m in ("lif", "meta_neuron")]):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[:3] == ["burst", grid_table.RULES[rule], grid_table.MODELS[model]]
+        for column, intrinsic in ((3, "fixed_tuned"), (4, "learnable")):
+            row = rows[(rule, model, intrinsic)]
+            low, high = row["accuracy_ci95"]
+            assert cells[column] == f"{100 * row['accuracy_mean']:.1f} % ({100 * low:.1f}-{100 * high:.1f}, 2 seeds)"
+        pair = pairs[(rule, model)]
+        assert cells[5].startswith(f"{pair['difference_pp']:+.1f} (") and cells[5].endswith(", 2 pairs)")
+        # latency only where the benchmark timed a network that is in the record
+        assert cells[6] == ("1.23" if (rule, model) == ("stdp", "lif") else "–")
+        energy = rows[(rule, model, "learnable")]["extra"]["energy.snn_joules"]["mean"]
+        assert cells[7].startswith(f"{1e9 * energy:.0f} / ")
+    text = "intro\n<!-- paper-grid-table -->\nold table\n<!-- /paper-grid-table -->\nafter\n"
+    assert grid_table.replace_between_markers(text, "new\n", "README") == (
+        "intro\n<!-- paper-grid-table -->\nnew\n<!-- /paper-grid-table -->\nafter\n")
+
+
+def test_readme_grid_table_is_made_from_the_kept_record():
+    """README.md's grid table is what benchmarks/grid_table.py makes of the cells kept in results/paper_grid."""
+    import json
+
+    from brainlz.protocol import _jsonable
+    from brainlz.sweep import summarize_sweep
+
+    root = GRID_FILE.parents[1]
+    spec = importlib.util.spec_from_file_location("grid_table", root / "benchmarks" / "grid_table.py")
+    grid_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grid_table)
+    summary = json.loads(json.dumps(_jsonable(summarize_sweep(_module().SWEEP, root / "results"))))
+    assert summary["n_finished"] > 0
+    latency = json.loads((root / "benchmarks" / "results" / "bench_grid_latency.json").read_text())
+    readme = (root / "README.md").read_text()
+    kept = readme.split(grid_table.BEGIN + "\n", 1)[1].split(grid_table.END, 1)[0]
+    assert kept == grid_table.section(summary, latency)
+    assert kept.startswith(f"Cells finished: {summary['n_finished']} of the 240 cells")

@@ -1,0 +1,131 @@
+"""The README's table of the paper grid, built from the grid's record and the latency benchmark.
+
+Reads ``results/paper_grid/summary.json`` (rewritten by ``brainlz run protocols/paper_grid.py`` after every cell;
+kept in git with every cell's ``metrics.json``) and ``benchmarks/results/bench_grid_latency.json``
+(``bench_grid_latency.py``), and prints the number of finished cells and one markdown row per (task, rule, model) with at least one finished cell:
+LZC-readout test accuracy of the fixed-and-tuned and the learnable cells (mean over seeds with the 95 %
+t-interval), the paired difference learnable - fixed in percentage points with its interval, the latency of the
+learnable network (ms per sample; only if the benchmark timed the network of a cell that is in the record) and the
+synaptic energy per inference of the learnable network against the same-size ANN (nJ).
+
+Usage::
+
+    python benchmarks/grid_table.py [--summary results/paper_grid/summary.json]
+        [--latency benchmarks/results/bench_grid_latency.json] [--readme README.md]
+
+With ``--readme`` the table between the lines ``<!-- paper-grid-table -->`` and ``<!-- /paper-grid-table -->``
+of that file is replaced (written atomically) instead of printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TASKS = ("rate", "burst", "regular", "digits")
+RULES = {"surrogate": "surrogate", "stdp": "STDP", "tempotron": "tempotron"}
+MODELS = {"lif": "LIF", "meta_neuron": "meta-neuron"}
+BEGIN, END = "<!-- paper-grid-table -->", "<!-- /paper-grid-table -->"
+HEADER = ("| task | rule | model | fixed & tuned | learnable | learnable − fixed (pp, 95 % CI) | latency (ms) | "
+          "energy SNN / ANN (nJ) |\n|---|---|---|---|---|---|---|---|\n")
+
+
+def _accuracy(row) -> str:
+    if row is None or not row["n_seeds"]:
+        return "–"
+    n = row["n_seeds"]
+    mean = 100 * row["accuracy_mean"]
+    if row["accuracy_ci95"] is None:
+        return f"{mean:.1f} % ({n} seed{'s' if n > 1 else ''})"
+    low, high = (100 * v for v in row["accuracy_ci95"])
+    return f"{mean:.1f} % ({low:.1f}-{high:.1f}, {n} seeds)"
+
+
+def _difference(pair) -> str:
+    if pair is None or not pair["n_pairs"]:
+        return "–"
+    n = pair["n_pairs"]
+    if pair["difference_ci95_pp"] is None:
+        return f"{pair['difference_pp']:+.1f} ({n} pair{'s' if n > 1 else ''})"
+    low, high = pair["difference_ci95_pp"]
+    return f"{pair['difference_pp']:+.1f} ({low:+.1f} to {high:+.1f}, {n} pairs)"
+
+
+def _energy(row) -> str:
+    if row is None or not row["n_seeds"]:
+        return "–"
+    snn = row["extra"]["energy.snn_joules"]["mean"]
+    ann = row["extra"]["energy.ann_joules"]["mean"]
+    return f"{1e9 * snn:.0f} / {1e9 * ann:.1f}"
+
+
+def table(summary: dict, latency: dict | None) -> str:
+    """The markdown table (header included) of every (task, rule, model) with a finished cell."""
+    rows = {tuple(r["labels"][a] for a in ("task", "rule", "model", "intrinsic")): r for r in summary["rows"]}
+    pairs = {tuple(p["labels"][a] for a in ("task", "rule", "model")): p for p in summary["paired_differences"]}
+    finished = {c["id"] for c in summary["cells"] if c.get("finished")}
+    timed = {}
+    for entry in (latency or {}).get("rows", []):
+        if entry["intrinsic"] == "learnable" and entry["cell"] in finished:
+            timed[(entry["task"], entry["rule"], entry["model"])] = entry["seconds_per_sample"]
+    lines = []
+    for task in TASKS:
+        for rule in RULES:
+            for model in MODELS:
+                fixed = rows.get((task, rule, model, "fixed_tuned"))
+                learnable = rows.get((task, rule, model, "learnable"))
+                if not any(r is not None and r["n_seeds"] for r in (fixed, learnable)):
+                    continue
+                seconds = timed.get((task, rule, model))
+                lines.append(f"| {task} | {RULES[rule]} | {MODELS[model]} | {_accuracy(fixed)} | "
+                             f"{_accuracy(learnable)} | {_difference(pairs.get((task, rule, model)))} | "
+                             f"{'–' if seconds is None else f'{1e3 * seconds:.2f}'} | {_energy(learnable)} |")
+    return HEADER + "".join(line + "\n" for line in lines)
+
+
+def section(summary: dict, latency: dict | None) -> str:
+    """What goes between the README's markers: the count of finished cells and :func:`table`."""
+    return (f"Cells finished: {summary['n_finished']} of the {summary['n_cells']} cells of the grid.\n\n"
+            + table(summary, latency))
+
+
+def replace_between_markers(text: str, new_table: str, where: str) -> str:
+    """``text`` with what lies between the BEGIN and END marker lines replaced by ``new_table``."""
+    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
+        raise SystemExit(f"--readme: {where} must hold one line {BEGIN} followed by one line {END}")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return head + BEGIN + "\n" + new_table + END + tail
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summary", default=str(ROOT / "results" / "paper_grid" / "summary.json"))
+    parser.add_argument("--latency", default=str(ROOT / "benchmarks" / "results" / "bench_grid_latency.json"))
+    parser.add_argument("--readme", default=None, help="rewrite the table in this file instead of printing it")
+    args = parser.parse_args(argv)
+    summary_path = Path(args.summary)
+    if not summary_path.is_file():
+        raise SystemExit(f"--summary: no file {summary_path} (run the grid: brainlz run protocols/paper_grid.py)")
+    summary = json.loads(summary_path.read_text())
+    latency_path = Path(args.latency)
+    latency = json.loads(latency_path.read_text()) if latency_path.is_file() else None
+    text = section(summary, latency)
+    if args.readme is None:
+        sys.stdout.write(text)
+        return 0
+    readme = Path(args.readme)
+    new = replace_between_markers(readme.read_text(), text, str(readme))
+    temporary = readme.with_name(f".{readme.name}.tmp")
+    temporary.write_text(new)
+    os.replace(temporary, readme)
+    print(f"{readme}: table of {summary['n_finished']} finished cells written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
