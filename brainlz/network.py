@@ -32,7 +32,7 @@ from .errors import DataError, ParameterError
 from .models import NeuronModel, load_model
 
 __all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor", "reset_code",
-           "check_spiketrains", "check_copy_params"]
+           "check_spiketrains", "check_copy_params", "run_network"]
 
 _CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|<|>=|>)\s*(\w+)\s*$")
 _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
@@ -649,6 +649,38 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
     objects = [inputs, *groups, *synapses, *monitors.values()] + ([trace_monitor] if trace_monitor is not None else [])
     return BuiltNetwork(spec, n_samples, n_bins, capacity, inputs, table, groups, synapses, monitors,
                         trace_monitor, trace, objects, periods)
+
+
+def run_network(objects, duration):
+    """Run Brian2 objects (or a ``Network``) for ``duration`` on the runtime device: to the end, or not at all.
+
+    Brian2 turns a Ctrl+C during ``Network.run`` into a request to stop after the current time step
+    (``prefs.core.stop_on_keyboard_interrupt``, on by default): ``run`` then returns normally, with only part of the
+    duration simulated.  Every brainlz simulation must cover its whole duration (a truncated spike train would be
+    analysed, trained on and written as if complete), so a run that ended early raises :class:`KeyboardInterrupt`
+    here, as the interrupt asked.
+
+    Parameters
+    ----------
+    objects : brian2.Network or list of Brian2 objects
+    duration : Quantity
+        In units of time.
+
+    Returns
+    -------
+    brian2.Network
+        The network, run.
+    """
+    from brian2 import Network
+
+    network = objects if isinstance(objects, Network) else Network(objects)
+    start = float(network.t)
+    network.run(duration, namespace={})
+    simulated, asked = float(network.t) - start, float(duration)
+    if simulated < asked * (1 - 1e-9):
+        raise KeyboardInterrupt(f"the simulation stopped at {1e3 * simulated:g} ms of {1e3 * asked:g} ms "
+                                f"(interrupted); no result is kept")
+    return network
 
 
 def _unit_name(unit) -> str:

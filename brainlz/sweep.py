@@ -822,11 +822,17 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
 
 
 def _worker_start(counter, cache_root):
-    """Pool initializer: give this worker process its own standalone cache (``<cache_root>/<k>``)."""
+    """Pool initializer: give this worker process its own standalone cache (``<cache_root>/<k>``) and leave Ctrl+C
+    to the parent (which stops the workers and removes their unfinished cell directories)."""
+    import importlib
+    import signal
+
+    importlib.import_module("brian2")  # installs Brian2's own SIGINT handler, replaced below
     with counter.get_lock():
         index = counter.value
         counter.value += 1
     os.environ["BRAINLZ_CACHE"] = str(Path(cache_root) / str(index))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_cell(job):
@@ -848,50 +854,66 @@ def _worker_cell(job):
 
 
 def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progress, figures, workers) -> list:
-    """Run ``todo`` on ``workers`` spawned processes; rewrite the summary after each finished cell."""
-    import concurrent.futures
+    """Run ``todo`` on ``workers`` spawned processes, at most ``workers`` cells at a time; rewrite the summary
+    after each finished cell.  On a cell's error no further cell starts and the running ones finish; on Ctrl+C
+    (KeyboardInterrupt) the workers are stopped at once and their unfinished cell directories removed."""
+    import glob
     import multiprocessing
+    import queue
+    import shutil
 
     from .backends.standalone import default_directory
 
     context = multiprocessing.get_context("spawn")  # no forked Brian2 state (devices, caches) in the workers
     counter = context.Value("i", 0)
     cache_root = default_directory().parent / "sweep-workers"
-    jobs = [(cell.id, cell.protocol, None if sweep_file is None else str(sweep_file), figures, cells_dir / cell.id)
-            for cell in todo]
-    ran, error = [], None
+    pending = [(cell.id, cell.protocol, None if sweep_file is None else str(sweep_file), figures,
+                cells_dir / cell.id) for cell in todo]
+    finished = queue.SimpleQueue()
+    running, ran, error = set(), [], None
     if progress:
         sys.stderr.write(f"sweep {sweep.name}: {len(todo)} cells on {workers} worker processes\n")
         sys.stderr.flush()
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
-                                                initargs=(counter, str(cache_root))) as pool:
-        futures = {pool.submit(_worker_cell, job): job[0] for job in jobs}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    cell_id, seconds = future.result()
-                except concurrent.futures.CancelledError:
-                    continue
-                except Exception as exc:
-                    if error is None:
-                        error = exc
-                        if progress:
-                            sys.stderr.write(f"sweep {sweep.name}: cell {futures[future]} failed; waiting for the "
-                                             f"running cells\n")
-                        for other in futures:
-                            other.cancel()
-                    continue
-                ran.append(cell_id)
-                _write_summary(sweep, out)
-                if progress:
-                    sys.stderr.write(f"sweep {sweep.name}: cell {len(ran)}/{len(todo)} {cell_id} done in "
-                                     f"{seconds:.0f} s\n")
-                    sys.stderr.flush()
-        except BaseException:
-            for other in futures:
-                other.cancel()
-            raise
+    pool = context.Pool(workers, initializer=_worker_start, initargs=(counter, str(cache_root)))
+    try:
+        def submit():
+            job = pending.pop(0)
+            running.add(job[0])
+            pool.apply_async(_worker_cell, (job,), callback=lambda result: finished.put((job[0], result, None)),
+                             error_callback=lambda exc: finished.put((job[0], None, exc)))
+
+        while pending and len(running) < workers:
+            submit()
+        while running:
+            cell_id, result, exc = finished.get()
+            running.discard(cell_id)
+            if exc is not None:
+                if error is None:
+                    error = exc
+                    pending.clear()
+                    if progress:
+                        sys.stderr.write(f"sweep {sweep.name}: cell {cell_id} failed; waiting for the running "
+                                         f"cells\n")
+                continue
+            ran.append(cell_id)
+            _write_summary(sweep, out)
+            if progress:
+                sys.stderr.write(f"sweep {sweep.name}: cell {len(ran)}/{len(todo)} {cell_id} done in "
+                                 f"{result[1]:.0f} s\n")
+                sys.stderr.flush()
+            if pending:
+                submit()
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        for cell_id in running:  # what the stopped workers left half-written
+            for staging in cells_dir.glob(f".{glob.escape(cell_id)}.*"):
+                shutil.rmtree(staging, ignore_errors=True)
+        raise
+    pool.join()
     if error is not None:
         raise error
     order = {cell.id: k for k, cell in enumerate(todo)}
     return sorted(ran, key=order.__getitem__)
+

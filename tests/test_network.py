@@ -139,3 +139,59 @@ def test_spike_table_periods_match_brute_force(periods):
             assert np.all(column[len(steps):] == -1)
     assert capacity == max(len([1 for p in range(periods) for b in np.flatnonzero(x[p * copies + c, ch])])
                            for c in range(copies) for ch in range(4))
+
+
+# ----------------------------------------------------------------------------- interrupted simulations
+
+
+def test_run_network_refuses_a_run_that_brian2_stopped_early():
+    """Brian2 turns Ctrl+C into 'stop after this step' and returns normally; run_network raises instead."""
+    import brian2
+
+    from brainlz.network import run_network
+
+    group = brian2.NeuronGroup(1, "dv/dt = 1/second : 1", method="euler")
+
+    @brian2.network_operation(dt=1 * ms)
+    def request_stop(t):
+        if t >= 10 * ms:
+            brian2.stop()  # what Brian2's SIGINT handler does during a run
+
+    with pytest.raises(KeyboardInterrupt, match="stopped at 10.1 ms of 50 ms"):
+        run_network([group, request_stop], 50 * ms)
+    complete = run_network([brian2.NeuronGroup(1, "dv/dt = 1/second : 1", method="euler")], 50 * ms)
+    assert float(complete.t) == pytest.approx(0.05)
+
+
+@pytest.fixture
+def half_runs(monkeypatch):
+    """Every Brian2 runtime run simulates half its duration and returns normally (as after Ctrl+C)."""
+    import brian2
+
+    original = brian2.Network.run
+
+    def half(self, duration, *args, **kwargs):
+        return original(self, duration / 2, *args, **kwargs)
+
+    monkeypatch.setattr(brian2.Network, "run", half)
+
+
+def test_no_runtime_simulation_or_training_returns_a_truncated_run(half_runs):
+    from brian2 import Hz, amp
+
+    from brainlz.backends import runtime
+    from brainlz.data import SpikeDataset, poisson_spikes
+    from brainlz.learning import tempotron
+    from brainlz.learning.stdp import STDPRule, train_stdp
+
+    spec = NetworkSpec.create(8, hidden=4, output=3, seed=0)
+    x = poisson_spikes(4, 8, 30 * Hz, n_bins=100, seed=1)
+    with pytest.raises(KeyboardInterrupt, match="stopped at 50 ms of 100 ms"):
+        runtime.simulate(spec, x, target="numpy")
+    rule = STDPRule(w_max=3 * float(np.mean(np.asarray(spec.weights[0]))) * amp)
+    with pytest.raises(KeyboardInterrupt, match="stopped at"):
+        train_stdp(spec, SpikeDataset(x, np.array([0, 1, 0, 1])), rule, backend="runtime", target="numpy", seed=0)
+    patterns, labels = tempotron.capacity_patterns(6, 8, duration=50 * ms, seed=2)
+    with pytest.raises(KeyboardInterrupt, match="stopped at"):
+        tempotron.train_tempotron(patterns, labels, n_classes=2, epochs=1, seed=0, backend="runtime",
+                                  target="numpy", evaluate_final=False)

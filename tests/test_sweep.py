@@ -446,3 +446,52 @@ def test_parameter_errors_survive_the_trip_from_a_worker():
     error = pickle.loads(pickle.dumps(ParameterError("hidden", -3, "a positive number of neurons")))
     assert (error.field, error.value, error.reason) == ("hidden", -3, "a positive number of neurons")
     assert str(error) == "hidden = -3: a positive number of neurons"
+
+
+SLOW_SWEEP = """
+from brainlz.protocol import Protocol
+from brainlz.sweep import Sweep
+BASE = Protocol(name="slow", task="rate", difficulty=0.5, n_samples=2000, n_channels=8, n_bins=1024, hidden=6,
+                output=4, backend="runtime", backend_options={"target": "numpy"}, n_folds=2, test_size=0.25)
+SWEEP = Sweep(name="slow", base=BASE, axes={"seed": [0, 1, 2]})
+"""
+
+INTERRUPTIBLE = """
+import signal, sys
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever launched the test
+    from brainlz.cli import main
+    sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--workers", "2", "--no-figures"]))
+"""
+
+
+def test_ctrl_c_stops_the_workers_at_once_and_leaves_no_half_written_cell(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "slow.py").write_text(SLOW_SWEEP)
+    (tmp_path / "launch.py").write_text(INTERRUPTIBLE)
+    process = subprocess.Popen([sys.executable, str(tmp_path / "launch.py"), str(tmp_path / "slow.py"),
+                                str(tmp_path / "out")], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert process.stderr.readline().startswith("sweep slow: 3 cells on 2 worker processes")
+    time.sleep(4)  # the workers are simulating (a cell takes well over 10 s)
+    started = time.perf_counter()
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl+C reaches the whole process group
+    code = process.wait(timeout=60)
+    stopped_after = time.perf_counter() - started
+    err = process.stderr.read()
+    assert code == 130 and "brainlz: interrupted" in err and "Traceback" not in err
+    assert stopped_after < 10  # not after the running cells
+    assert list((tmp_path / "out" / "slow" / "cells").iterdir()) == []  # nothing half-written
+    for _ in range(50):  # no worker outlives the sweep (the resource tracker may take a moment to exit)
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        survivors = subprocess.run(["ps", "-o", "pid,args", "-g", str(process.pid)], capture_output=True, text=True)
+        pytest.fail(f"processes left in the sweep's group:\n{survivors.stdout}")

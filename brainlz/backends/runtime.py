@@ -13,7 +13,8 @@ import time
 import numpy as np
 
 from ..errors import ParameterError
-from ..network import NetworkSpec, build, check_copy_params, check_spiketrains, rasters_from_monitor
+from ..network import (NetworkSpec, build, check_copy_params, check_spiketrains, rasters_from_monitor,
+                       run_network)
 from .base import SimulationResult, batches, validate_trace
 
 __all__ = ["simulate", "TARGETS", "capabilities"]
@@ -58,7 +59,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
     SimulationResult
     """
     import brian2
-    from brian2 import Network, get_device, prefs, set_device
+    from brian2 import get_device, prefs, set_device
 
     if target not in TARGETS:
         raise ParameterError("target", target, f"expected one of {TARGETS}")
@@ -87,8 +88,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
             for (owner, name), values in net.initial_values(chunk_params).items():
                 setattr(owner, name + "_", values)
             brian2.seed(int(seed) + chunk)
-            network = Network(net.objects)
-            network.run(n_bins * spec.dt, namespace={})
+            run_network(net.objects, n_bins * spec.dt)
             for name, monitor in net.spike_monitors.items():
                 outputs[name].append(rasters_from_monitor(monitor.i[:], monitor.t_[:], stop - start,
                                                           spec.layer(name).n_neurons, n_bins, float(spec.dt)))

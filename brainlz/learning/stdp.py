@@ -103,7 +103,7 @@ from ..data import SpikeDataset, poisson_spikes
 from ..errors import DataError, ParameterError
 from ..models import NeuronModel
 from ..network import (LayerSpec, NetworkSpec, _evaluate_initial, _unit_name, check_spiketrains, reset_code,
-                       spike_table)
+                       run_network, spike_table)
 
 __all__ = ["STDPRule", "STDPHistory", "SongAbbottResult", "stdp_synapse_code", "stdp_synapses", "train_stdp",
            "song_abbott_experiment", "song_default_w_max", "weight_statistics", "NEAR", "MODES", "SONG_2000",
@@ -543,7 +543,7 @@ def _epoch_table(spiketrains: np.ndarray, order: np.ndarray, gap_bins: int, capa
 
 def _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between, target, seed):
     import brian2
-    from brian2 import Network, get_device, prefs, set_device
+    from brian2 import get_device, prefs, set_device
 
     n_samples, n_inputs, n_bins = spiketrains.shape
     period = n_bins + gap_bins
@@ -558,7 +558,7 @@ def _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between
         for (owner, name), values in _initial_values(net, layer, weights, rule).items():
             setattr(owner, name + "_", values[0] if name in _RULE_VARIABLES else values)
         brian2.seed(int(seed))
-        Network(net.objects).run(n_steps * dt, namespace={})
+        run_network(net.objects, n_steps * dt)
         trained = _read_weights(net)
         spikes = (np.asarray(net.monitor.i[:]).copy(), np.asarray(net.monitor.t_[:]).copy())
     finally:

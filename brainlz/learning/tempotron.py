@@ -123,7 +123,7 @@ import numpy as np
 from brian2 import Quantity, have_same_dimensions, ms, second
 
 from ..errors import BrainlzError, DataError, ParameterError
-from ..network import check_spiketrains
+from ..network import check_spiketrains, run_network
 
 __all__ = ["TempotronParams", "kernel_constants", "psp_kernel", "train_tempotron", "predict_tempotron",
            "capacity_patterns", "tempotron_capacity", "train_output_layer", "lif_weight_scale", "build_count",
@@ -620,7 +620,7 @@ def _labels_table(labels_pm: np.ndarray) -> np.ndarray:
 
 # -------------------------------------------------------------------------------- runtime target
 def _run_runtime(setup, trials, labels_pm, weights, dw_prev, lam, target, record_weights):
-    from brian2 import Network, get_device, prefs, set_device
+    from brian2 import get_device, prefs, set_device
 
     if type(get_device()).__name__ != "RuntimeDevice":
         set_device("runtime")
@@ -635,8 +635,7 @@ def _run_runtime(setup, trials, labels_pm, weights, dw_prev, lam, target, record
             group = getattr(objs, group_name)
             for name, array in values.items():
                 setattr(group, name + "_", array)
-        network = Network(objs.objects)
-        network.run(objs.duration, namespace={})
+        run_network(objs.objects, objs.duration)
     finally:
         prefs.codegen.target = old_target
     return _collect(objs, setup, 1, time.perf_counter() - start)
@@ -696,7 +695,7 @@ def _run_genn_design_on_cpu(setup, trials, labels_pm, weights, dw_prev, lam, tar
     """The GeNN design of an epoch (:func:`genn_design`) run by plain Brian2 on the CPU (runtime device): the
     check that it learns what the CPU design learns, where no GeNN is installed."""
     import brian2
-    from brian2 import Network, defaultclock, get_device, prefs, set_device
+    from brian2 import defaultclock, get_device, prefs, set_device
 
     from ..backends import _genn_worker
 
@@ -708,8 +707,8 @@ def _run_genn_design_on_cpu(setup, trials, labels_pm, weights, dw_prev, lam, tar
     prefs.codegen.target = target
     try:
         objects = _genn_worker.build_tempotron(brian2, config, arrays)
-        Network([value for key, value in objects.items() if key != "duration" and value is not None]).run(
-            objects["duration"], namespace={})
+        run_network([value for key, value in objects.items() if key != "duration" and value is not None],
+                    objects["duration"])
         recorded = _monitored(objects["trial_monitor"], objects["synapses"], objects["weight_monitor"])
     finally:
         prefs.codegen.target = old_target
