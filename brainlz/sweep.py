@@ -761,13 +761,14 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
         Run only some cells: a dict axis -> label (or list of labels), or cell ids.  The summary still covers
         every finished cell.
     workers : int
-        Cells run at once, each in its own process (default 1: one after another in this process).  Each worker
-        keeps its compiled standalone programs in its own cache, ``<cache>/sweep-workers/<k>`` (``<cache>`` is
-        ``$BRAINLZ_CACHE`` or ``~/.cache/brainlz``): two processes must not rerun one compiled program at the same
-        time, its results are files in the project directory.  A cell's result does not depend on the worker that
-        ran it (its seeds are the cell's).  Progress is one line per finished cell; the summary is rewritten after
-        each, as with one worker.  If a cell fails, no further cell starts, the running ones finish, and the first
-        error is raised.
+        Cells run at once (default 1: one after another in this process).  With more, every cell runs in a
+        spawned process of its own, at most ``workers`` at a time; worker slot ``k`` keeps its compiled standalone
+        programs in ``<cache>/sweep-workers/<k>`` (``<cache>`` is ``$BRAINLZ_CACHE`` or ``~/.cache/brainlz``):
+        two processes must not rerun one compiled program at the same time, its results are files in the project
+        directory.  A cell's result does not depend on the process that ran it (its seeds are the cell's).
+        Progress is one line per finished cell; the summary is rewritten after each, as with one worker.  If a
+        cell fails (or its process dies), no further cell starts, the running ones finish, and the first error is
+        raised; Ctrl+C stops the running cells at once and removes what they had begun to write.
 
     Returns
     -------
@@ -821,99 +822,109 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
     return SweepResult(root, summary, table, ran, skipped)
 
 
-def _worker_start(counter, cache_root):
-    """Pool initializer: give this worker process its own standalone cache (``<cache_root>/<k>``) and leave Ctrl+C
-    to the parent (which stops the workers and removes their unfinished cell directories)."""
+def _cell_process(job, cache: str, connection):
+    """Body of a worker process: run one cell with the standalone cache ``cache``; send back ``("done", seconds)``
+    or ``("error", exception)``.  Ctrl+C is left to the parent (which stops the worker and removes what it left)."""
     import importlib
-    import signal
-
-    importlib.import_module("brian2")  # installs Brian2's own SIGINT handler, replaced below
-    with counter.get_lock():
-        index = counter.value
-        counter.value += 1
-    os.environ["BRAINLZ_CACHE"] = str(Path(cache_root) / str(index))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _worker_cell(job):
-    """Run one cell in a worker process; return its id and wall time in seconds."""
     import pickle
+    import signal
     import time
 
+    importlib.import_module("brian2")  # installs Brian2's own SIGINT handler, replaced here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["BRAINLZ_CACHE"] = cache
     cell_id, protocol, sweep_file, figures, directory = job
     start = time.perf_counter()
     try:
         run_protocol(protocol, protocol_file=sweep_file, progress=False, figures=figures, directory=directory)
+        message = ("done", time.perf_counter() - start)
     except Exception as exc:
         try:  # the parent re-raises it: it must survive the trip back
             pickle.loads(pickle.dumps(exc))
+            message = ("error", exc)
         except Exception:
-            raise ProtocolError(f"cell {cell_id}: {type(exc).__name__}: {exc}") from None
-        raise
-    return cell_id, time.perf_counter() - start
+            message = ("error", ProtocolError(f"cell {cell_id}: {type(exc).__name__}: {exc}"))
+    connection.send(message)
+    connection.close()
 
 
 def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progress, figures, workers) -> list:
-    """Run ``todo`` on ``workers`` spawned processes, at most ``workers`` cells at a time; rewrite the summary
-    after each finished cell.  On a cell's error no further cell starts and the running ones finish; on Ctrl+C
-    (KeyboardInterrupt) the workers are stopped at once and their unfinished cell directories removed."""
+    """Run ``todo`` in spawned processes, one per cell and at most ``workers`` at a time; rewrite the summary after
+    each finished cell.
+
+    Worker slot ``k`` always uses the standalone cache ``<cache>/sweep-workers/<k>``, so the programs one cell
+    compiled are there for the next cell of that slot.  On a cell's error (or a worker that dies without
+    answering) no further cell starts, the running ones finish, and the first error is raised; on Ctrl+C
+    (KeyboardInterrupt) the workers are stopped at once and their unfinished cell directories removed.
+    """
     import glob
     import multiprocessing
-    import queue
+    import multiprocessing.connection
     import shutil
 
     from .backends.standalone import default_directory
 
     context = multiprocessing.get_context("spawn")  # no forked Brian2 state (devices, caches) in the workers
-    counter = context.Value("i", 0)
     cache_root = default_directory().parent / "sweep-workers"
     pending = [(cell.id, cell.protocol, None if sweep_file is None else str(sweep_file), figures,
                 cells_dir / cell.id) for cell in todo]
-    finished = queue.SimpleQueue()
-    running, ran, error = set(), [], None
+    running = {}  # slot -> (process, connection, cell id)
+    ran, error = [], None
     if progress:
         sys.stderr.write(f"sweep {sweep.name}: {len(todo)} cells on {workers} worker processes\n")
         sys.stderr.flush()
-    pool = context.Pool(workers, initializer=_worker_start, initargs=(counter, str(cache_root)))
-    try:
-        def submit():
-            job = pending.pop(0)
-            running.add(job[0])
-            pool.apply_async(_worker_cell, (job,), callback=lambda result: finished.put((job[0], result, None)),
-                             error_callback=lambda exc: finished.put((job[0], None, exc)))
 
-        while pending and len(running) < workers:
-            submit()
-        while running:
-            cell_id, result, exc = finished.get()
-            running.discard(cell_id)
-            if exc is not None:
-                if error is None:
-                    error = exc
-                    pending.clear()
-                    if progress:
-                        sys.stderr.write(f"sweep {sweep.name}: cell {cell_id} failed; waiting for the running "
-                                         f"cells\n")
-                continue
-            ran.append(cell_id)
-            _write_summary(sweep, out)
-            if progress:
-                sys.stderr.write(f"sweep {sweep.name}: cell {len(ran)}/{len(todo)} {cell_id} done in "
-                                 f"{result[1]:.0f} s\n")
-                sys.stderr.flush()
+    def start(slot):
+        job = pending.pop(0)
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_cell_process, args=(job, str(cache_root / str(slot)), sender),
+                                  name=f"brainlz-sweep-worker-{slot}", daemon=True)
+        process.start()
+        sender.close()  # the child holds its end; EOF here means the child is gone
+        running[slot] = (process, receiver, job[0])
+
+    try:
+        for slot in range(workers):
             if pending:
-                submit()
-        pool.close()
+                start(slot)
+        while running:
+            ready = multiprocessing.connection.wait([receiver for _, receiver, _ in running.values()])
+            for slot in [s for s, (_, receiver, _) in running.items() if receiver in ready]:
+                process, receiver, cell_id = running.pop(slot)
+                try:
+                    status, value = receiver.recv()
+                except EOFError:
+                    process.join()
+                    status, value = "error", ProtocolError(
+                        f"cell {cell_id}: the worker process ended without a result (exit code {process.exitcode})")
+                receiver.close()
+                process.join()
+                if status == "error":
+                    if error is None:
+                        error = value
+                        pending.clear()
+                        if progress:
+                            sys.stderr.write(f"sweep {sweep.name}: cell {cell_id} failed; waiting for the running "
+                                             f"cells\n")
+                else:
+                    ran.append(cell_id)
+                    _write_summary(sweep, out)
+                    if progress:
+                        sys.stderr.write(f"sweep {sweep.name}: cell {len(ran)}/{len(todo)} {cell_id} done in "
+                                         f"{value:.0f} s\n")
+                        sys.stderr.flush()
+                if pending:
+                    start(slot)
     except BaseException:
-        pool.terminate()
-        pool.join()
-        for cell_id in running:  # what the stopped workers left half-written
-            for staging in cells_dir.glob(f".{glob.escape(cell_id)}.*"):
+        for process, receiver, cell_id in running.values():
+            process.terminate()
+        for process, receiver, cell_id in running.values():
+            process.join()
+            receiver.close()
+            for staging in cells_dir.glob(f".{glob.escape(cell_id)}.*"):  # what the stopped worker left
                 shutil.rmtree(staging, ignore_errors=True)
         raise
-    pool.join()
     if error is not None:
         raise error
     order = {cell.id: k for k, cell in enumerate(todo)}
     return sorted(ran, key=order.__getitem__)
-

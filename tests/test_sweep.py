@@ -392,7 +392,7 @@ def _cell_record(directory: Path) -> dict:
 
 
 def test_workers_run_the_cells_in_other_processes_with_the_same_results(tmp_path, capsys):
-    sweep = Sweep("parallel", tiny(), axes={"difficulty": [0.2, 0.8], "seed": [0, 1]})
+    sweep = Sweep("parallel", tiny(), axes={"difficulty": [0.2, 0.8], "seed": [0]})
     one = run_sweep(sweep, tmp_path / "one", progress=False, figures=False)
     two = run_sweep(sweep, tmp_path / "two", progress=True, figures=False, workers=2)
     ids = [cell.id for cell in sweep.cells]
@@ -400,24 +400,23 @@ def test_workers_run_the_cells_in_other_processes_with_the_same_results(tmp_path
     for cell_id in ids:  # the same numbers, whichever process ran the cell
         assert (_cell_record(tmp_path / "one" / "parallel" / "cells" / cell_id)
                 == _cell_record(tmp_path / "two" / "parallel" / "cells" / cell_id))
-    assert two.summary["rows"] == one.summary["rows"] and two.summary["n_finished"] == 4
+    assert two.summary["rows"] == one.summary["rows"] and two.summary["n_finished"] == 2
     err = capsys.readouterr().err
-    assert "4 cells on 2 worker processes" in err and err.count(" done in ") == 4
+    assert "2 cells on 2 worker processes" in err and err.count(" done in ") == 2
     assert run_sweep(sweep, tmp_path / "two", progress=False, workers=2).skipped == ids
 
 
-def test_each_worker_gets_its_own_standalone_cache(tmp_path, monkeypatch):
-    import multiprocessing
-
-    from brainlz.backends.standalone import default_directory
-
-    monkeypatch.setenv("BRAINLZ_CACHE", "unchanged")
-    counter = multiprocessing.get_context("spawn").Value("i", 0)
-    directories = []
-    for _ in range(3):
-        sweep_module._worker_start(counter, str(tmp_path / "sweep-workers"))
-        directories.append(default_directory())
-    assert directories == [tmp_path / "sweep-workers" / str(k) / "standalone" for k in range(3)]
+def test_each_worker_slot_compiles_into_its_own_standalone_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRAINLZ_CACHE", str(tmp_path / "cache"))  # the spawned workers inherit it
+    sweep = Sweep("compiled", tiny(backend="standalone", backend_options={}, n_samples=16),
+                  axes={"seed": [0, 1]})
+    result = run_sweep(sweep, tmp_path / "out", progress=False, figures=False, workers=2)
+    assert result.ran == [cell.id for cell in sweep.cells]
+    slots = tmp_path / "cache" / "sweep-workers"
+    assert sorted(p.name for p in slots.iterdir()) == ["0", "1"]
+    for slot in ("0", "1"):  # both cells ran at once: each compiled its program in its own slot's cache
+        assert len([p for p in (slots / slot / "standalone").iterdir() if p.is_dir()]) >= 1
+    assert not (tmp_path / "cache" / "standalone").exists()  # never the shared one
 
 
 def test_a_failing_cell_in_a_worker_raises_its_error_in_the_caller(tmp_path, monkeypatch):
@@ -431,6 +430,20 @@ def test_a_failing_cell_in_a_worker_raises_its_error_in_the_caller(tmp_path, mon
     with pytest.raises(ParameterError, match="^model = 'vanishing_lif': unknown model"):
         run_sweep(sweep, tmp_path / "out", progress=False, figures=False, workers=2)
     assert not list((tmp_path / "out" / "failing" / "cells").iterdir())  # no half-written cell directory
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    lif = (Path(__file__).resolve().parent.parent / "models" / "lif.py").read_text()
+    dying = 'import os\nif os.environ.get("BRAINLZ_TEST_WORKER_DIES"):\n    os._exit(3)\n'
+    (models / "dying_lif.py").write_text(dying + lif)
+    monkeypatch.setenv("BRAINLZ_MODEL_PATH", str(models))
+    sweep = Sweep("dying", tiny(model="dying_lif"), axes={"seed": [0, 1, 2]})  # loads here...
+    monkeypatch.setenv("BRAINLZ_TEST_WORKER_DIES", "1")  # ...and kills every worker that loads it
+    with pytest.raises(ProtocolError, match="the worker process ended without a result \\(exit code 3\\)"):
+        run_sweep(sweep, tmp_path / "out", progress=False, figures=False, workers=2)
+    assert not list((tmp_path / "out" / "dying" / "cells").iterdir())
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
