@@ -824,14 +824,20 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
 
 def _cell_process(job, cache: str, connection):
     """Body of a worker process: run one cell with the standalone cache ``cache``; send back ``("done", seconds)``
-    or ``("error", exception)``.  Ctrl+C is left to the parent (which stops the worker and removes what it left)."""
-    import importlib
+    or ``("error", exception)``.
+
+    The worker starts with SIGINT blocked (see :func:`_run_parallel`), moves itself and everything it will start
+    (compilers, standalone programs) into a process group of its own, out of reach of the terminal's Ctrl+C,
+    and only then lets SIGINT through (to a handler that ignores it; a handler, unlike ``SIG_IGN``, is not
+    inherited by the programs it runs).  Ctrl+C is the parent's: it stops the whole group.
+    """
     import pickle
     import signal
     import time
 
-    importlib.import_module("brian2")  # installs Brian2's own SIGINT handler, replaced here
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, _ignore_signal)
+    os.setpgid(0, 0)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.environ["BRAINLZ_CACHE"] = cache
     cell_id, protocol, sweep_file, figures, directory = job
     start = time.perf_counter()
@@ -848,6 +854,35 @@ def _cell_process(job, cache: str, connection):
     connection.close()
 
 
+def _ignore_signal(signum, frame):
+    """A SIGINT handler that does nothing (Brian2 installs its own at import; this one replaces it)."""
+
+
+def _stop_worker(process):
+    """Terminate a worker process and everything in its process group (compilers, standalone programs)."""
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):  # not (yet) a group leader, or gone
+        process.terminate()
+    process.join()
+    try:  # what it started and left behind
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_staging(cells_dir: Path, cell_id: str):
+    """Remove the temporary directories (``.<cell id>.<8 characters>``, see :func:`brainlz.protocol.run_protocol`)
+    that an interrupted cell left in ``cells_dir``."""
+    import glob
+    import shutil
+
+    for staging in cells_dir.glob(f".{glob.escape(cell_id)}.????????"):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progress, figures, workers) -> list:
     """Run ``todo`` in spawned processes, one per cell and at most ``workers`` at a time; rewrite the summary after
     each finished cell.
@@ -855,15 +890,20 @@ def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progr
     Worker slot ``k`` always uses the standalone cache ``<cache>/sweep-workers/<k>``, so the programs one cell
     compiled are there for the next cell of that slot.  On a cell's error (or a worker that dies without
     answering) no further cell starts, the running ones finish, and the first error is raised; on Ctrl+C
-    (KeyboardInterrupt) the workers are stopped at once and their unfinished cell directories removed.
+    (KeyboardInterrupt) the workers and what they started are stopped at once and their unfinished cell
+    directories removed.
     """
-    import glob
     import multiprocessing
     import multiprocessing.connection
-    import shutil
+    import signal
 
     from .backends.standalone import default_directory
 
+    for cell in todo:
+        if "directory" in cell.protocol.backend_options:
+            raise ParameterError("workers", workers, f"cell {cell.id} sets backend_options.directory: worker "
+                                                     f"processes would share it; leave it unset (each worker then "
+                                                     f"has its own) or use workers=1")
     context = multiprocessing.get_context("spawn")  # no forked Brian2 state (devices, caches) in the workers
     cache_root = default_directory().parent / "sweep-workers"
     pending = [(cell.id, cell.protocol, None if sweep_file is None else str(sweep_file), figures,
@@ -879,9 +919,14 @@ def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progr
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(target=_cell_process, args=(job, str(cache_root / str(slot)), sender),
                                   name=f"brainlz-sweep-worker-{slot}", daemon=True)
-        process.start()
+        # the child inherits the blocked SIGINT and unblocks it once it has left this process group
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            process.start()
+            running[slot] = (process, receiver, job[0])
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         sender.close()  # the child holds its end; EOF here means the child is gone
-        running[slot] = (process, receiver, job[0])
 
     try:
         for slot in range(workers):
@@ -896,7 +941,9 @@ def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progr
                 except EOFError:
                     process.join()
                     status, value = "error", ProtocolError(
-                        f"cell {cell_id}: the worker process ended without a result (exit code {process.exitcode})")
+                        f"cell {cell_id}: the worker process ended without a result (exit code {process.exitcode}; "
+                        f"a script that calls run_sweep with workers > 1 needs an if __name__ == '__main__': "
+                        f"guard)")
                 receiver.close()
                 process.join()
                 if status == "error":
@@ -917,12 +964,9 @@ def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progr
                     start(slot)
     except BaseException:
         for process, receiver, cell_id in running.values():
-            process.terminate()
-        for process, receiver, cell_id in running.values():
-            process.join()
+            _stop_worker(process)
             receiver.close()
-            for staging in cells_dir.glob(f".{glob.escape(cell_id)}.*"):  # what the stopped worker left
-                shutil.rmtree(staging, ignore_errors=True)
+            _remove_staging(cells_dir, cell_id)
         raise
     if error is not None:
         raise error

@@ -441,7 +441,7 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
     monkeypatch.setenv("BRAINLZ_MODEL_PATH", str(models))
     sweep = Sweep("dying", tiny(model="dying_lif"), axes={"seed": [0, 1, 2]})  # loads here...
     monkeypatch.setenv("BRAINLZ_TEST_WORKER_DIES", "1")  # ...and kills every worker that loads it
-    with pytest.raises(ProtocolError, match="the worker process ended without a result \\(exit code 3\\)"):
+    with pytest.raises(ProtocolError, match=r"the worker process ended without a result \(exit code 3;"):
         run_sweep(sweep, tmp_path / "out", progress=False, figures=False, workers=2)
     assert not list((tmp_path / "out" / "dying" / "cells").iterdir())
 
@@ -465,8 +465,18 @@ SLOW_SWEEP = """
 from brainlz.protocol import Protocol
 from brainlz.sweep import Sweep
 BASE = Protocol(name="slow", task="rate", difficulty=0.5, n_samples=2000, n_channels=8, n_bins=1024, hidden=6,
-                output=4, backend="runtime", backend_options={"target": "numpy"}, n_folds=2, test_size=0.25)
+                output=4, model="marked_lif", backend="runtime", backend_options={"target": "numpy"}, n_folds=2,
+                test_size=0.25)
 SWEEP = Sweep(name="slow", base=BASE, axes={"seed": [0, 1, 2]})
+"""
+
+# a model file that, loaded in a sweep worker, starts a long-lived program (as a standalone run or a compiler
+# would) and leaves a mark: the worker's pid and the program's pid
+MARKED_MODEL_HEAD = """
+import multiprocessing, os, pathlib, subprocess
+if multiprocessing.current_process().name.startswith("brainlz-sweep-worker"):
+    _program = subprocess.Popen(["sleep", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pathlib.Path(os.environ["BRAINLZ_TEST_MARKS"], f"{os.getpid()}-{_program.pid}").write_text("")
 """
 
 INTERRUPTIBLE = """
@@ -478,33 +488,71 @@ if __name__ == "__main__":
 """
 
 
-def test_ctrl_c_stops_the_workers_at_once_and_leaves_no_half_written_cell(tmp_path):
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())  # a zombie has finished
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_ctrl_c_stops_the_workers_and_their_programs_and_leaves_no_half_written_cell(tmp_path):
     import os
     import signal
     import subprocess
     import sys
     import time
 
+    models, marks = tmp_path / "models", tmp_path / "marks"
+    models.mkdir()
+    marks.mkdir()
+    lif = (Path(__file__).resolve().parent.parent / "models" / "lif.py").read_text()
+    (models / "marked_lif.py").write_text(MARKED_MODEL_HEAD + lif)
     (tmp_path / "slow.py").write_text(SLOW_SWEEP)
     (tmp_path / "launch.py").write_text(INTERRUPTIBLE)
+    env = {**os.environ, "BRAINLZ_MODEL_PATH": str(models), "BRAINLZ_TEST_MARKS": str(marks)}
     process = subprocess.Popen([sys.executable, str(tmp_path / "launch.py"), str(tmp_path / "slow.py"),
-                                str(tmp_path / "out")], stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assert process.stderr.readline().startswith("sweep slow: 3 cells on 2 worker processes")
-    time.sleep(4)  # the workers are simulating (a cell takes well over 10 s)
+                                str(tmp_path / "out")], stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env=env)
+    deadline = time.monotonic() + 120
+    while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:  # both workers are running a cell
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.2)
+    pids = [int(pid) for mark in marks.iterdir() for pid in mark.name.split("-")]
+    assert len(pids) == 4 and all(_alive(pid) for pid in pids)
     started = time.perf_counter()
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl+C reaches the whole process group
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl+C reaches the terminal's foreground process group
     code = process.wait(timeout=60)
     stopped_after = time.perf_counter() - started
     err = process.stderr.read()
-    assert code == 130 and "brainlz: interrupted" in err and "Traceback" not in err
-    assert stopped_after < 10  # not after the running cells
+    assert code == 130 and "brainlz: interrupted" in err and "Traceback" not in err, err
+    assert stopped_after < 10  # at once, not after the running cells
     assert list((tmp_path / "out" / "slow" / "cells").iterdir()) == []  # nothing half-written
-    for _ in range(50):  # no worker outlives the sweep (the resource tracker may take a moment to exit)
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
+    for _ in range(50):
+        if not any(_alive(pid) for pid in pids):
             break
         time.sleep(0.1)
-    else:
-        survivors = subprocess.run(["ps", "-o", "pid,args", "-g", str(process.pid)], capture_output=True, text=True)
-        pytest.fail(f"processes left in the sweep's group:\n{survivors.stdout}")
+    assert not [pid for pid in pids if _alive(pid)]  # no worker, and no program a worker started, outlives it
+
+
+def test_staging_directories_of_an_interrupted_cell_are_removed_and_nothing_else(tmp_path):
+    names = [".x=1.ab_d1234", ".x=1.5.abcd1234", "x=1", ".x=2.abcd1234", ".x=1.toolong123"]
+    for name in names:
+        (tmp_path / name).mkdir()
+    sweep_module._remove_staging(tmp_path, "x=1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])
+    (tmp_path / ".a[1].abcdefgh").mkdir()  # glob characters in a cell id are taken literally
+    (tmp_path / ".a1.abcdefgh").mkdir()
+    sweep_module._remove_staging(tmp_path, "a[1]")
+    assert (tmp_path / ".a1.abcdefgh").exists() and not (tmp_path / ".a[1].abcdefgh").exists()
+
+
+def test_workers_refuse_a_shared_backend_directory(tmp_path):
+    sweep = Sweep("shared", tiny(backend="standalone", backend_options={"directory": str(tmp_path / "b")}),
+                  axes={"seed": [0, 1]})
+    with pytest.raises(ParameterError, match="^workers = 2: cell seed=0 sets backend_options.directory"):
+        run_sweep(sweep, tmp_path / "out", progress=False, workers=2)
