@@ -729,16 +729,21 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
 
 INTRINSIC_OPTIONS = ("layers", "parameters", "per_neuron", "outer_steps", "method", "step_size", "perturbation",
                      "objective", "objective_options", "final_inner", "stability", "validation_fraction",
-                     "restart_inner", "select")
+                     "restart_inner", "select", "refit")
 
 
 def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend, backend_options, seed):
     """STDP or tempotron inside the outer loop over intrinsic parameters (brainlz.learning.intrinsic).
 
     The training part is split (stratified) into the inner training samples and a validation part
-    (``validation_fraction``, default 0.25) that scores the outer objective.
+    (``validation_fraction``, default 0.25) that scores the outer objective.  With ``refit`` (default True) the
+    weights are then learned once more, from the initial weights, for the selected intrinsic parameters on the
+    whole training part, with the rule's own seed: the same treatment the tuned baseline gives its chosen size and
+    learning rate (chosen on a validation split, then trained on everything), so that the two arms of the paper
+    grid learn their weights from the same samples.  Without it the learnable arm keeps the weights of the
+    selected point, learned on the inner part only (75 % of the samples).
     """
-    from .learning.intrinsic import train_with_intrinsic
+    from .learning.intrinsic import _inner, train_with_intrinsic
     from .readout import split_indices
 
     unknown = set(intrinsic) - set(INTRINSIC_OPTIONS)
@@ -747,12 +752,21 @@ def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend
                              f"unknown options; accepted: {', '.join(INTRINSIC_OPTIONS)}")
     options = dict(intrinsic)
     fraction = options.pop("validation_fraction", 0.25)
+    refit = options.pop("refit", True)
+    if not isinstance(refit, (bool, np.bool_)):
+        raise ParameterError("protocol.learning.intrinsic.refit", refit, "expected true or false")
     inner_idx, val_idx = split_indices(train_set.labels, fraction, seed)
     objective_backend = "standalone" if backend == "standalone" else "runtime"
     new_spec, history = train_with_intrinsic(
         spec, train_set.subset(inner_idx), train_set.subset(val_idx), rule=rule, rule_options=inner, seed=seed,
         backend=objective_backend, backend_options=dict(backend_options or {}), **options)
-    return new_spec, _jsonable({"rule": rule, "intrinsic": history, "validation_fraction": fraction})
+    summary = {"rule": rule, "intrinsic": history, "validation_fraction": fraction, "refit": bool(refit)}
+    if refit:
+        selected = new_spec.with_weights(spec.weights)
+        new_spec, summary["refit_inner"] = _inner(rule, selected, train_set.spiketrains, train_set.labels, inner,
+                                                  seed)
+        summary["refit_samples"] = int(train_set.n_samples)
+    return new_spec, _jsonable(summary)
 
 
 def _twin_check(spec, dataset, output, test_indices, learning: dict) -> dict:

@@ -14,7 +14,8 @@ with the weights beats tuning only network size and learning rate, by up to 13.5
   per neuron by the twin's gradient for the surrogate rule; shared per layer by the SPSA outer loop on the
   validation log-loss of the LZC readout for STDP and the tempotron (brainlz/learning/intrinsic.py; every inner
   learning restarts from the initial weights, and the visited point with the best validation accuracy is
-  returned, the starting one included), default size and learning rate;
+  selected, the starting one included; its weights are then learned once more on the whole training part, as
+  the tuned baseline's are), default size and learning rate;
 * tasks rate, burst, regular and digits; 5 seeds.
 
 The summary gives the LZC-readout test accuracy (mean and 95 % interval over seeds), the paired difference

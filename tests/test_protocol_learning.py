@@ -42,6 +42,29 @@ def test_intrinsic_outer_loop_runs_inside_a_protocol(tmp_path, rule, options):
         assert np.all(values == values[0]) and 0.002 <= values[0] <= 0.1  # shared per layer, inside the bounds
     for values in _layer_values(trained, "V_reset"):  # not in the vector: unchanged
         np.testing.assert_array_equal(values, -0.065)
+    # The refit: the final weights are what fixed-parameter learning gives, from the initial weights, for the
+    # selected intrinsic parameters on the whole training part (30 samples), like the tuned baseline's.
+    assert history["refit"] is True and history["refit_samples"] == 30
+    from brian2 import ms
+
+    from brainlz.data import make_task
+    from brainlz.protocol import derived_seeds, train_network
+    from brainlz.readout import split_indices
+
+    protocol = Protocol(name="learn", learning=learning, **TINY)
+    seeds = derived_seeds(protocol.seed)
+    dataset = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
+                        difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
+                        dt=protocol.dt_ms * ms, seed=seeds["data"])
+    train_indices, _ = split_indices(dataset.labels, protocol.test_size, seeds["readout"])
+    plain = {k: v for k, v in learning.items() if k != "intrinsic"}
+    expected, _ = train_network(trained.with_weights(initial.weights), dataset.subset(train_indices), plain,
+                                backend=protocol.backend, backend_options=protocol.backend_options,
+                                seed=seeds["learning"])
+    for got, want in zip(trained.weights, expected.weights):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    with pytest.raises(ParameterError, match="refit"):
+        _run(tmp_path, {**learning, "intrinsic": {**learning["intrinsic"], "refit": "yes"}})
 
 
 def test_surrogate_intrinsic_means_joint_gradient_learning(tmp_path):
@@ -96,6 +119,8 @@ def test_learning_rate_scale_multiplies_each_rules_own_rate():
 
 def test_energy_and_latency_columns(tmp_path):
     from brainlz.backends import get_backend
+    from brian2 import ms
+
     from brainlz.data import make_task
 
     result, _, spec = _run(tmp_path, {"rule": "tempotron", "epochs": 1})
