@@ -424,7 +424,8 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     if protocol.learning:
         spec, learning_history = train_network(spec, dataset.subset(train_indices), protocol.learning,
                                                backend=protocol.backend, backend_options=protocol.backend_options,
-                                               seed=seeds["learning"])
+                                               seed=seeds["learning"],
+                                               report=_report_line(protocol.name) if progress else None)
 
     bar = _Progress(f"simulating {protocol.name}", progress)
     bar(0, dataset.n_samples)
@@ -640,8 +641,33 @@ def _tune(protocol: Protocol, train_set, seeds: dict, backend):
     return tuned, {"candidates": results, "best": _jsonable(choice), "n_validation": int(len(val_idx))}
 
 
-def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", backend_options=None, seed: int = 0):
+def _report_line(name: str):
+    """``report(text)``: one line ``<name>: <text>`` on stderr."""
+    def report(text):
+        sys.stderr.write(f"{name}: {text}\n")
+        sys.stderr.flush()
+    return report
+
+
+def _outer_step_reporter(report, outer_steps):
+    """A ``train_with_intrinsic`` callback that reports the objective of every outer step (never stops)."""
+    def callback(record):
+        accuracy = (record.get("details") or {}).get("accuracy")
+        accuracy = "" if accuracy is None or not len(accuracy) else \
+            f", validation accuracy {100.0 * float(np.asarray(accuracy).ravel()[0]):.1f} %"
+        objective = record.get("objective")
+        value = "n/a" if objective is None else f"{float(objective):.4f}"
+        report(f"intrinsic outer step {int(record['step']) + 1}/{outer_steps}: objective {value}{accuracy}")
+        return False
+    return callback
+
+
+def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", backend_options=None, seed: int = 0,
+                  report=None):
     """Apply the protocol's learning rule to ``spec`` on the training samples; return (new spec, summary dict).
+
+    ``report``, optional: ``report(text)`` receives one line per outer step of the intrinsic-parameter loop (the
+    objective at that step and the validation accuracy), e.g. to print progress.
 
     ``learning["rule"] == "stdp"``: :func:`brainlz.learning.stdp.train_stdp` on the input -> first-layer weights
     (unsupervised).  Keys: the :class:`~brainlz.learning.stdp.STDPRule` fields (``w_max`` defaults to 1.5 times
@@ -672,7 +698,10 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
                                      f"unknown options; accepted: {', '.join(INTRINSIC_OPTIONS)}, shared")
             options["learn"] = ["weights"] + list(intrinsic.get("parameters") or ["intrinsic"])
             options["shared"] = bool(intrinsic.get("shared", not intrinsic.get("per_neuron", True)))
-        return _train_surrogate(spec, train_set, options, seed)
+        new_spec, summary = _train_surrogate(spec, train_set, options, seed)
+        if intrinsic is not None:
+            summary["intrinsic_options_not_used"] = sorted(set(intrinsic) - {"parameters", "per_neuron", "shared"})
+        return new_spec, summary
     backend_options = dict(backend_options or {})
     target = backend_options.get("target", "cython")
     epochs = options.pop("epochs", 1 if rule_name == "stdp" else 20)
@@ -692,7 +721,8 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
             raise ParameterError("protocol.learning", sorted(unknown), "unknown STDP options")
         if intrinsic is not None:
             inner = {"rule": rule_options, "epochs": epochs, "backend": backend, "target": target, **options}
-            return _train_with_intrinsic(spec, train_set, "stdp", inner, intrinsic, backend, backend_options, seed)
+            return _train_with_intrinsic(spec, train_set, "stdp", inner, intrinsic, backend, backend_options, seed,
+                                         report)
         rule = STDPRule(**rule_options)
         if backend == "genn":  # every epoch one brian2genn build (the GeNN design, brainlz.backends.genn)
             options["genn_options"] = {key: value for key, value in backend_options.items()
@@ -721,7 +751,8 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
         options.update(backend="runtime", target=target)
     if intrinsic is not None:
         inner = {"params": params, "epochs": epochs, **options}
-        return _train_with_intrinsic(spec, train_set, "tempotron", inner, intrinsic, backend, backend_options, seed)
+        return _train_with_intrinsic(spec, train_set, "tempotron", inner, intrinsic, backend, backend_options, seed,
+                                     report)
     new_spec, history = train_output_layer(spec, train_set, params, epochs=epochs, seed=seed, **options)
     summary = {k: v for k, v in history.items() if k not in ("weights", "scale", "trials")}
     return new_spec, _jsonable({"rule": "tempotron", "epochs": epochs, "history": summary})
@@ -729,10 +760,11 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
 
 INTRINSIC_OPTIONS = ("layers", "parameters", "per_neuron", "outer_steps", "method", "step_size", "perturbation",
                      "objective", "objective_options", "final_inner", "stability", "validation_fraction",
-                     "restart_inner", "select", "refit")
+                     "restart_inner", "select", "refit", "bounds")
 
 
-def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend, backend_options, seed):
+def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend, backend_options, seed,
+                          report=None):
     """STDP or tempotron inside the outer loop over intrinsic parameters (brainlz.learning.intrinsic).
 
     The training part is split (stratified) into the inner training samples and a validation part
@@ -757,15 +789,23 @@ def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend
         raise ParameterError("protocol.learning.intrinsic.refit", refit, "expected true or false")
     inner_idx, val_idx = split_indices(train_set.labels, fraction, seed)
     objective_backend = "standalone" if backend == "standalone" else "runtime"
+    if report is not None:
+        options["callback"] = _outer_step_reporter(report, options.get("outer_steps", 5))
     new_spec, history = train_with_intrinsic(
         spec, train_set.subset(inner_idx), train_set.subset(val_idx), rule=rule, rule_options=inner, seed=seed,
         backend=objective_backend, backend_options=dict(backend_options or {}), **options)
+    if report is not None:
+        final = history.get("final") or {}
+        report(f"intrinsic final point: objective {final.get('objective', float('nan')):.4f}; selected point "
+               f"{history['selected']} (0 = the starting parameters)")
     summary = {"rule": rule, "intrinsic": history, "validation_fraction": fraction, "refit": bool(refit)}
     if refit:
         selected = new_spec.with_weights(spec.weights)
         new_spec, summary["refit_inner"] = _inner(rule, selected, train_set.spiketrains, train_set.labels, inner,
                                                   seed)
         summary["refit_samples"] = int(train_set.n_samples)
+        if report is not None:
+            report(f"weights relearned for the selected parameters on all {train_set.n_samples} training samples")
     return new_spec, _jsonable(summary)
 
 

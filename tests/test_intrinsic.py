@@ -98,6 +98,29 @@ def test_parameter_sets_are_validated():
         simulate_parameter_sets(spec, [{}], x, backend="runtime", copy_params={})
 
 
+def test_space_bounds_narrow_the_box_per_parameter_or_layer_and_are_validated():
+    spec = _spec()  # LIF defaults: tau_m 20 ms in (2, 100) ms, V_th -50 mV
+    space = IntrinsicSpace(spec, parameters=("tau_m", "V_th"),
+                           bounds={"tau_m": (10 * ms, 40 * ms), "output.tau_m": (0.015, 0.025),
+                                   "hidden.V_th": (-0.055, -0.045)})
+    model_v_th = [float(b) for b in spec.layer("output").neuron_model.params["V_th"].bounds]
+    np.testing.assert_allclose(space.bounds, [[0.01, 0.04], [-0.055, -0.045], [0.015, 0.025], model_v_th])
+    low, high = space.values(np.zeros(4))[0], space.values(np.ones(4))[0]
+    assert low["hidden"]["tau_m"][0] == pytest.approx(0.01) and high["output"]["tau_m"][0] == pytest.approx(0.025)
+    np.testing.assert_allclose(space.to_unit()[:3], [1 / 3, 0.5, 0.5])
+    for bounds, field in (({"tau_x": (0.01, 0.03)}, "bounds.tau_x"),            # not optimised
+                          ({"R": (1e8, 2e8)}, "bounds.R"),                      # a parameter, but not chosen
+                          ({"tau_m": (0.04, 0.01)}, "bounds.tau_m"),            # low >= high
+                          ({"tau_m": (0.001, 0.04)}, "bounds.tau_m"),           # beyond the model's bounds
+                          ({"output.tau_m": (0.025, 0.04)}, "bounds.output.tau_m"),  # excludes the start
+                          ({"tau_m": (10 * mV, 20 * mV)}, "bounds.tau_m"),      # wrong dimension
+                          ({"tau_m": 0.02}, "bounds.tau_m"), ({"tau_m": ("a", 1)}, "bounds.tau_m"),
+                          ([0.01, 0.04], "bounds")):
+        with pytest.raises(ParameterError) as info:
+            IntrinsicSpace(spec, parameters=("tau_m", "V_th"), bounds=bounds)
+        assert info.value.field == field, (bounds, info.value)
+
+
 def test_copy_params_hook_checks_names_and_shapes():
     spec = _spec()
     ok = check_copy_params(spec, {"hidden": {"tau_m": np.full((5, 4), 0.02)}}, 5)
@@ -292,6 +315,7 @@ def test_validation_objective_is_the_validation_log_loss_of_the_lzc_readout():
 @pytest.mark.parametrize("rule, options, objective, method", [
     ("surrogate", {"epochs": 1, "batch_size": 8, "validation_fraction": 0}, "validation", "spsa"),
     ("tempotron", {"epochs": 2, "backend": "runtime", "target": "numpy"}, "twin", "gradient"),
+    ("surrogate", {"epochs": 1, "batch_size": 8, "validation_fraction": 0}, "twin", "gradient"),
     ("stdp", {"epochs": 1, "backend": "runtime", "target": "numpy", "gap": 10 * ms}, "validation", "central"),
 ])
 def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, method):
@@ -322,6 +346,24 @@ def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, m
     assert not np.array_equal(np.asarray(new.weights[-1 if rule == "tempotron" else 0]),
                               np.asarray(spec.weights[-1 if rule == "tempotron" else 0]))
     assert np.isfinite(history["final"]["objective"])
+
+
+def test_outer_loop_on_standalone_compiles_its_objective_once(standalone_dir):
+    """Every outer step has new weights and new candidates; they all run on one compiled program (run_args)."""
+    spec = NetworkSpec.create(6, hidden=4, output=2, seed=2)
+    data = make_task("rate", n_samples=14, n_channels=6, n_bins=60, difficulty=0.2, seed=1)
+    train = SpikeDataset(data.spiketrains[:8], data.labels[:8], data.dt)
+    val = SpikeDataset(data.spiketrains[8:], data.labels[8:], data.dt)
+    before = standalone.build_count()
+    new, history = train_with_intrinsic(
+        spec, train, val, rule="stdp", rule_options={"epochs": 1, "backend": "runtime", "target": "numpy",
+                                                     "gap": 10 * ms},
+        parameters=("tau_m", "V_th"), outer_steps=3, method="spsa", step_size=0.2, perturbation=0.1,
+        backend="standalone", backend_options={"directory": standalone_dir}, restart_inner=False, seed=0)
+    assert standalone.build_count() - before <= 1  # 3 steps x 3 candidates + the final point: one program
+    assert len(history["outer"]) == 3 and all(record["n_candidates"] == 3 for record in history["outer"])
+    # the weights changed from step to step (the inner STDP continues), so the reuse is of the program, not a cache
+    assert len({float(np.sum(np.asarray(s.weights[0]))) for s in (spec, new)}) == 2
 
 
 @pytest.mark.parametrize("restart", [True, False])

@@ -1,8 +1,10 @@
 """A reduced version of protocols/paper_grid.py (same definition, few samples and seeds) runs end to end."""
 
 import importlib.util
+import json
 from pathlib import Path
 
+import numpy as np
 
 from brainlz.sweep import run_sweep
 
@@ -48,10 +50,41 @@ def test_reduced_grid_runs_summarises_and_resumes(tmp_path):
         assert row["extra"]["latency.inference_seconds_per_sample"]["mean"] > 0
     learnable = [c for c in first.summary["cells"] if c["labels"]["intrinsic"] == "learnable"]
     assert all(c["learning"]["rule"] in ("surrogate", "stdp", "tempotron") for c in learnable)
+    _check_the_two_arms(tmp_path / "grid_small" / "cells", first.summary["cells"], n_train=18)
     again = run_sweep(sweep, tmp_path, progress=False, figures=False)
     assert again.ran == [] and len(again.skipped) == 24
     assert again.summary["rows"] == first.summary["rows"]
     _check_readme_table(first.summary)
+
+
+def _check_the_two_arms(cells_dir, cells, n_train):
+    """fixed_tuned: default intrinsic parameters and a tuned size; learnable: the parameters moved (surrogate: by the
+    twin's gradient; STDP and tempotron: by the outer loop, whose selected point is then refitted on all samples)."""
+    from brainlz.network import NetworkSpec
+
+    moved = {}
+    for cell in cells:
+        labels = cell["labels"]
+        metrics = json.loads((cells_dir / cell["id"] / "metrics.json").read_text())
+        trained = NetworkSpec.load(cells_dir / cell["id"] / "network.npz")
+        initial = NetworkSpec.load(cells_dir / cell["id"] / "network_initial.npz")
+        changed = any(not np.array_equal(np.asarray(a.params[name]), np.asarray(b.params[name]))
+                      for a, b in zip(initial.layers, trained.layers) for name in a.params)
+        if labels["intrinsic"] == "fixed_tuned":
+            assert not changed and metrics["tuning"]["best"]["hidden"] == trained.layers[0].n_neurons
+            assert "intrinsic" not in metrics["learning"]
+            continue
+        assert "tuning" not in metrics
+        if labels["rule"] == "surrogate":
+            assert "intrinsic" in metrics["learning"]["learn"] or len(metrics["learning"]["learn"]) > 1
+            assert changed, cell["id"]
+        else:
+            history = metrics["learning"]["intrinsic"]
+            assert len(history["outer"]) == 1 and history["selected"] in (0, 1)
+            assert metrics["learning"]["refit"] is True and metrics["learning"]["refit_samples"] == n_train
+            assert changed == (history["selected"] == 1), cell["id"]  # 0: the starting (default) parameters
+        moved[cell["id"]] = changed
+    assert any(moved.values())
 
 
 def _check_readme_table(summary):
@@ -92,8 +125,6 @@ def _check_readme_table(summary):
 def test_readme_grid_table_is_made_from_the_kept_record():
     """The kept summary.json summarises exactly the kept cells, and README.md's grid table is what
     benchmarks/grid_table.py makes of it."""
-    import json
-
     from brainlz.protocol import _jsonable
     from brainlz.sweep import summarize_sweep
 

@@ -67,10 +67,37 @@ def test_intrinsic_outer_loop_runs_inside_a_protocol(tmp_path, rule, options):
         _run(tmp_path, {**learning, "intrinsic": {**learning["intrinsic"], "refit": "yes"}})
 
 
+def test_outer_loop_reports_every_step_and_respects_the_bounds(tmp_path, capsys):
+    learning = {"rule": "tempotron", "epochs": 2, "learning_rate": 0.01,
+                "intrinsic": {"parameters": ["tau_m"], "outer_steps": 3, "method": "spsa", "step_size": 0.5,
+                              "perturbation": 0.2, "bounds": {"tau_m": [0.015, 0.03], "output.tau_m": [0.02, 0.022]}}}
+    protocol = Protocol(name="learn", learning=learning, **TINY)
+    result = run_protocol(protocol, tmp_path, progress=True, figures=False)
+    history = result.metrics["learning"]["intrinsic"]
+    assert history["space"]["bounds"] == [[0.015, 0.03], [0.02, 0.022]]
+    for record in history["outer"]:
+        assert 0.015 <= record["parameters"]["hidden.tau_m"][0] <= 0.03
+        assert 0.02 <= record["parameters"]["output.tau_m"][0] <= 0.022
+    for before, after in zip(history["outer"], history["outer"][1:]):  # u in [0, 1] spans the narrowed boxes
+        u_hidden, u_output = after["x_unit"]
+        assert before["parameters"]["hidden.tau_m"][0] == pytest.approx(0.015 + 0.015 * u_hidden, rel=1e-12)
+        assert before["parameters"]["output.tau_m"][0] == pytest.approx(0.02 + 0.002 * u_output, rel=1e-12)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "intrinsic outer step" in line]
+    assert len(lines) == 3
+    for k, (line, record) in enumerate(zip(lines, history["outer"])):
+        accuracy = 100.0 * record["details"]["accuracy"][0]
+        assert line == (f"learn: intrinsic outer step {k + 1}/3: objective {record['objective']:.4f}, "
+                        f"validation accuracy {accuracy:.1f} %")
+    with pytest.raises(ParameterError, match="bounds.tau_m"):
+        _run(tmp_path, {**learning, "intrinsic": {"parameters": ["tau_m"], "bounds": {"tau_m": [0.03, 0.04]}}})
+
+
 def test_surrogate_intrinsic_means_joint_gradient_learning(tmp_path):
-    learning = {"rule": "surrogate", "epochs": 2, "lr": 0.03, "intrinsic": {"parameters": ["V_th"], "shared": True}}
+    learning = {"rule": "surrogate", "epochs": 2, "lr": 0.03,
+                "intrinsic": {"parameters": ["V_th"], "shared": True, "outer_steps": 3, "method": "spsa"}}
     result, initial, trained = _run(tmp_path, learning)
     assert result.metrics["learning"]["learn"] == ["weights", "V_th"]
+    assert result.metrics["learning"]["intrinsic_options_not_used"] == ["method", "outer_steps"]
     out = np.asarray(trained.output.params["V_th"])
     assert np.all(out == out[0]) and out[0] != -0.05
     np.testing.assert_array_equal(np.asarray(trained.output.params["tau_m"]), 0.02)
@@ -119,8 +146,6 @@ def test_learning_rate_scale_multiplies_each_rules_own_rate():
 
 def test_energy_and_latency_columns(tmp_path):
     from brainlz.backends import get_backend
-    from brian2 import ms
-
     from brainlz.data import make_task
 
     result, _, spec = _run(tmp_path, {"rule": "tempotron", "epochs": 1})

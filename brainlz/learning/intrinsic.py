@@ -186,6 +186,39 @@ class _Block:
     size: int  # 1 (shared by the layer) or n_neurons
 
 
+def _user_box(field, box, param, low, high, start, per_neuron):
+    """A user's ``(low, high)`` for one parameter, in SI floats, checked against the model's bounds and the start."""
+    from brian2 import Quantity
+
+    try:
+        pair = list(box)
+    except TypeError:
+        pair = None
+    if pair is None or len(pair) != 2:
+        raise ParameterError(field, box, "expected (low, high)")
+    values = []
+    for value in pair:
+        if isinstance(value, Quantity):
+            if value.dim != param.unit.dim:
+                raise ParameterError(field, box, f"expected values in {param.unit} (SI floats or Quantities)")
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise ParameterError(field, box, "expected two finite numbers (SI units)")
+        values.append(float(value))
+    user_low, user_high = values
+    if not user_high > user_low:
+        raise ParameterError(field, box, "expected low < high")
+    tolerance = 1e-12 * (high - low)
+    if user_low < low - tolerance or user_high > high + tolerance:
+        raise ParameterError(field, box, f"outside the model's bounds ({low:g}, {high:g}) (SI)")
+    reference = start if per_neuron else np.array([start.mean()])
+    if np.any(reference < user_low - tolerance) or np.any(reference > user_high + tolerance):
+        raise ParameterError(field, box, f"the starting value(s) {np.unique(reference)[:3].tolist()} (SI) lie "
+                                         "outside the box")
+    return max(user_low, low), min(user_high, high)
+
+
 class IntrinsicSpace:
     """The map between a normalised vector ``u`` in ``[0, 1]^d`` and the intrinsic parameters of a network.
 
@@ -200,6 +233,11 @@ class IntrinsicSpace:
         Default: the parameters each model marks learnable.
     per_neuron : bool
         One entry per neuron instead of one per layer (shared value, the default).
+    bounds : dict, optional
+        Narrower boxes than the models' :attr:`~brainlz.models.Param.bounds`: ``{name: (low, high)}`` for the
+        parameter in every chosen layer, or ``{"layer.name": (low, high)}`` for one layer (that entry wins), in SI
+        units (floats) or as Quantities of the parameter's dimension.  A box must lie inside the model's bounds and
+        contain the network's starting values (otherwise the start would be moved silently).
 
     Attributes
     ----------
@@ -208,11 +246,15 @@ class IntrinsicSpace:
     names : list of str
         ``"layer.param"`` (shared) or ``"layer.param[j]"`` (per neuron), one per entry.
     bounds : ndarray [d, 2]
-        ``(low, high)`` of every entry in SI units (from :attr:`brainlz.models.Param.bounds`).
+        ``(low, high)`` of every entry in SI units (from :attr:`brainlz.models.Param.bounds`, or ``bounds``).
     """
 
-    def __init__(self, spec, layers=None, parameters=None, per_neuron: bool = False):
+    def __init__(self, spec, layers=None, parameters=None, per_neuron: bool = False, bounds=None):
         spec = _check_spec(spec)
+        if bounds is not None and not isinstance(bounds, dict):
+            raise ParameterError("bounds", bounds, "expected a dict {name or 'layer.name': (low, high)}")
+        bounds = dict(bounds or {})
+        used = set()
         if not isinstance(per_neuron, (bool, np.bool_)):
             raise ParameterError("per_neuron", per_neuron, "expected True or False")
         if layers is None:
@@ -253,6 +295,11 @@ class IntrinsicSpace:
                 if not high > low:
                     raise ParameterError(f"{layer_name}.{name}", model.params[name].bounds,
                                          "cannot be optimised: its bounds are a single value")
+                key = f"{layer_name}.{name}" if f"{layer_name}.{name}" in bounds else name
+                if key in bounds:
+                    used.add(key)
+                    low, high = _user_box(f"bounds.{key}", bounds[key], model.params[name], low, high,
+                                          np.asarray(layer.params[name], dtype=float), per_neuron)
                 blocks.append(_Block(layer_name, name, low, high, layer.n_neurons if per_neuron else 1))
         if isinstance(parameters, (list, tuple)):
             found = {b.name for b in blocks}
@@ -265,6 +312,11 @@ class IntrinsicSpace:
                     raise ParameterError("parameters", layer_name, f"not one of the chosen layers {list(layers)}")
         if not blocks:
             raise ParameterError("parameters", parameters, "no intrinsic parameter selected")
+        unused = sorted(set(bounds) - used)
+        if unused:
+            optimised = sorted({f"{b.layer}.{b.name}" for b in blocks})
+            raise ParameterError(f"bounds.{unused[0]}", bounds[unused[0]],
+                                 f"not an optimised parameter; optimised: {', '.join(optimised)}")
         if len({(b.layer, b.name) for b in blocks}) != len(blocks):
             raise ParameterError("parameters", parameters, "parameter names must not repeat")
         self.spec = spec
@@ -1330,7 +1382,7 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
                          step_size: float = 0.1, perturbation: float = 0.05, seed: int = 0, callback=None,
                          objective: str = "validation", backend: str = "standalone", backend_options=None,
                          objective_options=None, final_inner: bool = True, stability=None, progress=None,
-                         restart_inner: bool = True, select: str = "accuracy") -> tuple:
+                         restart_inner: bool = True, select: str = "accuracy", bounds=None) -> tuple:
     """Alternate inner weight learning with outer steps on the intrinsic parameters.
 
     Outer step ``k``: (1) train the weights with ``rule`` on ``train_set`` (the current intrinsic parameters
@@ -1356,8 +1408,9 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
     rule_options : dict, optional
         Keyword arguments of the inner trainer (``epochs``, ``backend``, ...).  ``seed`` defaults to
         ``seed + k``.
-    layers, parameters, per_neuron
-        The intrinsic parameter vector (see :class:`IntrinsicSpace`); shared per layer by default.
+    layers, parameters, per_neuron, bounds
+        The intrinsic parameter vector and its box (see :class:`IntrinsicSpace`); shared per layer by default,
+        within the models' bounds by default.
     outer_steps : int
         Outer steps.
     method : {"spsa", "central", "gradient"}
@@ -1428,7 +1481,7 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
         raise ParameterError("objective_options", objective_options, "expected a dict")
     x_train, y_train = _dataset(train_set, spec, "train_set")
     _dataset(validation_set, spec, "validation_set")
-    space = IntrinsicSpace(spec, layers, parameters, per_neuron)
+    space = IntrinsicSpace(spec, layers, parameters, per_neuron, bounds)
     if objective == "validation":
         target = ValidationObjective(spec, train_set, validation_set, space=space, backend=backend,
                                      backend_options=backend_options, seed=seed, **dict(objective_options or {}))
