@@ -11,15 +11,23 @@ and times simulation + LZC + readout ``predict`` in the best configuration of ``
 call of the same shape (compilation excluded).  The readout is fitted beforehand on the LZC of 200 other
 samples simulated by the same network.
 
+Every row records the SHA-256 of the ``network.npz`` it timed (``network_sha256``; the README's table shows a
+latency only for the network that is in the record now) and when it was measured (``measured_at``).  With
+``--update`` the rows of the existing ``--out`` file whose network is unchanged (same hash, same ``n_samples`` and
+``repeats``) are kept and only the other rows are timed: rows measured in different runs are then not side by side
+(compare ``measured_at``); without it every row is timed in this run.
+
 Usage::
 
     python benchmarks/bench_grid_latency.py [--cells results/paper_grid/cells] [--n-samples 1000]
-        [--repeats 3] [--out benchmarks/results/bench_grid_latency.json]
+        [--repeats 3] [--out benchmarks/results/bench_grid_latency.json] [--update]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import hashlib
 import json
 import os
 import platform
@@ -71,6 +79,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=None, help="the grid seed whose networks are timed")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_grid_latency.json"))
+    parser.add_argument("--update", action="store_true",
+                        help="keep the rows of --out whose network is unchanged; time only the others")
     args = parser.parse_args(argv)
 
     cells = Path(args.cells)
@@ -85,7 +95,18 @@ def main(argv=None):
                        "untimed call of the same shape",
                "n_samples": args.n_samples, "repeats": args.repeats, "python": platform.python_version(),
                "machine": platform.platform(), "cpus": os.cpu_count(), "rows": []}
+    kept = {}
+    if args.update and Path(args.out).is_file():
+        previous = json.loads(Path(args.out).read_text())
+        if (previous.get("n_samples"), previous.get("repeats")) == (args.n_samples, args.repeats):
+            kept = {entry["cell"]: entry for entry in previous.get("rows", []) if entry.get("network_sha256")}
     for key, directory in sorted(rows.items()):
+        sha = hashlib.sha256((directory / "network.npz").read_bytes()).hexdigest()
+        if directory.name in kept and kept[directory.name]["network_sha256"] == sha:
+            results["rows"].append(kept[directory.name])
+            print(f"{' '.join(key):45s} unchanged network: kept ({kept[directory.name].get('measured_at')})",
+                  flush=True)
+            continue
         protocol = json.loads((directory / "config.json").read_text())["protocol"]
         spec = NetworkSpec.load(directory / "network.npz")
         data = make_task(protocol["task"], n_samples=args.n_samples + 200, n_channels=protocol["n_channels"],
@@ -101,7 +122,8 @@ def main(argv=None):
             best, best_sim = min(best, total), min(best_sim, sim)
         entry = dict(zip(ROW_AXES, key), cell=directory.name, sizes=list(spec.sizes),
                      seconds_per_sample=best / len(timed), simulation_seconds_per_sample=best_sim / len(timed),
-                     output_rate_hz=float(fit_output.mean() / float(spec.dt)))
+                     output_rate_hz=float(fit_output.mean() / float(spec.dt)), network_sha256=sha,
+                     measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         results["rows"].append(entry)
         print(f"{' '.join(key):45s} sizes {entry['sizes']}: {1e3 * entry['seconds_per_sample']:.3f} ms/sample "
               f"(simulation {1e3 * entry['simulation_seconds_per_sample']:.3f})", flush=True)

@@ -2,11 +2,14 @@
 
 Reads ``results/paper_grid/summary.json`` (rewritten by ``brainlz run protocols/paper_grid.py`` after every cell;
 kept in git with every cell's ``metrics.json``) and ``benchmarks/results/bench_grid_latency.json``
-(``bench_grid_latency.py``), and prints the number of finished cells and one markdown row per (task, rule, model) with at least one finished cell:
+(``bench_grid_latency.py``), and prints the number of finished cells and one markdown row per (task, rule, model)
+with at least one finished cell:
 LZC-readout test accuracy of the fixed-and-tuned and the learnable cells (mean over seeds with the 95 %
 t-interval), the paired difference learnable - fixed in percentage points with its interval, the latency of the
-learnable network (ms per sample; only if the benchmark timed the network of a cell that is in the record) and the
-synaptic energy per inference of the learnable network against the same-size ANN (nJ).
+learnable network (ms per sample; only if the benchmark timed the very network of a cell in the record: the
+SHA-256 of its ``network.npz`` must equal the one the benchmark recorded, so a rerun cell never shows the latency
+of the network it replaced) and the synaptic energy per inference of the learnable network against the same-size
+ANN (nJ).
 
 Usage::
 
@@ -63,14 +66,32 @@ def _energy(row) -> str:
     return f"{1e9 * snn:.0f} / {1e9 * ann:.1f}"
 
 
-def table(summary: dict, latency: dict | None) -> str:
-    """The markdown table (header included) of every (task, rule, model) with a finished cell."""
+def network_hashes(cells_dir: Path) -> dict:
+    """{cell id: SHA-256 of its network.npz} for every cell directory under ``cells_dir`` that has one."""
+    import hashlib
+
+    out = {}
+    for directory in sorted(Path(cells_dir).iterdir()) if Path(cells_dir).is_dir() else ():
+        network = directory / "network.npz"
+        if not directory.name.startswith(".") and network.is_file():
+            out[directory.name] = hashlib.sha256(network.read_bytes()).hexdigest()
+    return out
+
+
+def table(summary: dict, latency: dict | None, networks: dict) -> str:
+    """The markdown table (header included) of every (task, rule, model) with a finished cell.
+
+    ``networks``: {cell id: SHA-256 of its network.npz} (:func:`network_hashes`); a latency row counts only if
+    its cell is finished and its ``network_sha256`` equals the cell's.
+    """
     rows = {tuple(r["labels"][a] for a in ("task", "rule", "model", "intrinsic")): r for r in summary["rows"]}
     pairs = {tuple(p["labels"][a] for a in ("task", "rule", "model")): p for p in summary["paired_differences"]}
     finished = {c["id"] for c in summary["cells"] if c.get("finished")}
     timed = {}
     for entry in (latency or {}).get("rows", []):
-        if entry["intrinsic"] == "learnable" and entry["cell"] in finished:
+        sha = entry.get("network_sha256")
+        if entry["intrinsic"] == "learnable" and entry["cell"] in finished and sha is not None \
+                and sha == networks.get(entry["cell"]):
             timed[(entry["task"], entry["rule"], entry["model"])] = entry["seconds_per_sample"]
     lines = []
     for task in TASKS:
@@ -87,10 +108,10 @@ def table(summary: dict, latency: dict | None) -> str:
     return HEADER + "".join(line + "\n" for line in lines)
 
 
-def section(summary: dict, latency: dict | None) -> str:
+def section(summary: dict, latency: dict | None, networks: dict) -> str:
     """What goes between the README's markers: the count of finished cells and :func:`table`."""
     return (f"Cells finished: {summary['n_finished']} of the {summary['n_cells']} cells of the grid.\n\n"
-            + table(summary, latency))
+            + table(summary, latency, networks))
 
 
 def replace_between_markers(text: str, new_table: str, where: str) -> str:
@@ -114,7 +135,7 @@ def main(argv=None) -> int:
     summary = json.loads(summary_path.read_text())
     latency_path = Path(args.latency)
     latency = json.loads(latency_path.read_text()) if latency_path.is_file() else None
-    text = section(summary, latency)
+    text = section(summary, latency, network_hashes(summary_path.parent / "cells"))
     if args.readme is None:
         sys.stdout.write(text)
         return 0

@@ -95,11 +95,17 @@ def _check_readme_table(summary):
     learnable_cell = next(c["id"] for c in summary["cells"]
                           if c["labels"]["intrinsic"] == "learnable" and c["labels"]["rule"] == "stdp"
                           and c["labels"]["model"] == "lif")
+    replaced_cell = next(c["id"] for c in summary["cells"]
+                         if c["labels"]["intrinsic"] == "learnable" and c["labels"]["rule"] == "tempotron"
+                         and c["labels"]["model"] == "lif")
     latency = {"rows": [{"rule": "stdp", "model": "lif", "intrinsic": "learnable", "task": "burst",
-                         "cell": learnable_cell, "seconds_per_sample": 0.00123},
+                         "cell": learnable_cell, "seconds_per_sample": 0.00123, "network_sha256": "a1"},
                         {"rule": "stdp", "model": "meta_neuron", "intrinsic": "learnable", "task": "burst",
-                         "cell": "not-a-finished-cell", "seconds_per_sample": 0.00456}]}
-    lines = grid_table.table(summary, latency).splitlines()
+                         "cell": "not-a-finished-cell", "seconds_per_sample": 0.00456, "network_sha256": "b2"},
+                        {"rule": "tempotron", "model": "lif", "intrinsic": "learnable", "task": "burst",
+                         "cell": replaced_cell, "seconds_per_sample": 0.00789, "network_sha256": "c3"}]}
+    networks = {learnable_cell: "a1", "not-a-finished-cell": "b2", replaced_cell: "another network"}
+    lines = grid_table.table(summary, latency, networks).splitlines()
     assert lines[0].startswith("| task | rule | model | fixed & tuned | learnable |") and len(lines) == 2 + 6
     rows = {tuple(r["labels"][a] for a in ("rule", "model", "intrinsic")): r for r in summary["rows"]}
     pairs = {(p["labels"]["rule"], p["labels"]["model"]): p for p in summary["paired_differences"]}
@@ -113,7 +119,7 @@ def _check_readme_table(summary):
             assert cells[column] == f"{100 * row['accuracy_mean']:.1f} % ({100 * low:.1f}-{100 * high:.1f}, 2 seeds)"
         pair = pairs[(rule, model)]
         assert cells[5].startswith(f"{pair['difference_pp']:+.1f} (") and cells[5].endswith(", 2 pairs)")
-        # latency only where the benchmark timed a network that is in the record
+        # latency only where the benchmark timed a network that is in the record now (same hash)
         assert cells[6] == ("1.23" if (rule, model) == ("stdp", "lif") else "–")
         energy = rows[(rule, model, "learnable")]["extra"]["energy.snn_joules"]["mean"]
         assert cells[7].startswith(f"{1e9 * energy:.0f} / ")
@@ -140,5 +146,6 @@ def test_readme_grid_table_is_made_from_the_kept_record():
     latency = json.loads((root / "benchmarks" / "results" / "bench_grid_latency.json").read_text())
     readme = (root / "README.md").read_text()
     section = readme.split(grid_table.BEGIN + "\n", 1)[1].split(grid_table.END, 1)[0]
-    assert section == grid_table.section(kept, latency)
+    assert section == grid_table.section(kept, latency, grid_table.network_hashes(root / "results" / "paper_grid"
+                                                                                  / "cells"))
     assert section.startswith(f"Cells finished: {kept['n_finished']} of the 240 cells")
