@@ -214,6 +214,31 @@ def test_iterates_stay_in_the_box_and_reach_the_projected_minimum():
         json.dumps(result.to_dict())
 
 
+def test_max_step_caps_every_coordinate_of_every_step():
+    diagonal = np.diag([2.0, 1.0, 4.0])
+    x_star = np.array([3.0, -1.0, 2.0])
+
+    def objective(X):
+        X = np.asarray(X)
+        return 0.5 * np.einsum("pi,ij,pj->p", X - x_star, diagonal, X - x_star)
+
+    x0 = np.array([0.0, 5.0, 1.5])
+    free = optimize_intrinsic(objective, x0, BOUNDS, method="central", step_size=0.5, perturbation=0.02, n_steps=3)
+    capped = optimize_intrinsic(objective, x0, BOUNDS, method="central", step_size=0.5, perturbation=0.02,
+                                n_steps=3, max_step=0.03)
+    free_moves = [np.abs(r["x_unit_next"] - r["x_unit"]).max() for r in free.history]
+    moves = [np.abs(r["x_unit_next"] - r["x_unit"]) for r in capped.history]
+    assert max(free_moves) > 0.1  # the uncapped steps are long
+    for record, move in zip(capped.history, moves):
+        assert move.max() <= 0.03 + 1e-12 and record["step_capped"]
+        # the cap clips per coordinate: coordinates whose step was short already keep it
+        expected = np.clip(-record["step_size"] * record["gradient"], -0.03, 0.03)
+        np.testing.assert_allclose(record["x_unit_next"], np.clip(record["x_unit"] + expected, 0, 1), atol=1e-12)
+    assert capped.objective_trace[-1] < capped.objective_trace[0]  # still descends
+    with pytest.raises(ParameterError, match="max_step"):
+        optimize_intrinsic(objective, x0, BOUNDS, max_step=-0.1)
+
+
 def test_callback_stops_early_and_spsa_gains_follow_spall():
     seen = []
 
@@ -331,6 +356,9 @@ def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, m
                                         select="last")
     assert json.loads(json.dumps(history)) == history
     assert len(history["outer"]) == 2 and len(calls) == 2
+    assert history["max_step"] == 0.05  # the default trust region: the perturbation
+    for record in history["outer"]:
+        assert np.abs(np.subtract(record["x_unit_next"], record["x_unit"])).max() <= 0.05 + 1e-12
     assert history["outer"][0]["n_candidates"] == {"spsa": 3, "central": 9, "gradient": 1}[method]
     assert history["space"]["names"] == ["hidden.tau_m", "hidden.V_th", "output.tau_m", "output.V_th"]
     changed = False
@@ -437,7 +465,8 @@ def test_train_with_intrinsic_stops_on_callback_and_validates():
     for kwargs, field in (({"rule": "hebb"}, "rule"), ({"method": "gradient"}, "method"),
                           ({"outer_steps": 0}, "outer_steps"), ({"parameters": ("tau_x",)}, "parameters"),
                           ({"layers": "nope"}, "layers"), ({"objective": "accuracy"}, "objective"),
-                          ({"seed": 1.5}, "seed"), ({"rule_options": 3}, "rule_options")):
+                          ({"seed": 1.5}, "seed"), ({"rule_options": 3}, "rule_options"),
+                          ({"max_step": "large"}, "max_step"), ({"max_step": 0}, "max_step")):
         with pytest.raises(ParameterError) as info:
             train_with_intrinsic(spec, train, val, **{"rule": "surrogate", **kwargs})
         assert info.value.field == field, (kwargs, info.value)
