@@ -760,7 +760,7 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
 
 INTRINSIC_OPTIONS = ("layers", "parameters", "per_neuron", "outer_steps", "method", "step_size", "perturbation",
                      "objective", "objective_options", "final_inner", "stability", "validation_fraction",
-                     "restart_inner", "select", "refit", "bounds", "max_step")
+                     "restart_inner", "select", "refit", "bounds", "max_step", "scale")
 
 
 def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend, backend_options, seed,

@@ -71,7 +71,7 @@ def test_population_on_standalone_is_exact_and_reuses_the_compiled_program(rng, 
     # the validation objective on the same P * S copies; a smaller population is padded onto the same program
     objective = validation_objective(spec, (x[:2], np.array([0, 1])), (x[2:], np.array([1])), parameters=("tau_m",),
                                      backend="standalone", backend_options={"directory": standalone_dir})
-    U = np.array([[0.1, 0.2], [0.5, 0.9]])
+    U = np.array([[0.5, 0.6], [0.8, 0.95]])  # tau_m in log coordinates: 14-21 ms and 45-83 ms
     pair = objective(U)
     single = objective(U[1:])
     assert single[0] == pair[1] and pair[0] != pair[1]
@@ -119,6 +119,23 @@ def test_space_bounds_narrow_the_box_per_parameter_or_layer_and_are_validated():
         with pytest.raises(ParameterError) as info:
             IntrinsicSpace(spec, parameters=("tau_m", "V_th"), bounds=bounds)
         assert info.value.field == field, (bounds, info.value)
+
+
+def test_wide_positive_boxes_get_log_coordinates():
+    spec = _spec()  # LIF: tau_m 2-100 ms, R 10 MOhm-1 GOhm (log); V_th -62..-30 mV (linear)
+    space = IntrinsicSpace(spec, layers="hidden", parameters=("tau_m", "R", "V_th"))
+    assert [b["scale"] for b in space.describe()["blocks"]] == ["log", "log", "linear"]
+    middle = space.values([0.5, 0.5, 0.5])[0]["hidden"]
+    np.testing.assert_allclose([middle["tau_m"][0], middle["R"][0], middle["V_th"][0]],
+                               [np.sqrt(0.002 * 0.1), 1e8, -0.046])  # geometric means; arithmetic for V_th
+    # the default R (100 MOhm) sits in the middle of its box; a step of 0.05 is a factor 100 ** 0.05 anywhere
+    np.testing.assert_allclose(space.to_unit()[:2], [np.log(10) / np.log(50), 0.5])
+    r = [space.values([0.5, u, 0.5])[0]["hidden"]["R"][0] for u in (0.2, 0.25, 0.7, 0.75)]
+    np.testing.assert_allclose([r[1] / r[0], r[3] / r[2]], [100 ** 0.05] * 2)
+    linear = IntrinsicSpace(spec, layers="hidden", parameters=("tau_m", "R", "V_th"), scale="linear")
+    assert linear.values([0.5, 0.5, 0.5])[0]["hidden"]["R"][0] == pytest.approx(505e6)
+    with pytest.raises(ParameterError, match="scale"):
+        IntrinsicSpace(spec, parameters=("tau_m",), scale="logarithmic")
 
 
 def test_copy_params_hook_checks_names_and_shapes():
@@ -325,11 +342,12 @@ def test_validation_objective_is_the_validation_log_loss_of_the_lzc_readout():
     objective = validation_objective(spec, train, val, parameters=("tau_m",), backend="runtime",
                                      backend_options={"target": "numpy"})
     assert objective.space.names == ["hidden.tau_m", "output.tau_m"]
-    U = np.array([objective.x0, [0.1, 0.6]])
+    U = np.array([objective.x0, [0.4, 0.9]])
     values = objective(U)
     assert values.shape == (2,) and values[0] != values[1]
-    # candidate 1 computed independently
-    candidate = spec.with_params("hidden", tau_m=(2 + 0.1 * 98) * ms).with_params("output", tau_m=(2 + 0.6 * 98) * ms)
+    # candidate 1 computed independently (tau_m's box, 2-100 ms, spans a factor 50: log coordinates)
+    np.testing.assert_allclose(objective.x0, np.log(20 / 2) / np.log(50))
+    candidate = spec.with_params("hidden", tau_m=2 * 50 ** 0.4 * ms).with_params("output", tau_m=2 * 50 ** 0.9 * ms)
     features = LZCFeatures().fit_transform(runtime.simulate(candidate, data.spiketrains, target="numpy").output)
     model = default_pipeline(0).fit(features[:10], data.labels[:10])
     expected = log_loss(data.labels[10:], model.predict_proba(features[10:]), labels=model.classes_)
