@@ -12,7 +12,8 @@ with the weights beats tuning only network size and learning rate, by up to 13.5
   default);
 * ``learnable``: the model's learnable intrinsic parameters learned with the weights (``learning.intrinsic``):
   per neuron by the twin's gradient for the surrogate rule; shared per layer by the SPSA outer loop on the
-  validation log-loss of the LZC readout for STDP and the tempotron (brainlz/learning/intrinsic.py; every inner
+  validation log-loss of the LZC readout for STDP and the tempotron (brainlz/learning/intrinsic.py: steps in log
+  coordinates for the wide positive parameters, at most 0.05 of a box per step; every inner
   learning restarts from the initial weights, and the visited point with the best validation accuracy is
   selected, the starting one included; its weights are then learned once more on the whole training part, as
   the tuned baseline's are), default size and learning rate;
