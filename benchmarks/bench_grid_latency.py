@@ -14,8 +14,9 @@ samples simulated by the same network.
 Every row records the SHA-256 of the ``network.npz`` it timed (``network_sha256``; the README's table shows a
 latency only for the network that is in the record now) and when it was measured (``measured_at``).  With
 ``--update`` the rows of the existing ``--out`` file whose network is unchanged (same hash, same ``n_samples`` and
-``repeats``) are kept and only the other rows are timed: rows measured in different runs are then not side by side
-(compare ``measured_at``); without it every row is timed in this run.
+``repeats``, timed on this machine, ``machine`` and CPU count) are kept and only the other rows are timed: rows
+measured in different runs are then not side by side (compare ``measured_at``); without it every row is timed
+in this run.
 
 Usage::
 
@@ -98,8 +99,11 @@ def main(argv=None):
     kept = {}
     if args.update and Path(args.out).is_file():
         previous = json.loads(Path(args.out).read_text())
-        if (previous.get("n_samples"), previous.get("repeats")) == (args.n_samples, args.repeats):
-            kept = {entry["cell"]: entry for entry in previous.get("rows", []) if entry.get("network_sha256")}
+        same = ((previous.get("n_samples"), previous.get("repeats"), previous.get("cpus"))
+                == (args.n_samples, args.repeats, os.cpu_count()))
+        if same:  # and each kept row was timed on this machine
+            kept = {entry["cell"]: entry for entry in previous.get("rows", [])
+                    if entry.get("network_sha256") and entry.get("machine") == platform.platform()}
     for key, directory in sorted(rows.items()):
         sha = hashlib.sha256((directory / "network.npz").read_bytes()).hexdigest()
         if directory.name in kept and kept[directory.name]["network_sha256"] == sha:
@@ -123,6 +127,7 @@ def main(argv=None):
         entry = dict(zip(ROW_AXES, key), cell=directory.name, sizes=list(spec.sizes),
                      seconds_per_sample=best / len(timed), simulation_seconds_per_sample=best_sim / len(timed),
                      output_rate_hz=float(fit_output.mean() / float(spec.dt)), network_sha256=sha,
+                     machine=platform.platform(),
                      measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         results["rows"].append(entry)
         print(f"{' '.join(key):45s} sizes {entry['sizes']}: {1e3 * entry['seconds_per_sample']:.3f} ms/sample "

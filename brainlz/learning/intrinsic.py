@@ -328,6 +328,8 @@ class IntrinsicSpace:
                     raise ParameterError(f"{layer_name}.{name}", model.params[name].bounds,
                                          "cannot be optimised: its bounds are a single value")
                 key = f"{layer_name}.{name}" if f"{layer_name}.{name}" in bounds else name
+                if name in bounds:
+                    used.add(name)  # a generic box counts as used even where a layer's own box overrides it
                 if key in bounds:
                     used.add(key)
                     low, high = _user_box(f"bounds.{key}", bounds[key], model.params[name], low, high,
@@ -402,8 +404,10 @@ class IntrinsicSpace:
         return out
 
     def _repair(self, sets):
+        """Move values that violate a model constraint just inside it, within their block's box."""
         from ..network import _CONSTRAINT, _OPS
 
+        boxes = {(b.layer, b.name): (b.low, b.high) for b in self.blocks}
         for layer_name, chosen in sets.items():
             layer = self.spec.layer(layer_name)
             model = layer.neuron_model
@@ -419,10 +423,13 @@ class IntrinsicSpace:
                 sign = 1.0 if op in ("<", "<=") else -1.0
                 if left in chosen:
                     low, high = (float(v) for v in model.params[left].bounds)
-                    chosen[left] = np.where(bad, np.clip(rv - sign * _REPAIR * (high - low), low, high), lv)
+                    box_low, box_high = boxes.get((layer_name, left), (low, high))
+                    chosen[left] = np.where(bad, np.clip(rv - sign * _REPAIR * (high - low), box_low, box_high), lv)
                 else:
                     low, high = (float(v) for v in model.params[right].bounds)
-                    chosen[right] = np.where(bad, np.clip(lv + sign * _REPAIR * (high - low), low, high), rv)
+                    box_low, box_high = boxes.get((layer_name, right), (low, high))
+                    chosen[right] = np.where(bad, np.clip(lv + sign * _REPAIR * (high - low), box_low, box_high),
+                                             rv)
 
     def parameter_sets(self, u) -> list:
         """The candidates ``u [P, d]`` as parameter sets ``{layer: {name: Quantity [n_neurons]}}``."""
@@ -816,9 +823,10 @@ def optimize_intrinsic(objective, x0, bounds=None, *, method: str = "spsa", step
                        max_step=None) -> OptimizeResult:
     r"""Minimise ``objective`` over a box by projected gradient descent in normalised coordinates.
 
-    The optimiser works on ``u = (x - low) / (high - low)`` in ``[0, 1]^d`` (for intrinsic parameters: the bounds
-    of :attr:`brainlz.models.Param.bounds`, see :class:`IntrinsicSpace`); ``step_size`` and ``perturbation`` are in
-    these units (fractions of the bound width), and ``u`` is projected onto ``[0, 1]^d`` after each step.
+    The optimiser works on ``u = (x - low) / (high - low)`` in ``[0, 1]^d`` (``bounds``; for intrinsic parameters
+    the objective usually takes ``u`` itself and :class:`IntrinsicSpace` maps it to the parameters, linearly or
+    logarithmically); ``step_size`` and ``perturbation`` are in these units, and ``u`` is projected onto
+    ``[0, 1]^d`` after each step.
 
     Parameters
     ----------
@@ -1186,8 +1194,8 @@ class ValidationObjective:
 
 def validation_objective(spec, train_set, validation_set, *, layers=None, parameters=None, per_neuron=False,
                          backend: str = "standalone", backend_options=None, include_counts: bool = False,
-                         classifier=None, C: float = 1.0, seed: int = 0,
-                         pad_population: bool = True) -> ValidationObjective:
+                         classifier=None, C: float = 1.0, seed: int = 0, pad_population: bool = True,
+                         bounds=None, scale: str = "auto") -> ValidationObjective:
     """The validation log-loss of the LZC readout as an objective of the normalised intrinsic vector.
 
     Parameters
@@ -1195,7 +1203,7 @@ def validation_objective(spec, train_set, validation_set, *, layers=None, parame
     spec : NetworkSpec
     train_set, validation_set : SpikeDataset or (spiketrains, labels)
         The readout is fitted on ``train_set`` and scored on ``validation_set`` (``dt`` must equal ``spec.dt``).
-    layers, parameters, per_neuron
+    layers, parameters, per_neuron, bounds, scale
         The parameter vector (see :class:`IntrinsicSpace`).
     backend, backend_options
         Simulation backend and its options (see :func:`simulate_parameter_sets`).
@@ -1217,7 +1225,7 @@ def validation_objective(spec, train_set, validation_set, *, layers=None, parame
         Callable ``objective(U [P, d]) -> log-loss [P]``; its ``space`` maps vectors to parameters and ``x0`` is
         the spec's point.
     """
-    space = IntrinsicSpace(spec, layers, parameters, per_neuron)
+    space = IntrinsicSpace(spec, layers, parameters, per_neuron, bounds, scale)
     return ValidationObjective(spec, train_set, validation_set, space=space, backend=backend,
                                backend_options=backend_options, include_counts=include_counts,
                                classifier=classifier, C=C, seed=seed, pad_population=pad_population)
@@ -1227,8 +1235,10 @@ class TwinObjective:
     """Count loss of the surrogate twin and its BPTT gradient with respect to the normalised intrinsic vector.
 
     ``objective(U [P, d]) -> loss [P]`` and ``objective.value_and_gradient(U) -> (loss [P], gradient [P, d])``
-    (gradients in normalised coordinates: ``dL/du = dL/dp * (high - low)``, summed over the neurons of a layer
-    for shared entries).  Each candidate is one forward (and backward) pass of the twin on all samples.
+    (gradients in normalised coordinates: ``dL/du = dL/dp * dp/du``, with ``dp/du = high - low`` in linear and
+    ``p * ln(high / low)`` in log coordinates (0 where a constraint repair moved the value), summed over the
+    neurons of a layer for shared entries).  Each candidate is one forward (and backward) pass of the twin on all
+    samples.
 
     Parameters
     ----------
@@ -1303,7 +1313,7 @@ class TwinObjective:
         values = np.empty(U.shape[0])
         grads = np.empty(U.shape)
         accuracy = []
-        for p, sets in enumerate(self.space.values(U)):
+        for p, (row, sets) in enumerate(zip(U, self.space.values(U))):
             self._set(sets)
             result = self.net.forward(self.x, mode=self.mode, keep_tape=True)
             value, grad_inputs, predictions = self.net.loss(result, self.labels, self.n_classes, kind=self.loss_kind,
@@ -1312,12 +1322,17 @@ class TwinObjective:
             del result
             values[p] = value
             accuracy.append(float(np.mean(predictions == self.labels)))
-            out = []
+            out, offset = [], 0
             for b in self.space.blocks:
                 k = self.spec.layer_names.index(b.layer)
-                dp = np.asarray(g["params"][k][b.name], dtype=float) * b.derivative(np.asarray(sets[b.layer][b.name],
-                                                                                                dtype=float))
+                n_neurons = self.spec.layer(b.layer).n_neurons
+                mapped = np.broadcast_to(b.value(row[offset:offset + b.size]), (n_neurons,))
+                used = np.asarray(sets[b.layer][b.name], dtype=float)
+                # dp/du of the map; 0 where a constraint repair replaced the mapped value (p no longer follows u)
+                slope = np.where(np.isclose(used, mapped, rtol=1e-12, atol=0.0), b.derivative(mapped), 0.0)
+                dp = np.asarray(g["params"][k][b.name], dtype=float) * slope
                 out.append(dp if b.size > 1 else np.array([dp.sum()]))
+                offset += b.size
             grads[p] = np.concatenate(out)
         self.n_calls += 1
         self.last = {"loss": values.tolist(), "accuracy": accuracy}
@@ -1352,12 +1367,15 @@ class TwinObjective:
         return new
 
 
-def twin_objective(spec, data, *, layers=None, parameters=None, per_neuron=False, **options) -> TwinObjective:
-    """A :class:`TwinObjective` on the parameter vector ``IntrinsicSpace(spec, layers, parameters, per_neuron)``."""
-    return TwinObjective(spec, data, space=IntrinsicSpace(spec, layers, parameters, per_neuron), **options)
+def twin_objective(spec, data, *, layers=None, parameters=None, per_neuron=False, bounds=None, scale: str = "auto",
+                   **options) -> TwinObjective:
+    """A :class:`TwinObjective` on ``IntrinsicSpace(spec, layers, parameters, per_neuron, bounds, scale)``."""
+    return TwinObjective(spec, data, space=IntrinsicSpace(spec, layers, parameters, per_neuron, bounds, scale),
+                         **options)
 
 
-def twin_gradient(spec, data, x=None, *, layers=None, parameters=None, per_neuron=False, **options) -> tuple:
+def twin_gradient(spec, data, x=None, *, layers=None, parameters=None, per_neuron=False, bounds=None,
+                  scale: str = "auto", **options) -> tuple:
     """BPTT gradient of the twin's count loss with respect to the normalised intrinsic vector.
 
     Parameters
@@ -1366,7 +1384,7 @@ def twin_gradient(spec, data, x=None, *, layers=None, parameters=None, per_neuro
     data : SpikeDataset or (spiketrains, labels)
     x : array [d], optional
         Normalised point (default the spec's own point).
-    layers, parameters, per_neuron
+    layers, parameters, per_neuron, bounds, scale
         The parameter vector (see :class:`IntrinsicSpace`).
     **options
         Of :class:`TwinObjective` (``mode``, ``loss``, ``count_scale``, ``n_classes``, surrogate options).
@@ -1375,11 +1393,12 @@ def twin_gradient(spec, data, x=None, *, layers=None, parameters=None, per_neuro
     -------
     loss : float
     gradient : ndarray [d]
-        ``dloss/du`` (per unit of bound width).
+        ``dloss/du`` (normalised coordinates of the space: linear or logarithmic per parameter).
     space : IntrinsicSpace
         The map between the vector and the parameters.
     """
-    objective = twin_objective(spec, data, layers=layers, parameters=parameters, per_neuron=per_neuron, **options)
+    objective = twin_objective(spec, data, layers=layers, parameters=parameters, per_neuron=per_neuron,
+                               bounds=bounds, scale=scale, **options)
     u = objective.x0 if x is None else x
     values, grads = objective.value_and_gradient(u)
     return float(values[0]), grads[0], objective.space

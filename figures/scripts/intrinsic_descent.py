@@ -2,7 +2,8 @@
 
 A small LIF network (6 inputs, 4 hidden, 3 output neurons, rate task, 8 samples of 60 ms, t_ref = 0 so the loss
 is smooth) with the threshold step replaced by the smooth surrogate step: the twin's count loss as a function of
-the shared per-layer tau_m, V_th, V_reset and R (8 numbers in [0, 1], each in units of its bound width).  L, the
+the shared per-layer tau_m, V_th, V_reset and R (8 numbers in [0, 1], each in units of its bound width: linear
+coordinates, ``scale="linear"``; the outer loop's default maps tau_m and R logarithmically).  L, the
 Lipschitz constant of the gradient, is estimated at the start from finite differences of the BPTT gradient
 (brainlz.learning.intrinsic.estimate_lipschitz).  Projected gradient descent with steps 0.5/L and 0.9/L decreases
 the objective at every step (the guarantee for an L-smooth function); larger steps are shown for contrast.
@@ -38,7 +39,7 @@ def run(steps: int, seed: int = 0) -> dict:
     for layer in spec.layer_names:
         spec = spec.with_params(layer, t_ref=0 * ms)
     data = make_task("rate", n_samples=8, n_channels=6, n_bins=60, difficulty=0.3, seed=seed)
-    space = IntrinsicSpace(spec, parameters=("tau_m", "V_th", "V_reset", "R"))
+    space = IntrinsicSpace(spec, parameters=("tau_m", "V_th", "V_reset", "R"), scale="linear")
     objective = TwinObjective(spec, data, space=space, mode="smooth", count_scale=1.0, slope=0.5)
     u0 = objective.x0
     L = estimate_lipschitz(None, u0, gradient=objective.value_and_gradient, radius=1e-3)
