@@ -775,7 +775,7 @@ def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend
     grid learn their weights from the same samples.  Without it the learnable arm keeps the weights of the
     selected point, learned on the inner part only (75 % of the samples).
     """
-    from .learning.intrinsic import _inner, train_with_intrinsic
+    from .learning.intrinsic import train_with_intrinsic
     from .readout import split_indices
 
     unknown = set(intrinsic) - set(INTRINSIC_OPTIONS)
@@ -793,17 +793,16 @@ def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend
         options["callback"] = _outer_step_reporter(report, options.get("outer_steps", 5))
     new_spec, history = train_with_intrinsic(
         spec, train_set.subset(inner_idx), train_set.subset(val_idx), rule=rule, rule_options=inner, seed=seed,
-        backend=objective_backend, backend_options=dict(backend_options or {}), **options)
+        backend=objective_backend, backend_options=dict(backend_options or {}),
+        refit_set=train_set if refit else None, **options)
     if report is not None:
         final = history.get("final") or {}
         report(f"intrinsic final point: objective {final.get('objective', float('nan')):.4f}; selected point "
                f"{history['selected']} (0 = the starting parameters)")
     summary = {"rule": rule, "intrinsic": history, "validation_fraction": fraction, "refit": bool(refit)}
     if refit:
-        selected = new_spec.with_weights(spec.weights)
-        new_spec, summary["refit_inner"] = _inner(rule, selected, train_set.spiketrains, train_set.labels, inner,
-                                                  seed)
-        summary["refit_samples"] = int(train_set.n_samples)
+        summary["refit_inner"] = history["refit"]["inner"]
+        summary["refit_samples"] = history["refit"]["n_samples"]
         if report is not None:
             report(f"weights relearned for the selected parameters on all {train_set.n_samples} training samples")
     return new_spec, _jsonable(summary)

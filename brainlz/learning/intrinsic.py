@@ -1449,7 +1449,7 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
                          objective: str = "validation", backend: str = "standalone", backend_options=None,
                          objective_options=None, final_inner: bool = True, stability=None, progress=None,
                          restart_inner: bool = True, select: str = "accuracy", bounds=None,
-                         max_step="perturbation", scale: str = "auto") -> tuple:
+                         max_step="perturbation", scale: str = "auto", refit_set=None) -> tuple:
     """Alternate inner weight learning with outer steps on the intrinsic parameters.
 
     Outer step ``k``: (1) train the weights with ``rule`` on ``train_set`` (the current intrinsic parameters
@@ -1507,6 +1507,11 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
         Further keyword arguments of the objective class.
     final_inner : bool
         Retrain the weights once more after the last outer step.
+    refit_set : SpikeDataset or (spiketrains, labels), optional
+        After the selection, learn the weights once more, from the starting weights and with ``seed``, for the
+        selected parameters on this set (typically the training and validation samples together: the treatment a
+        tuned baseline gives its chosen settings).  Default: keep the selected point's weights (learned on
+        ``train_set``).  Recorded as ``history["refit"]`` (inner summary, ``n_samples``).
     progress : callable, optional
         ``progress(done, outer_steps)`` after every outer step.
     restart_inner : bool
@@ -1556,6 +1561,7 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
     if objective_options is not None and not isinstance(objective_options, dict):
         raise ParameterError("objective_options", objective_options, "expected a dict")
     x_train, y_train = _dataset(train_set, spec, "train_set")
+    refit_data = None if refit_set is None else _dataset(refit_set, spec, "refit_set")
     _dataset(validation_set, spec, "validation_set")
     space = IntrinsicSpace(spec, layers, parameters, per_neuron, bounds, scale)
     if objective == "validation":
@@ -1622,6 +1628,9 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
         keys = [((-accuracy if by_accuracy else 0.0), value, k) for k, (value, accuracy, _) in enumerate(visited)]
         chosen = min(keys)[2]
     spec = visited[chosen][2]
+    if refit_data is not None:
+        spec, refit_inner = _inner(rule, spec.with_weights(start_weights), *refit_data, options, seed)
+        history["refit"] = {"inner": refit_inner, "n_samples": int(len(refit_data[1]))}
     history["selected"] = chosen
     history["selected_by"] = "accuracy" if by_accuracy else ("objective" if select != "last" else "last")
     history["selected_objective"] = float(visited[chosen][0])
