@@ -11,6 +11,12 @@ SHA-256 of its ``network.npz`` must equal the one the benchmark recorded, so a r
 of the network it replaced) and the synaptic energy per inference of the learnable network against the same-size
 ANN (nJ).
 
+Below it, once a (rule, model) has paired differences on at least two tasks, a second table pools them over the
+tasks: the average of the per-task mean differences, each task counting once, with a Welch-Satterthwaite interval
+(:func:`brainlz.metrics.stratified_mean_ci`; tasks with fewer than two pairs are left out), over all tasks and over
+the tasks other than the regular one (on which the outer loop was revised), and a count of the per-task intervals
+that exclude 0, against the number expected by chance.
+
 Usage::
 
     python benchmarks/grid_table.py [--summary results/paper_grid/summary.json]
@@ -29,10 +35,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
 TASKS = ("rate", "burst", "regular", "digits")
 RULES = {"surrogate": "surrogate", "stdp": "STDP", "tempotron": "tempotron"}
 MODELS = {"lif": "LIF", "meta_neuron": "meta-neuron"}
 BEGIN, END = "<!-- paper-grid-table -->", "<!-- /paper-grid-table -->"
+SHAPING_TASK = "regular"  # the task on which the outer loop's settings were revised (README)
+POOLED_HEADER = ("| rule | model | learnable − fixed, pooled over tasks (pp, 95 % CI) | the same without the "
+                 "regular task | per task (pp) |\n|---|---|---|---|---|\n")
 HEADER = ("| task | rule | model | fixed & tuned | learnable | learnable − fixed (pp, 95 % CI) | latency (ms) | "
           "energy SNN / ANN (nJ) |\n|---|---|---|---|---|---|---|---|\n")
 
@@ -108,10 +119,52 @@ def table(summary: dict, latency: dict | None, networks: dict) -> str:
     return HEADER + "".join(line + "\n" for line in lines)
 
 
+def _pooled_cell(pairs: dict, tasks: list, rule: str, model: str, confidence: float) -> str:
+    from brainlz.metrics import stratified_mean_ci
+
+    if len(tasks) < 2:
+        return "–"
+    groups = [pairs[(t, rule, model)]["differences_pp"] for t in tasks]
+    mean, low, high, _ = stratified_mean_ci(groups, confidence)
+    return f"{mean:+.1f} ({low:+.1f} to {high:+.1f}, {len(tasks)} tasks)"
+
+
+def pooled(summary: dict) -> str:
+    """The paired differences of each (rule, model) pooled over its tasks, and how many per-task intervals
+    exclude 0; empty while no (rule, model) has at least two pairs on each of two tasks.
+
+    A second column leaves out the regular task (:data:`SHAPING_TASK`), on which the outer loop's settings were
+    revised: pooled over the other tasks, run with the settings frozen, it is the confirmatory estimate.
+    """
+    pairs = {tuple(p["labels"][a] for a in ("task", "rule", "model")): p for p in summary["paired_differences"]}
+    confidence = summary["confidence"]
+    lines = []
+    for rule in RULES:
+        for model in MODELS:
+            tasks = [t for t in TASKS if (t, rule, model) in pairs and pairs[(t, rule, model)]["n_pairs"] >= 2]
+            if len(tasks) < 2:
+                continue
+            per_task = ", ".join(f"{t} {pairs[(t, rule, model)]['difference_pp']:+.1f}" for t in tasks)
+            lines.append(f"| {RULES[rule]} | {MODELS[model]} | {_pooled_cell(pairs, tasks, rule, model, confidence)} "
+                         f"| {_pooled_cell(pairs, [t for t in tasks if t != SHAPING_TASK], rule, model, confidence)} "
+                         f"| {per_task} |")
+    if not lines:
+        return ""
+    intervals = [p["difference_ci95_pp"] for p in summary["paired_differences"] if p["difference_ci95_pp"]]
+    above = sum(low > 0 for low, _ in intervals)
+    below = sum(high < 0 for _, high in intervals)
+    level = round(100 * confidence)
+    return (POOLED_HEADER + "".join(line + "\n" for line in lines)
+            + f"\nOf the {len(intervals)} per-task intervals of learnable − fixed above, {above} lie above 0 and "
+            f"{below} below; with {level} % intervals and no true difference anywhere, about "
+            f"{(1 - confidence) * len(intervals):.1f} would exclude 0 by chance.\n")
+
+
 def section(summary: dict, latency: dict | None, networks: dict) -> str:
-    """What goes between the README's markers: the count of finished cells and :func:`table`."""
+    """What goes between the README's markers: the count of finished cells, :func:`table` and :func:`pooled`."""
+    pooled_text = pooled(summary)
     return (f"Cells finished: {summary['n_finished']} of the {summary['n_cells']} cells of the grid.\n\n"
-            + table(summary, latency, networks))
+            + table(summary, latency, networks) + (f"\n{pooled_text}" if pooled_text else ""))
 
 
 def replace_between_markers(text: str, new_table: str, where: str) -> str:

@@ -9,6 +9,8 @@ Three intervals cover what a brainlz run reports:
   Student-t interval.
 * :func:`paired_difference_ci` -- the mean difference between two methods evaluated on the same seeds,
   with the Student-t interval of the paired differences.
+* :func:`stratified_mean_ci` -- the average over several strata (e.g. tasks) of per-stratum means (e.g. of
+  paired differences over seeds), with a Welch-Satterthwaite t-interval: one effect pooled over tasks.
 
 Operation counts and an energy estimate for the SNN-vs-ANN comparison:
 
@@ -31,7 +33,7 @@ from scipy import stats
 
 from .errors import ParameterError
 
-__all__ = ["accuracy_ci", "mean_ci", "paired_difference_ci", "ENERGY_PER_OPERATION", "synaptic_operations",
+__all__ = ["accuracy_ci", "mean_ci", "paired_difference_ci", "stratified_mean_ci", "ENERGY_PER_OPERATION", "synaptic_operations",
            "dense_macs", "energy_per_inference"]
 
 
@@ -233,6 +235,56 @@ ENERGY_PER_OPERATION = {
             "source": "multiply-accumulate (MAC) = 32-bit float multiply + add: 3.7 pJ + 0.9 pJ = 4.6 pJ; "
                       + _HOROWITZ},
 }
+
+
+def stratified_mean_ci(groups, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    r"""The unweighted average of per-stratum means, with a Welch-Satterthwaite t-interval.
+
+    For strata :math:`k = 1..K` (e.g. the grid's tasks) with values :math:`x_{k1}..x_{kn_k}` (e.g. the paired
+    differences learnable - fixed of the seeds), the estimate is :math:`\hat\mu = \frac1K\sum_k \bar x_k`, each
+    stratum counting once whatever its number of values. Its variance is estimated by
+    :math:`\hat V = \frac1{K^2}\sum_k s_k^2/n_k` (:math:`s_k` the stratum's sample standard deviation, ``ddof=1``),
+    and the interval is :math:`\hat\mu \pm t_\nu \sqrt{\hat V}` with the Welch-Satterthwaite degrees of freedom
+    :math:`\nu = \hat V^2 / \sum_k \frac{(s_k^2/(K^2 n_k))^2}{n_k - 1}`.
+
+    The strata are taken as fixed (the interval is about these strata, not about a population of strata that
+    they were drawn from): the between-strata spread of the means does not widen it, and a stratum with a
+    large effect can carry the average. Within a stratum, values are assumed independent and roughly normal,
+    as in :func:`mean_ci`; with one stratum the result is :func:`mean_ci`'s. If every stratum has zero
+    spread the interval has zero width.
+
+    Parameters
+    ----------
+    groups : sequence of array_like of float
+        At least one stratum; each a 1-D sequence of at least 2 finite values.
+    confidence : float, optional
+        Two-sided confidence level in (0, 1). Default 0.95.
+
+    Returns
+    -------
+    mean, low, high, dof : float
+        The average of the stratum means, the interval bounds and the degrees of freedom (``inf`` when every
+        stratum has zero spread).
+
+    Raises
+    ------
+    ParameterError
+        If ``groups`` is empty or not a sequence, a stratum is malformed (see :func:`mean_ci`), or
+        ``confidence`` is not strictly between 0 and 1.
+    """
+    conf = _check_confidence(confidence)
+    if isinstance(groups, (str, bytes)) or not hasattr(groups, "__len__") or len(groups) == 0:
+        raise ParameterError("groups", groups, "must be a non-empty sequence of strata (1-D sequences of numbers)")
+    arrays = [_check_values(f"groups[{k}]", group) for k, group in enumerate(groups)]
+    n_strata = len(arrays)
+    mean = float(np.mean([float(np.mean(arr)) for arr in arrays]))
+    parts = np.array([float(np.var(arr, ddof=1)) / arr.size / n_strata ** 2 for arr in arrays])
+    variance = float(np.sum(parts))
+    if variance == 0.0:
+        return mean, mean, mean, math.inf
+    dof = variance ** 2 / float(np.sum(parts ** 2 / (np.array([arr.size for arr in arrays]) - 1)))
+    half = float(stats.t.ppf(0.5 + 0.5 * conf, df=dof)) * math.sqrt(variance)
+    return mean, mean - half, mean + half, dof
 
 
 def _projection_names(spec) -> list:

@@ -10,7 +10,7 @@ from scipy import stats
 
 from brainlz.errors import ParameterError
 from brainlz.metrics import (ENERGY_PER_OPERATION, accuracy_ci, dense_macs, energy_per_inference, mean_ci,
-                             paired_difference_ci, synaptic_operations)
+                             paired_difference_ci, stratified_mean_ci, synaptic_operations)
 
 
 def wilson_closed_form(k, n, confidence):
@@ -123,6 +123,45 @@ def test_paired_difference_ci_matches_ttest_rel():
     assert high == pytest.approx(ci.high, abs=1e-12)
     # sign convention: a - b
     assert paired_difference_ci(b, a, 0.9) == pytest.approx((-diff, -high, -low), abs=1e-12)
+
+
+def test_stratified_mean_ci_against_welch_and_mean_ci():
+    """Two strata x, -y: half of Welch's two-sample interval for mean(x) - mean(y) (scipy, equal_var=False);
+    one stratum: mean_ci."""
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(1.0, 0.5, size=5), rng.normal(0.2, 2.0, size=7)
+    mean, low, high, dof = stratified_mean_ci([x, -y], 0.9)
+    welch = stats.ttest_ind(x, y, equal_var=False)
+    ci = welch.confidence_interval(confidence_level=0.9)
+    assert mean == pytest.approx((x.mean() - y.mean()) / 2, abs=1e-12)
+    assert (low, high) == pytest.approx((ci.low / 2, ci.high / 2), abs=1e-12)
+    assert dof == pytest.approx(welch.df, rel=1e-12)
+    assert stratified_mean_ci([x])[:3] == pytest.approx(mean_ci(x), abs=1e-12)
+    assert stratified_mean_ci([x])[3] == pytest.approx(4.0)
+    assert stratified_mean_ci([[1.0, 1.0], [3.0, 3.0, 3.0]]) == (2.0, 2.0, 2.0, float("inf"))
+
+
+def test_stratified_mean_ci_coverage():
+    """Monte Carlo: four strata of 5 normal values with different means and spreads; the 95 % interval
+    holds the true average of the stratum means in about 95 % of 4000 repetitions."""
+    rng = np.random.default_rng(11)
+    means, spreads = np.array([0.0, 5.0, -2.0, 1.0]), np.array([0.5, 3.0, 1.0, 8.0])
+    truth = means.mean()
+    hits = 0
+    for _ in range(4000):
+        groups = [rng.normal(m, s, size=5) for m, s in zip(means, spreads)]
+        _, low, high, _ = stratified_mean_ci(groups)
+        hits += low <= truth <= high
+    assert 0.935 <= hits / 4000 <= 0.965
+
+
+def test_stratified_mean_ci_errors():
+    with pytest.raises(ParameterError, match="groups"):
+        stratified_mean_ci([])
+    with pytest.raises(ParameterError, match=r"groups\[1\]"):
+        stratified_mean_ci([[1.0, 2.0], [3.0]])
+    with pytest.raises(ParameterError, match="confidence"):
+        stratified_mean_ci([[1.0, 2.0]], 1.5)
 
 
 def test_paired_is_narrower_than_unpaired_for_correlated_seeds():

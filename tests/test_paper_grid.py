@@ -128,6 +128,48 @@ def _check_readme_table(summary):
         "intro\n<!-- paper-grid-table -->\nnew\n<!-- /paper-grid-table -->\nafter\n")
 
 
+def test_grid_table_pools_paired_differences_over_tasks():
+    """The pooled table: average of the per-task mean differences with Welch's interval (two tasks: half of
+    scipy's two-sample Welch interval of regular vs the negated digits), the column without the regular task,
+    and the count of per-task intervals that exclude 0."""
+    from scipy import stats
+
+    spec = importlib.util.spec_from_file_location("grid_table", GRID_FILE.parents[1] / "benchmarks" / "grid_table.py")
+    grid_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grid_table)
+
+    def pair(task, rule, differences):
+        ci = stats.ttest_1samp(differences, 0.0).confidence_interval(0.95) if len(differences) > 1 else None
+        return {"labels": {"task": task, "rule": rule, "model": "lif"}, "n_pairs": len(differences),
+                "differences_pp": differences, "difference_pp": float(np.mean(differences)),
+                "difference_ci95_pp": [ci.low, ci.high] if len(differences) > 1 else None}
+
+    regular, digits, rate = [9.0, 5.0, 15.0, 10.0, 6.0], [10.0, -5.0, 20.0, 15.0, 10.0], [1.0, 2.0, 3.0]
+    summary = {"confidence": 0.95, "paired_differences": [
+        pair("regular", "stdp", regular), pair("digits", "stdp", digits),
+        pair("regular", "tempotron", regular), pair("digits", "tempotron", digits), pair("rate", "tempotron", rate),
+        pair("rate", "surrogate", [-4.0, -5.0, -6.0]), pair("digits", "surrogate", [0.0])]}
+    lines = grid_table.pooled(summary).splitlines()
+    assert lines[0].startswith("| rule | model | learnable − fixed, pooled over tasks")
+    rows = {tuple(c.strip() for c in line.strip("|").split("|"))[:2]: [c.strip() for c in line.strip("|").split("|")]
+            for line in lines[2:] if line.startswith("| ")}
+    assert set(rows) == {("STDP", "LIF"), ("tempotron", "LIF")}  # surrogate: one task with two pairs or more
+    welch = stats.ttest_ind(regular, [-d for d in digits], equal_var=False).confidence_interval(0.95)
+    mean = (np.mean(regular) + np.mean(digits)) / 2
+    assert rows[("STDP", "LIF")][2] == f"{mean:+.1f} ({welch.low / 2:+.1f} to {welch.high / 2:+.1f}, 2 tasks)"
+    assert rows[("STDP", "LIF")][3] == "–"
+    assert rows[("STDP", "LIF")][4] == "regular +9.0, digits +10.0"
+    assert rows[("tempotron", "LIF")][2].endswith(", 3 tasks)")
+    welch = stats.ttest_ind(rate, [-d for d in digits], equal_var=False).confidence_interval(0.95)
+    mean = (np.mean(rate) + np.mean(digits)) / 2
+    assert rows[("tempotron", "LIF")][3] == f"{mean:+.1f} ({welch.low / 2:+.1f} to {welch.high / 2:+.1f}, 2 tasks)"
+    # regular (twice) lies above 0 and surrogate's rate below (-5 +- 2.5); tempotron's rate (2 +- 2.5) and digits
+    # include 0; surrogate's digits (one pair) has no interval
+    assert lines[-1] == ("Of the 6 per-task intervals of learnable − fixed above, 2 lie above 0 and 1 below; with 95 % "
+                         "intervals and no true difference anywhere, about 0.3 would exclude 0 by chance.")
+    assert grid_table.pooled({"confidence": 0.95, "paired_differences": summary["paired_differences"][:1]}) == ""
+
+
 def test_readme_grid_table_is_made_from_the_kept_record():
     """The kept summary.json summarises exactly the kept cells, and README.md's grid table is what
     benchmarks/grid_table.py makes of it."""
