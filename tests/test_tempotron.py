@@ -156,6 +156,34 @@ def test_standalone_reruns_without_rebuilding_and_matches_runtime(standalone_dir
     np.testing.assert_allclose(p_standalone["t_max"], p_runtime["t_max"], atol=1e-12)
 
 
+def test_table_capacity_is_the_smallest_power_of_two_rung():
+    """Brute force: the smallest of 16, 32, 64, ... that holds the busiest input's spikes (at least one row)."""
+    rungs = [T.CAPACITY_STEP * 2 ** j for j in range(12)]
+    for max_count in range(0, 3000, 7):
+        assert T.table_capacity(max_count) == min(r for r in rungs if r >= max(max_count, 1)), max_count
+
+
+def test_standalone_reuses_its_program_when_input_activity_changes(standalone_dir):
+    """Thinned inputs (another busiest-input count on the same rung of the capacity ladder) rerun the program
+    compiled for the full ones, and still match the runtime device."""
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 24, 100)) < 0.05          # Poisson-like, ~200 spikes per input over the 40 trials
+    y = rng.integers(0, 2, size=40)
+    thinned = x & (rng.random(x.shape) < 0.8)
+    busiest = [int(a.sum(axis=(0, 2)).max()) for a in (x, thinned)]  # spikes per input over the epoch's trials
+    assert busiest[0] != busiest[1] and T.table_capacity(busiest[0]) == T.table_capacity(busiest[1])
+    kwargs = dict(n_classes=2, epochs=1, seed=4, params=TempotronParams(learning_rate=0.05),
+                  stop_when_perfect=False, evaluate_final=False)
+    T.train_tempotron(x, y, backend="standalone", directory=standalone_dir, **kwargs)
+    before = T.build_count()
+    w_standalone, h_standalone = T.train_tempotron(thinned, y, backend="standalone", directory=standalone_dir,
+                                                   **kwargs)
+    assert h_standalone["builds"] == 0 and T.build_count() == before
+    w_runtime, h_runtime = T.train_tempotron(thinned, y, backend="runtime", target="numpy", **kwargs)
+    assert h_standalone["errors"] == h_runtime["errors"]
+    np.testing.assert_allclose(w_standalone, w_runtime, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("gap, momentum", [(0 * ms, 0.0), (4 * ms, 0.6)])
 def test_genn_design_learns_what_the_cpu_design_learns(gap, momentum):
     """The GeNN design (one summed input, the running maximum as an Euler step, a boundary catch-up; see

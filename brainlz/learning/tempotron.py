@@ -100,7 +100,11 @@ Backends
 ``backend="standalone"`` compiles one ``cpp_standalone`` program per problem *shape* (numbers of inputs, outputs
 and trials, trial length, ``dt``, input-table capacity, what is recorded) and reruns it for every further epoch,
 evaluation pass and call with new weights, labels, inputs (a spike table read through a 2-D ``TimedArray``),
-learning rate or kernel constants through ``run_args`` — :func:`build_count` counts the compilations.  The two
+learning rate or kernel constants through ``run_args`` — :func:`build_count` counts the compilations.  The
+input table's capacity (spikes of the busiest input in one epoch) is rounded up to a power of two times 16
+(:func:`table_capacity`), so that inputs whose activity changes, such as a hidden layer whose intrinsic parameters
+an outer loop is moving, reuse one program; the unused rows are never read, so the capacity does not change the
+result.  The two
 backends give the same decisions, ``tmax`` and weights (to floating-point rounding) for the same seed.
 It uses its own ``CPPStandaloneDevice`` instance, so it never disturbs the runtime device or the programs of
 :mod:`brainlz.backends.standalone`.
@@ -127,13 +131,24 @@ from ..network import check_spiketrains, run_network
 
 __all__ = ["TempotronParams", "kernel_constants", "psp_kernel", "train_tempotron", "predict_tempotron",
            "capacity_patterns", "tempotron_capacity", "train_output_layer", "lif_weight_scale", "build_count",
-           "default_directory", "genn_design", "collect_arrays", "BACKENDS", "TARGETS", "GENN_TARGETS",
-           "TempotronError"]
+           "default_directory", "genn_design", "collect_arrays", "table_capacity", "BACKENDS", "TARGETS",
+           "GENN_TARGETS", "TempotronError"]
 
 BACKENDS = ("runtime", "standalone", "genn")
 TARGETS = ("numpy", "cython")
 GENN_TARGETS = ("gpu", "cpu")
 CAPACITY_STEP = 16
+
+
+def table_capacity(max_count: int) -> int:
+    """Rows of the standalone program's input table for an epoch whose busiest input fires ``max_count`` times.
+
+    The smallest ``CAPACITY_STEP * 2**j`` (``j >= 0``) that holds ``max_count`` spikes: the capacity is compiled
+    into the program, and a ladder of powers of two keeps the number of distinct programs logarithmic in the
+    input activity (at most twice the rows needed; the table costs memory and file size, not simulation time).
+    """
+    blocks = max(-(-int(max_count) // CAPACITY_STEP), 1)
+    return CAPACITY_STEP * (1 << (blocks - 1).bit_length())
 
 
 class TempotronError(BrainlzError):
@@ -661,7 +676,7 @@ def _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weig
     n_trials = labels_pm.shape[0]
     neurons_idx, steps = _epoch_inputs(trials, setup)
     counts = np.bincount(neurons_idx, minlength=setup.total_inputs)
-    capacity = int(np.ceil(max(int(counts.max()) if counts.size else 0, 1) / CAPACITY_STEP) * CAPACITY_STEP)
+    capacity = table_capacity(int(counts.max()) if counts.size else 0)
     key = (setup.n_inputs, setup.n_out, setup.n_blocks, n_trials, setup.n_bins, setup.period_steps, setup.dt,
            capacity, bool(record_weights))
     from ..backends import standalone as sa
