@@ -534,3 +534,49 @@ def test_protocol_with_learning_writes_initial_network_and_parameter_figure(tmp_
                              progress=False)
     assert (unchanged.directory / "network_initial.npz").is_file()
     assert not (unchanged.directory / "figures" / "parameter_distributions.png").exists()
+
+
+def test_paper_grid_forest_plot_shows_the_summary_differences(tmp_path):
+    """figures/scripts/paper_grid.py: per-task paired differences with their intervals as in the summary, the
+    pooled rows as brainlz.metrics.stratified_mean_ci of the tasks (and of the tasks other than regular), one
+    error bar per row at that position, and the PNG written."""
+    import importlib.util
+    import json
+
+    from brainlz.metrics import stratified_mean_ci
+
+    script = Path(__file__).resolve().parents[1] / "figures" / "scripts" / "paper_grid.py"
+    spec = importlib.util.spec_from_file_location("paper_grid_figure", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def pair(task, differences, interval):
+        return {"labels": {"task": task, "rule": "stdp", "model": "lif"}, "n_pairs": len(differences),
+                "differences_pp": differences, "difference_pp": float(np.mean(differences)),
+                "difference_ci95_pp": interval}
+
+    regular, digits, rate = [9.0, 5.0, 15.0], [10.0, -5.0, 20.0, 15.0], [1.0, 2.0, 4.0]
+    summary = {"confidence": 0.95, "n_finished": 20, "n_cells": 240, "paired_differences": [
+        pair("regular", regular, [1.0, 18.0]), pair("digits", digits, [-9.0, 29.0]), pair("rate", rate, [-2.0, 6.0]),
+        pair("burst", [3.0], None)]}
+    rows = module.forest_rows(summary, "stdp", "lif")
+    assert [r[0] for r in rows] == ["rate (3 seeds)", "regular (3 seeds)", "digits (4 seeds)", "pooled (3 tasks)",
+                                    "pooled without regular (2 tasks)"]  # burst: one pair, no interval
+    assert rows[1][1:] == (pytest.approx(29 / 3), 1.0, 18.0, "task")
+    assert rows[3][1:4] == pytest.approx(stratified_mean_ci([rate, regular, digits])[:3])
+    assert rows[4][1:4] == pytest.approx(stratified_mean_ci([rate, digits])[:3])
+    assert module.forest_rows(summary, "stdp", "meta_neuron") == []
+    fig = module.make_figure(summary)
+    ax = fig.axes[1]  # row LIF, column STDP
+    assert ax.get_title(loc="left") == "STDP, LIF"
+    assert [t.get_text() for t in ax.get_yticklabels()] == [r[0] for r in rows]
+    bars = [c for c in ax.containers]
+    assert len(bars) == len(rows)
+    for y, (bar, (_, mean, low, high, _)) in enumerate(zip(bars, rows)):
+        (x_data,), (y_data,) = bar.lines[0].get_data()
+        assert (x_data, y_data) == (pytest.approx(mean), y)
+        segment = bar.lines[2][0].get_segments()[0]
+        assert segment[:, 0] == pytest.approx([low, high])
+    out = F.save_figure(fig, tmp_path / "grid.png")
+    assert imread(out).shape[1] == 2200
+    assert json.dumps(summary)  # the figure did not modify the summary

@@ -53,17 +53,17 @@ def run(steps: int, seed: int = 0) -> dict:
 
 
 def make_figure(result: dict) -> Figure:
-    style()
-    fig = Figure(figsize=(6.4, 4.0))
-    ax = fig.add_subplot(1, 1, 1)
-    for fraction, run_ in result["runs"].items():
-        label = f"step {fraction:g}/L" + (" (monotone)" if run_["monotone"] else " (not monotone)")
-        ax.plot(np.arange(len(run_["objective"])), run_["objective"], marker="o", markersize=3, label=label)
-    ax.set_xlabel("outer step")
-    ax.set_ylabel("smoothed twin count loss (nats)")
-    ax.set_title(f"Descent check: L = {result['lipschitz']:.3g} (normalised units), "
-                 f"{len(result['names'])} shared parameters", fontsize=10)
-    ax.legend(frameon=False, fontsize=8)
+    with style():  # brainlz's figure style applies to what is drawn inside the block
+        fig = Figure(figsize=(6.4, 4.0))
+        ax = fig.add_subplot(1, 1, 1)
+        for fraction, run_ in result["runs"].items():
+            label = f"step {fraction:g}/L" + (" (monotone)" if run_["monotone"] else " (not monotone)")
+            ax.plot(np.arange(len(run_["objective"])), run_["objective"], marker="o", markersize=3, label=label)
+        ax.set_xlabel("outer step")
+        ax.set_ylabel("smoothed twin count loss (nats)")
+        ax.set_title(f"Descent check: L = {result['lipschitz']:.3g} (normalised units), "
+                     f"{len(result['names'])} shared parameters", fontsize=10)
+        ax.legend(frameon=False, fontsize=8)
     return fig
 
 

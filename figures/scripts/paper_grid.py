@@ -1,0 +1,105 @@
+"""Render figures/paper_grid_differences.png: the paper grid's paired differences learnable - fixed, as a forest plot.
+
+One panel per rule (columns: surrogate BP, STDP, tempotron) and neuron model (rows: LIF, meta-neuron).  In each,
+one line per task with at least two finished pairs: the mean paired difference of LZC-readout test accuracy
+(learnable intrinsic parameters minus fixed and tuned, percentage points, over the seeds) with its 95 %
+t-interval; under them the difference pooled over the tasks (each task counting once, Welch-Satterthwaite
+interval, :func:`brainlz.metrics.stratified_mean_ci`) and pooled over the tasks other than the regular one, on
+which the outer loop's settings were revised (the confirmatory estimate).  The dashed line marks the paper's
+largest gain for the model (+13.5 pp LIF, +8.5 pp meta-neuron), the solid one no difference.
+
+Reads ``results/paper_grid/summary.json`` (the record kept in git, or a run of ``brainlz run
+protocols/paper_grid.py``).
+
+Usage: ``python figures/scripts/paper_grid.py [--summary results/paper_grid/summary.json] [--out
+figures/paper_grid_differences.png]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from brainlz.figures import save_figure, style  # noqa: E402
+from brainlz.metrics import stratified_mean_ci  # noqa: E402
+
+TASKS = ("rate", "burst", "regular", "digits")
+SHAPING_TASK = "regular"
+RULES = {"surrogate": "surrogate BP", "stdp": "STDP", "tempotron": "tempotron"}
+MODELS = {"lif": "LIF", "meta_neuron": "meta-neuron"}
+PAPER_GAIN_PP = {"lif": 13.5, "meta_neuron": 8.5}  # the abstract's "up to" gains
+
+
+def forest_rows(summary: dict, rule: str, model: str) -> list:
+    """``[(label, mean, low, high, kind)]`` of one panel, top to bottom: every task with at least two pairs
+    (``kind="task"``), then the pooled estimates (``"pooled"``) when at least two tasks (resp. two tasks other than
+    the regular one) have them."""
+    pairs = {p["labels"]["task"]: p for p in summary["paired_differences"]
+             if p["labels"]["rule"] == rule and p["labels"]["model"] == model and p["n_pairs"] >= 2}
+    tasks = [t for t in TASKS if t in pairs]
+    rows = []
+    for task in tasks:
+        low, high = pairs[task]["difference_ci95_pp"]
+        rows.append((f"{task} ({pairs[task]['n_pairs']} seeds)", pairs[task]["difference_pp"], low, high, "task"))
+    for label, chosen in (("pooled", tasks), (f"pooled without {SHAPING_TASK}", [t for t in tasks
+                                                                                 if t != SHAPING_TASK])):
+        if len(chosen) >= 2:
+            mean, low, high, _ = stratified_mean_ci([pairs[t]["differences_pp"] for t in chosen],
+                                                    summary["confidence"])
+            rows.append((f"{label} ({len(chosen)} tasks)", mean, low, high, "pooled"))
+    return rows
+
+
+def make_figure(summary: dict) -> Figure:
+    with style():
+        fig = Figure(figsize=(11.0, 6.0), layout="constrained")
+        axes = fig.subplots(len(MODELS), len(RULES), sharex=True, squeeze=False)
+        for r, model in enumerate(MODELS):
+            for c, rule in enumerate(RULES):
+                ax = axes[r][c]
+                rows = forest_rows(summary, rule, model)
+                for y, (label, mean, low, high, kind) in enumerate(rows):
+                    colour = "black" if kind == "pooled" else "tab:blue"
+                    ax.errorbar([mean], [y], xerr=[[mean - low], [high - mean]], fmt="D" if kind == "pooled" else "o",
+                                color=colour, capsize=3, markersize=5)
+                ax.axvline(0.0, color="0.3", linewidth=0.8)
+                ax.axvline(PAPER_GAIN_PP[model], color="tab:red", linestyle="--", linewidth=0.8,
+                           label=f"paper: up to +{PAPER_GAIN_PP[model]} pp")
+                ax.set_yticks(range(len(rows)), [row[0] for row in rows])
+                ax.set_ylim(len(rows) - 0.5 if rows else 0.5, -0.5)
+                ax.set_title(f"{RULES[rule]}, {MODELS[model]}")
+                if not rows:
+                    ax.text(0.5, 0.5, "no task with 2 finished pairs yet", transform=ax.transAxes, ha="center",
+                            va="center", color="0.4")
+                if r == len(MODELS) - 1:
+                    ax.set_xlabel("learnable − fixed & tuned (pp, 95 % CI)")
+                if c == len(RULES) - 1:
+                    ax.legend(loc="lower right", fontsize="small")
+        fig.suptitle(f"Paper grid: LZC-readout test accuracy, learnable − fixed intrinsic parameters "
+                     f"({summary['n_finished']} of {summary['n_cells']} cells)")
+    return fig
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summary", default=str(ROOT / "results" / "paper_grid" / "summary.json"))
+    parser.add_argument("--out", default=str(ROOT / "figures" / "paper_grid_differences.png"))
+    args = parser.parse_args(argv)
+    summary_path = Path(args.summary)
+    if not summary_path.is_file():
+        raise SystemExit(f"--summary: no file {summary_path} (run the grid: brainlz run protocols/paper_grid.py)")
+    path = save_figure(make_figure(json.loads(summary_path.read_text())), args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
