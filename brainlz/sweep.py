@@ -47,6 +47,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -754,7 +755,8 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
     sweep_file : path, optional
         The file the sweep came from (recorded as each cell's ``protocol_file``).
     progress : bool
-        Print a line per cell and the simulation progress bar on stderr.
+        Print a line per cell (from the second on, with the cells still to run and the time they would take at
+        the pace of the finished ones) and the simulation progress bar on stderr.
     figures : bool
         Render each cell's figures.
     only : dict or iterable of str, optional
@@ -766,7 +768,8 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
         programs in ``<cache>/sweep-workers/<k>`` (``<cache>`` is ``$BRAINLZ_CACHE`` or ``~/.cache/brainlz``):
         two processes must not rerun one compiled program at the same time, its results are files in the project
         directory.  A cell's result does not depend on the process that ran it (its seeds are the cell's).
-        Progress is one line per finished cell; the summary is rewritten after each, as with one worker.  If a
+        Progress is one line per finished cell (its time, the cells still to finish and the time left at the
+        pace so far); the summary is rewritten after each, as with one worker.  If a
         cell fails (or its process dies), no further cell starts, the running ones finish, and the first error is
         raised; Ctrl+C stops the running cells at once and removes what they had begun to write.
 
@@ -811,15 +814,27 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
                             workers=min(int(workers), len(todo)))
         summary, table = _write_summary(sweep, out)
         return SweepResult(root, summary, table, ran, skipped)
+    started = time.perf_counter()
     for k, cell in enumerate(todo, start=1):
         if progress:
-            sys.stderr.write(f"sweep {sweep.name}: cell {k}/{len(todo)} {cell.id}\n")
+            left = _time_left(time.perf_counter() - started, k - 1, len(todo) - k + 1)
+            sys.stderr.write(f"sweep {sweep.name}: cell {k}/{len(todo)} {cell.id}{left}\n")
             sys.stderr.flush()
         run_protocol(cell.protocol, protocol_file=sweep_file, progress=progress, figures=figures,
                      directory=cells_dir / cell.id)
         ran.append(cell.id)
         summary, table = _write_summary(sweep, out)
     return SweepResult(root, summary, table, ran, skipped)
+
+
+def _time_left(elapsed: float, finished: int, remaining: int) -> str:
+    """``"; 3 to go, about 12 min left at this pace"``: the remaining cells at the pace of the finished ones
+    (wall-clock seconds per finished cell, so parallel workers count); ``""`` before the first or after the last."""
+    if finished < 1 or remaining < 1:
+        return ""
+    minutes = elapsed / finished * remaining / 60.0
+    pace = f"about {minutes:.0f} min" if minutes < 90 else f"about {minutes / 60.0:.1f} h"
+    return f"; {remaining} to go, {pace} left at this pace"
 
 
 def _cell_process(job, cache: str, connection):
@@ -910,6 +925,7 @@ def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progr
                 cells_dir / cell.id) for cell in todo]
     running = {}  # slot -> (process, connection, cell id)
     ran, error = [], None
+    started = time.perf_counter()
     if progress:
         sys.stderr.write(f"sweep {sweep.name}: {len(todo)} cells on {workers} worker processes\n")
         sys.stderr.flush()
@@ -957,8 +973,9 @@ def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progr
                     ran.append(cell_id)
                     _write_summary(sweep, out)
                     if progress:
+                        left = _time_left(time.perf_counter() - started, len(ran), len(pending) + len(running))
                         sys.stderr.write(f"sweep {sweep.name}: cell {len(ran)}/{len(todo)} {cell_id} done in "
-                                         f"{value:.0f} s\n")
+                                         f"{value:.0f} s{left}\n")
                         sys.stderr.flush()
                 if pending:
                     start(slot)

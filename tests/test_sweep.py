@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import textwrap
 from pathlib import Path
 
@@ -403,7 +404,18 @@ def test_workers_run_the_cells_in_other_processes_with_the_same_results(tmp_path
     assert two.summary["rows"] == one.summary["rows"] and two.summary["n_finished"] == 2
     err = capsys.readouterr().err
     assert "2 cells on 2 worker processes" in err and err.count(" done in ") == 2
+    # the first cell to finish tells how many are left and a time at the pace so far; the last one does not
+    assert re.search(r"cell 1/2 \S+ done in \d+ s; 1 to go, about \d+ min left at this pace\n", err)
+    assert re.search(r"cell 2/2 \S+ done in \d+ s\n", err)
     assert run_sweep(sweep, tmp_path / "two", progress=False, workers=2).skipped == ids
+
+
+def test_time_left_is_the_pace_of_the_finished_cells():
+    from brainlz.sweep import _time_left
+
+    assert _time_left(600.0, 2, 3) == "; 3 to go, about 15 min left at this pace"
+    assert _time_left(3600.0, 2, 10) == "; 10 to go, about 5.0 h left at this pace"
+    assert _time_left(10.0, 0, 3) == "" and _time_left(10.0, 3, 0) == ""
 
 
 def test_each_worker_slot_compiles_into_its_own_standalone_cache(tmp_path, monkeypatch):
