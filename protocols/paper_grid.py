@@ -21,8 +21,8 @@ with the weights beats tuning only network size and learning rate, by up to 13.5
 
 The summary gives the LZC-readout test accuracy (mean and 95 % interval over seeds), the paired difference
 learnable - fixed_tuned per cell, the simulation time per sample and the synaptic energy per inference against a
-same-size ANN.  240 cells: 9-10 hours on two cores with ``brainlz run protocols/paper_grid.py --workers 2``
-(two cells at a time).  Interrupted, the same command resumes without redoing finished cells; the record of the
+same-size ANN.  240 cells: about 6 hours on two cores with ``brainlz run protocols/paper_grid.py --workers 2``
+(two cells at a time; the regular and digits tasks took 3.2 and 2.7 cell-hours).  Interrupted, the same command resumes without redoing finished cells; the record of the
 finished cells is kept in git (``results/paper_grid/``, see the README).  ``make_sweep(...)`` builds reduced
 grids from the same definition (the test suite runs one).
 """
