@@ -560,8 +560,8 @@ def test_paper_grid_forest_plot_shows_the_summary_differences(tmp_path):
         pair("regular", regular, [1.0, 18.0]), pair("digits", digits, [-9.0, 29.0]), pair("rate", rate, [-2.0, 6.0]),
         pair("burst", [3.0], None)]}
     rows = module.forest_rows(summary, "stdp", "lif")
-    assert [r[0] for r in rows] == ["rate (3 seeds)", "regular (3 seeds)", "digits (4 seeds)", "pooled (3 tasks)",
-                                    "pooled without regular (2 tasks)"]  # burst: one pair, no interval
+    assert [r[0] for r in rows] == ["rate (3)", "regular (3)", "digits (4)", "pooled (3 tasks)",
+                                    "pooled w/o regular (2 tasks)"]  # burst: one pair, no interval
     assert rows[1][1:] == (pytest.approx(29 / 3), 1.0, 18.0, "task")
     assert rows[3][1:4] == pytest.approx(stratified_mean_ci([rate, regular, digits])[:3])
     assert rows[4][1:4] == pytest.approx(stratified_mean_ci([rate, digits])[:3])
