@@ -1,6 +1,6 @@
 """Accuracy and effect sizes with confidence intervals.
 
-Three intervals cover what a brainlz run reports:
+Four intervals cover what a brainlz run reports:
 
 * :func:`accuracy_ci` -- the accuracy of one classifier on one test set, with the Wilson score
   interval for a binomial proportion (good coverage for small test sets and for accuracies near 0 or 1,
@@ -33,8 +33,8 @@ from scipy import stats
 
 from .errors import ParameterError
 
-__all__ = ["accuracy_ci", "mean_ci", "paired_difference_ci", "stratified_mean_ci", "ENERGY_PER_OPERATION", "synaptic_operations",
-           "dense_macs", "energy_per_inference"]
+__all__ = ["accuracy_ci", "mean_ci", "paired_difference_ci", "stratified_mean_ci", "ENERGY_PER_OPERATION",
+           "synaptic_operations", "dense_macs", "energy_per_inference"]
 
 
 def _check_confidence(confidence) -> float:
