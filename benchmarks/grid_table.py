@@ -119,13 +119,32 @@ def table(summary: dict, latency: dict | None, networks: dict) -> str:
     return HEADER + "".join(line + "\n" for line in lines)
 
 
-def _pooled_cell(pairs: dict, tasks: list, rule: str, model: str, confidence: float) -> str:
+def paired_tasks(summary: dict, rule: str, model: str) -> dict:
+    """{task: paired-difference entry of the summary} of one rule and model, for the tasks (in :data:`TASKS`
+    order) with at least two pairs, i.e. with an interval."""
+    pairs = {p["labels"]["task"]: p for p in summary["paired_differences"]
+             if p["labels"]["rule"] == rule and p["labels"]["model"] == model and p["n_pairs"] >= 2}
+    return {task: pairs[task] for task in TASKS if task in pairs}
+
+
+def pooled_estimate(summary: dict, rule: str, model: str, exclude=()):
+    """``(mean, low, high, tasks)``: the paired differences of one rule and model pooled over the tasks of
+    :func:`paired_tasks` not in ``exclude`` (:func:`brainlz.metrics.stratified_mean_ci`); None with fewer than
+    two such tasks."""
     from brainlz.metrics import stratified_mean_ci
 
+    pairs = paired_tasks(summary, rule, model)
+    tasks = [task for task in pairs if task not in exclude]
     if len(tasks) < 2:
+        return None
+    mean, low, high, _ = stratified_mean_ci([pairs[t]["differences_pp"] for t in tasks], summary["confidence"])
+    return mean, low, high, tasks
+
+
+def _pooled_cell(estimate) -> str:
+    if estimate is None:
         return "–"
-    groups = [pairs[(t, rule, model)]["differences_pp"] for t in tasks]
-    mean, low, high, _ = stratified_mean_ci(groups, confidence)
+    mean, low, high, tasks = estimate
     return f"{mean:+.1f} ({low:+.1f} to {high:+.1f}, {len(tasks)} tasks)"
 
 
@@ -136,17 +155,16 @@ def pooled(summary: dict) -> str:
     A second column leaves out the regular task (:data:`SHAPING_TASK`), on which the outer loop's settings were
     revised: pooled over the other tasks, run with the settings frozen, it is the confirmatory estimate.
     """
-    pairs = {tuple(p["labels"][a] for a in ("task", "rule", "model")): p for p in summary["paired_differences"]}
     confidence = summary["confidence"]
     lines = []
     for rule in RULES:
         for model in MODELS:
-            tasks = [t for t in TASKS if (t, rule, model) in pairs and pairs[(t, rule, model)]["n_pairs"] >= 2]
-            if len(tasks) < 2:
+            pairs = paired_tasks(summary, rule, model)
+            if len(pairs) < 2:
                 continue
-            per_task = ", ".join(f"{t} {pairs[(t, rule, model)]['difference_pp']:+.1f}" for t in tasks)
-            lines.append(f"| {RULES[rule]} | {MODELS[model]} | {_pooled_cell(pairs, tasks, rule, model, confidence)} "
-                         f"| {_pooled_cell(pairs, [t for t in tasks if t != SHAPING_TASK], rule, model, confidence)} "
+            per_task = ", ".join(f"{t} {pair['difference_pp']:+.1f}" for t, pair in pairs.items())
+            lines.append(f"| {RULES[rule]} | {MODELS[model]} | {_pooled_cell(pooled_estimate(summary, rule, model))} "
+                         f"| {_pooled_cell(pooled_estimate(summary, rule, model, exclude=(SHAPING_TASK,)))} "
                          f"| {per_task} |")
     if not lines:
         return ""

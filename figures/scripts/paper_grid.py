@@ -28,32 +28,27 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.grid_table import MODELS, SHAPING_TASK, paired_tasks, pooled_estimate  # noqa: E402
 from brainlz.figures import save_figure, style  # noqa: E402
-from brainlz.metrics import stratified_mean_ci  # noqa: E402
 
-TASKS = ("rate", "burst", "regular", "digits")
-SHAPING_TASK = "regular"
 RULES = {"surrogate": "surrogate BP", "stdp": "STDP", "tempotron": "tempotron"}
-MODELS = {"lif": "LIF", "meta_neuron": "meta-neuron"}
 PAPER_GAIN_PP = {"lif": 13.5, "meta_neuron": 8.5}  # the abstract's "up to" gains
 
 
 def forest_rows(summary: dict, rule: str, model: str) -> list:
     """``[(label, mean, low, high, kind)]`` of one panel, top to bottom: every task with at least two pairs
     (``kind="task"``), then the pooled estimates (``"pooled"``) when at least two tasks (resp. two tasks other than
-    the regular one) have them."""
-    pairs = {p["labels"]["task"]: p for p in summary["paired_differences"]
-             if p["labels"]["rule"] == rule and p["labels"]["model"] == model and p["n_pairs"] >= 2}
-    tasks = [t for t in TASKS if t in pairs]
+    the regular one) have them (``benchmarks/grid_table.py``, as in the README)."""
+    pairs = paired_tasks(summary, rule, model)
     rows = []
-    for task in tasks:
-        low, high = pairs[task]["difference_ci95_pp"]
-        rows.append((f"{task} ({pairs[task]['n_pairs']})", pairs[task]["difference_pp"], low, high, "task"))
-    for label, chosen in (("pooled", tasks), (f"pooled w/o {SHAPING_TASK}", [t for t in tasks if t != SHAPING_TASK])):
-        if len(chosen) >= 2:
-            mean, low, high, _ = stratified_mean_ci([pairs[t]["differences_pp"] for t in chosen],
-                                                    summary["confidence"])
-            rows.append((f"{label} ({len(chosen)} tasks)", mean, low, high, "pooled"))
+    for task, pair in pairs.items():
+        low, high = pair["difference_ci95_pp"]
+        rows.append((f"{task} ({pair['n_pairs']})", pair["difference_pp"], low, high, "task"))
+    for label, exclude in (("pooled", ()), (f"pooled w/o {SHAPING_TASK}", (SHAPING_TASK,))):
+        estimate = pooled_estimate(summary, rule, model, exclude)
+        if estimate is not None:
+            mean, low, high, tasks = estimate
+            rows.append((f"{label} ({len(tasks)} tasks)", mean, low, high, "pooled"))
     return rows
 
 
