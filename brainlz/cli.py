@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("protocol", help="path of a file defining PROTOCOL = Protocol(...) or SWEEP = Sweep(...)")
     run.add_argument("--out", default="results", help="results root directory (default: results)")
     run.add_argument("--seed", type=int, default=None, help="override the protocol's master seed (not for sweeps)")
-    run.add_argument("--backend", default=None, help="override the backend (runtime, standalone)")
+    run.add_argument("--backend", default=None, help="override the backend (runtime, standalone, genn, cuda); "
+                     "backend options the new backend does not take are dropped, with a note")
     run.add_argument("--workers", type=int, default=1,
                      help="sweeps only: cells run at once, each in its own process (default 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,18 +55,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_out(out: str) -> None:
+    """Refuse an ``--out`` that cannot take results before anything runs (not after the whole computation)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from .errors import ParameterError
+
+    path = Path(out)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError("--out", out, f"{str(existing)!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError("--out", out, f"{str(existing)!r} is not writable")
+    if existing == path:
+        try:
+            tempfile.TemporaryFile(dir=path).close()
+        except OSError as exc:
+            raise ParameterError("--out", out, f"cannot write there ({exc.strerror})") from None
+
+
+def _dropped_note(backend: str, dropped: dict) -> None:
+    if dropped:
+        options = ", ".join(f"{key}={value!r}" for key, value in dropped.items())
+        print(f"brainlz: --backend {backend}: not using backend_options {options} (not options of {backend!r})",
+              file=sys.stderr)
+
+
 def _run(args) -> int:
     from .errors import ParameterError
     from .protocol import run_protocol
     from .sweep import Sweep, load_experiment, run_sweep
 
+    if args.seed is not None and args.seed < 0:
+        raise ParameterError("--seed", args.seed, "expected a whole number >= 0")
+    if args.workers < 1:
+        raise ParameterError("--workers", args.workers, "a positive whole number")
+    _check_out(args.out)
     experiment = load_experiment(args.protocol)
     if isinstance(experiment, Sweep):
         if args.seed is not None:
             raise ParameterError("--seed", args.seed, f"cannot override the seeds of sweep {experiment.name!r}; "
                                                       "they are its 'seed' axis")
         if args.backend is not None:
-            experiment = experiment.with_base(backend=args.backend)
+            base, dropped = experiment.base.on_backend(args.backend)
+            experiment = experiment.with_base(backend=base.backend, backend_options=base.backend_options)
+            _dropped_note(args.backend, dropped)
         result = run_sweep(experiment, args.out, sweep_file=args.protocol, progress=not args.quiet,
                            figures=not args.no_figures, workers=args.workers)
         print(result.table, end="")
@@ -76,13 +114,11 @@ def _run(args) -> int:
         raise ParameterError("--workers", args.workers, f"{args.protocol} defines a single protocol, not a sweep; "
                                                         "workers run the cells of a sweep")
     protocol = experiment
-    changes = {}
     if args.seed is not None:
-        changes["seed"] = args.seed
+        protocol = protocol.replace(seed=args.seed)
     if args.backend is not None:
-        changes["backend"] = args.backend
-    if changes:
-        protocol = protocol.replace(**changes)
+        protocol, dropped = protocol.on_backend(args.backend)
+        _dropped_note(args.backend, dropped)
     result = run_protocol(protocol, args.out, protocol_file=args.protocol, progress=not args.quiet,
                           figures=not args.no_figures)
     print(result.table, end="")

@@ -31,8 +31,8 @@ from . import invariants
 from .errors import DataError, ParameterError
 from .models import NeuronModel, load_model
 
-__all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor", "reset_code",
-           "check_spiketrains", "check_copy_params", "run_network"]
+__all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor", "brian_array",
+           "reset_code", "check_spiketrains", "check_copy_params", "run_network"]
 
 _CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|<|>=|>)\s*(\w+)\s*$")
 _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
@@ -690,6 +690,17 @@ def _unit_name(unit) -> str:
     if dims.is_dimensionless:
         return "1"
     return repr(get_unit(dims))
+
+
+def brian_array(values, dtype=None) -> np.ndarray:
+    """A numpy copy of an array read from a Brian2 object (a monitor's ``t_[:]``, a group's ``v_[:]``).
+
+    Brian2 >= 2.10 keeps dynamic arrays (monitors, synapses) in C++ and returns zero-copy views of that memory
+    that do not keep their owner alive: a view kept after its ``Network`` or monitor is garbage collected reads
+    freed memory (garbage in the first elements; brainlz's membrane trace on Brian2 2.10/2.11 had it).  Every
+    value that outlives the Brian2 object it came from goes through here.
+    """
+    return np.array(values, dtype=dtype, copy=True)
 
 
 def rasters_from_monitor(indices: np.ndarray, times: np.ndarray, n_samples: int, n_neurons: int, n_bins: int,

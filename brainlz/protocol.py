@@ -173,10 +173,11 @@ class Protocol:
         for name in ("task_options", "model_options", "backend_options", "learning"):
             if not isinstance(getattr(self, name), dict):
                 raise ParameterError(f"protocol.{name}", getattr(self, name), "expected a dict")
-        from .backends import BACKENDS
+        from .backends import BACKENDS, check_backend_options
 
         if self.backend not in BACKENDS:
             raise ParameterError("protocol.backend", self.backend, f"expected one of {BACKENDS}")
+        check_backend_options(self.backend, self.backend_options, "protocol.backend_options")
         from .data import TASKS
 
         if self.task not in TASKS:
@@ -185,6 +186,21 @@ class Protocol:
     def replace(self, **changes) -> "Protocol":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def on_backend(self, backend: str) -> tuple:
+        """``(protocol, dropped)``: this protocol on another backend, keeping the backend options it takes.
+
+        ``dropped`` holds the options of ``backend_options`` that ``backend`` does not take (e.g. the runtime's
+        ``target`` when moving to ``standalone``); the command line's ``--backend`` says which it dropped.
+        """
+        from .backends import BACKENDS, backend_option_names
+
+        if backend not in BACKENDS:
+            raise ParameterError("--backend", backend, f"unknown backend; known backends: {', '.join(BACKENDS)}")
+        accepted = backend_option_names(backend)
+        kept = {k: v for k, v in self.backend_options.items() if k in accepted}
+        dropped = {k: v for k, v in self.backend_options.items() if k not in accepted}
+        return self.replace(backend=backend, backend_options=kept), dropped
 
     def to_dict(self) -> dict:
         """JSON-serialisable view (quantities as strings)."""

@@ -40,6 +40,28 @@ def test_lif_psp_matches_closed_form():
     assert not res.output.any()
 
 
+@pytest.mark.parametrize("target", ["numpy", "cython"])
+def test_trace_outlives_its_network(rng, target):
+    """The trace is brainlz's own copy: it stays right after Brian2 has freed the monitor it came from.
+
+    Brian2 >= 2.10 returns monitor arrays as views of C++ memory that is freed with the monitor; a view kept past
+    the network read garbage in its first elements (the quickstart's membrane-trace figure then failed with
+    ``trace.t: expected ... increasing times``).  Allocating after a collection reuses the freed memory.
+    """
+    import gc
+
+    spec = _spec("lif", scale=3.0)
+    x = _inputs(rng, 3, 12, 400, p=0.05)
+    res = runtime.simulate(spec, x, target=target, trace=("output", 1, 2))
+    gc.collect()
+    churn = [np.full(400, 7.0) for _ in range(2000)]  # reuse the freed blocks
+    np.testing.assert_array_equal(res.trace["t"], np.arange(400) * float(spec.dt))
+    again = runtime.simulate(spec, x[1:2], target=target, trace=("output", 0, 2))
+    assert np.ptp(again.trace["v"]) > 1e-3  # the membrane moves: a trace that differs is visible
+    np.testing.assert_array_equal(res.trace["v"], again.trace["v"])
+    assert churn[0][0] == 7.0
+
+
 def test_lif_matches_numpy_reference(rng):
     spec = _spec("lif")
     x = _inputs(rng, 8, 12, 300)

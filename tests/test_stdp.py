@@ -74,7 +74,7 @@ def run_pairs(rule, delta_ms, w0, dt=0.1 * ms, t_pre=100 * ms, post_first=True):
                                  post_first=post_first)
         syn.w = w0
         Network(pre, post, syn).run(float(t_pre) * second + 4 * max(rule.tau_plus, rule.tau_minus), namespace={})
-        return np.asarray(syn.w_[:], dtype=float)
+        return np.array(syn.w_[:], dtype=float)  # a copy: Brian2 >= 2.10 frees the view with syn
     finally:
         prefs.codegen.target = old
 
@@ -122,7 +122,7 @@ def test_pathway_order_does_not_change_additive_learning():
             syn.w = 10 * nA
             monitor = SpikeMonitor(post)
             Network(pre, post, syn, monitor).run(600 * ms, namespace={})
-            results[post_first] = (np.asarray(syn.w_[:]), np.asarray(monitor.t_[:]))
+            results[post_first] = (np.array(syn.w_[:]), np.array(monitor.t_[:]))  # copies (Brian2 >= 2.10)
     finally:
         prefs.codegen.target = old
     post_steps = np.rint(results[True][1] / 1e-3).astype(int)

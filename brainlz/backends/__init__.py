@@ -15,12 +15,17 @@ backend        what it is
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from ..errors import ParameterError
 
-__all__ = ["BACKENDS", "simulate", "get_backend"]
+__all__ = ["BACKENDS", "simulate", "get_backend", "backend_option_names", "check_backend_options"]
 
 BACKENDS = ("runtime", "standalone", "genn", "cuda")
+
+# Keyword arguments of ``simulate`` that the caller sets per call (a protocol: from its own fields), never
+# through a protocol's ``backend_options``.
+PER_CALL_OPTIONS = ("batch_size", "record_hidden", "trace", "seed", "progress", "copy_params")
 
 
 def get_backend(name: str):
@@ -33,3 +38,18 @@ def get_backend(name: str):
 def simulate(spec, spiketrains, backend: str = "runtime", **options):
     """Simulate ``spec`` on ``spiketrains`` with the named backend (see the backend modules for options)."""
     return get_backend(backend).simulate(spec, spiketrains, **options)
+
+
+def backend_option_names(name: str) -> tuple:
+    """The options a protocol's ``backend_options`` may give backend ``name`` (its ``simulate`` keywords)."""
+    parameters = inspect.signature(get_backend(name).simulate).parameters.values()
+    return tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in PER_CALL_OPTIONS)
+
+
+def check_backend_options(name: str, options: dict, field: str = "backend_options") -> None:
+    """Refuse, in one line naming ``field`` and the option, an option that backend ``name`` does not take."""
+    accepted = backend_option_names(name)
+    for key in options:
+        if key not in accepted:
+            raise ParameterError(f"{field}.{key}", options[key],
+                                 f"not an option of the {name!r} backend; its options: {', '.join(accepted)}")

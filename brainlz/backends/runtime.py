@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ..errors import ParameterError
-from ..network import (NetworkSpec, build, check_copy_params, check_spiketrains, rasters_from_monitor,
+from ..network import (NetworkSpec, brian_array, build, check_copy_params, check_spiketrains, rasters_from_monitor,
                        run_network)
 from .base import SimulationResult, batches, validate_trace
 
@@ -94,9 +94,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
                                                           spec.layer(name).n_neurons, n_bins, float(spec.dt)))
             if net.trace_monitor is not None:
                 trace_data = {"layer": trace[0], "sample": trace[1], "neuron": trace[2],
-                              "t": np.asarray(net.trace_monitor.t_[:])}
+                              "t": brian_array(net.trace_monitor.t_[:])}
                 for variable in net.trace_monitor.record_variables:
-                    trace_data[variable] = np.asarray(getattr(net.trace_monitor, variable + "_")[0])
+                    trace_data[variable] = brian_array(getattr(net.trace_monitor, variable + "_")[0])
             if progress is not None:
                 progress(stop, n_samples)
     finally:

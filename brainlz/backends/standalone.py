@@ -47,8 +47,8 @@ import numpy as np
 from brian2 import Quantity
 
 from ..errors import BrainlzError, ParameterError
-from ..network import (NetworkSpec, build, check_copy_params, check_spiketrains, rasters_from_monitor, spike_counts,
-                       spike_table)
+from ..network import (NetworkSpec, brian_array, build, check_copy_params, check_spiketrains, rasters_from_monitor,
+                       spike_counts, spike_table)
 from .base import SimulationResult, batches, validate_trace
 
 __all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory", "get_program",
@@ -508,9 +508,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
                 rasters[name][[0, trace[1] - start]] = rasters[name][[trace[1] - start, 0]]
             # the traced sample is sample 0: copy 0 during the first period
             trace_data = {"layer": trace[0], "sample": trace[1], "neuron": trace[2],
-                          "t": np.asarray(net.trace_monitor.t_[:n_bins])}
+                          "t": brian_array(net.trace_monitor.t_[:n_bins])}
             for variable in net.trace_monitor.record_variables:
-                trace_data[variable] = np.asarray(getattr(net.trace_monitor, variable + "_")[0][:n_bins])
+                trace_data[variable] = brian_array(getattr(net.trace_monitor, variable + "_")[0][:n_bins])
 
     for first in range(0, len(chunks), processes):
         group = chunks[first:first + processes]

@@ -242,7 +242,7 @@ def _user_box(field, box, param, low, high, start, per_neuron):
 
 
 class IntrinsicSpace:
-    """The map between a normalised vector ``u`` in ``[0, 1]^d`` and the intrinsic parameters of a network.
+    r"""The map between a normalised vector ``u`` in ``[0, 1]^d`` and the intrinsic parameters of a network.
 
     Parameters
     ----------

@@ -102,8 +102,8 @@ from brian2 import Hz, Quantity, get_dimensions, have_same_dimensions, ms, secon
 from ..data import SpikeDataset, poisson_spikes
 from ..errors import DataError, ParameterError
 from ..models import NeuronModel
-from ..network import (LayerSpec, NetworkSpec, _evaluate_initial, _unit_name, check_spiketrains, reset_code,
-                       run_network, spike_table)
+from ..network import (LayerSpec, NetworkSpec, _evaluate_initial, _unit_name, brian_array, check_spiketrains,
+                       reset_code, run_network, spike_table)
 
 __all__ = ["STDPRule", "STDPHistory", "SongAbbottResult", "stdp_synapse_code", "stdp_synapses", "train_stdp",
            "song_abbott_experiment", "song_default_w_max", "weight_statistics", "NEAR", "MODES", "SONG_2000",
@@ -509,7 +509,7 @@ def _initial_values(net: _TrainingNet, layer: LayerSpec, weights: np.ndarray, ru
 def _read_weights(net: _TrainingNet) -> np.ndarray:
     """The weight matrix ``[n_inputs, n_neurons]`` (SI floats) after a run, placed by each synapse's (i, j)."""
     syn = net.synapses
-    i, j, w = np.asarray(syn.i[:]), np.asarray(syn.j[:]), np.asarray(syn.w_[:], dtype=float)
+    i, j, w = brian_array(syn.i[:]), brian_array(syn.j[:]), brian_array(syn.w_[:], dtype=float)
     matrix = np.full((net.n_inputs, net.layer.n_neurons), np.nan)
     matrix[i, j] = w
     if w.size != matrix.size or np.isnan(matrix).any():
@@ -560,7 +560,7 @@ def _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between
         brian2.seed(int(seed))
         run_network(net.objects, n_steps * dt)
         trained = _read_weights(net)
-        spikes = (np.asarray(net.monitor.i[:]).copy(), np.asarray(net.monitor.t_[:]).copy())
+        spikes = (brian_array(net.monitor.i[:]), brian_array(net.monitor.t_[:]))
     finally:
         prefs.codegen.target = old_target
     return trained, spikes, 1
@@ -599,7 +599,7 @@ def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, betw
         raise sa.StandaloneError("stdp: the compiled program ordered its synapses differently from the weights "
                                  "it was given")
     trained = _read_weights(net)
-    spikes = (np.asarray(net.monitor.i[:]).copy(), np.asarray(net.monitor.t_[:]).copy())
+    spikes = (brian_array(net.monitor.i[:]), brian_array(net.monitor.t_[:]))
     return trained, spikes, builds
 
 

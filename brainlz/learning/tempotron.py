@@ -127,7 +127,7 @@ import numpy as np
 from brian2 import Quantity, have_same_dimensions, ms, second
 
 from ..errors import BrainlzError, DataError, ParameterError
-from ..network import check_spiketrains, run_network
+from ..network import brian_array, check_spiketrains, run_network
 
 __all__ = ["TempotronParams", "kernel_constants", "psp_kernel", "train_tempotron", "predict_tempotron",
            "capacity_patterns", "tempotron_capacity", "train_output_layer", "lif_weight_scale", "build_count",
@@ -561,7 +561,9 @@ def _create(setup: _Setup, n_trials: int, *, spikes=None, capacity=None, record_
     neurons = NeuronGroup(setup.total_out, _NEURON_EQUATIONS, threshold="V > theta and fired < 0.5",
                           reset="fired = 1", method="exact", dt=dt, name="tempotrons*",
                           namespace={"trial_labels": label_table})
-    neurons.run_regularly(_TRACK_MAX, dt=dt, when="before_thresholds", name="tempotron_track_max*")
+    # A clock of its own, as Brian2 <= 2.9 made for run_regularly(dt=dt); Brian2 >= 2.10 would name it
+    # "tempotron_track_max*_clock*", which it then refuses as a name.
+    neurons.run_regularly(_TRACK_MAX, clock=Clock(dt=dt), when="before_thresholds", name="tempotron_track_max*")
     neurons.run_regularly(_NEW_TRIAL, clock=trial_clock, when="start", order=2, name="tempotron_new_trial*")
     synapses = Synapses(inputs, neurons, model=_SYNAPSE_MODEL, on_pre=_ON_PRE, dt=dt, name="tempotron_synapses*")
     n_in, n_out = setup.n_inputs, setup.n_out
@@ -604,11 +606,11 @@ def _collect(objs: _Objects, setup: _Setup, builds: int, wall: float) -> _EpochR
 
 def _monitored(trial_monitor, synapses, weight_monitor) -> dict:
     """The recorded arrays of an epoch (SI floats), as the GeNN worker also saves them."""
-    arrays = {"fired": np.asarray(trial_monitor.fired_[:]), "Vmax": np.asarray(trial_monitor.Vmax_[:]),
-              "tmax": np.asarray(trial_monitor.tmax_[:]), "w": np.asarray(synapses.w_[:]),
-              "dw_prev": np.asarray(synapses.dw_prev_[:])}
+    arrays = {"fired": brian_array(trial_monitor.fired_[:]), "Vmax": brian_array(trial_monitor.Vmax_[:]),
+              "tmax": brian_array(trial_monitor.tmax_[:]), "w": brian_array(synapses.w_[:]),
+              "dw_prev": brian_array(synapses.dw_prev_[:])}
     if weight_monitor is not None:
-        arrays["w_trace"] = np.asarray(weight_monitor.w_[:])
+        arrays["w_trace"] = brian_array(weight_monitor.w_[:])
     return arrays
 
 
