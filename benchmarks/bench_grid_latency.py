@@ -47,7 +47,7 @@ from bench_inference import BACKENDS, PERIOD_COPIES, infer  # noqa: E402
 from brainlz.data import make_task  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
 from brainlz.readout import LZCFeatures, default_pipeline  # noqa: E402
-from _results import write_json  # noqa: E402
+from brainlz.files import write_json  # noqa: E402
 
 BEST = "standalone-periods-2processes"
 ROW_AXES = ("rule", "model", "intrinsic", "task")
@@ -132,7 +132,7 @@ def main(argv=None):
         results["rows"].append(entry)
         print(f"{' '.join(key):45s} sizes {entry['sizes']}: {1e3 * entry['seconds_per_sample']:.3f} ms/sample "
               f"(simulation {1e3 * entry['simulation_seconds_per_sample']:.3f})", flush=True)
-    write_json(results, args.out)
+    write_json(args.out, results, make_parents=True)
     return results
 
 

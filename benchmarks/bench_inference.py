@@ -47,7 +47,7 @@ from brainlz.backends import runtime, standalone  # noqa: E402
 from brainlz.data import make_task  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
 from brainlz.readout import LZCFeatures, default_pipeline  # noqa: E402
-from _results import write_json  # noqa: E402
+from brainlz.files import write_json  # noqa: E402
 
 #: Parallel copies of the network in the "periods" variants (larger batches run as consecutive periods).
 PERIOD_COPIES = 25
@@ -164,7 +164,7 @@ def main(argv=None):
                        "speedup_over_naive_loop": naive / best_value}
     print(f"best: {best_name} at batch {best_batch}: {1e3 * best_value:.3f} ms/sample, "
           f"{naive / best_value:.0f}x the naive loop")
-    write_json(results, args.out)
+    write_json(args.out, results, make_parents=True)
     return results
 
 

@@ -79,7 +79,7 @@ if str(ROOT) not in sys.path:
 from brainlz.data import make_task  # noqa: E402
 from brainlz.learning.surrogate import SurrogateNetwork, train_surrogate  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
-from _results import write_json  # noqa: E402
+from brainlz.files import write_json  # noqa: E402
 
 try:
     import torch
@@ -403,7 +403,7 @@ def main(argv=None):
         print(f"  headline {name}: {h['snntorch_fastest']} {h['snntorch_seconds']:.2f} s / {h['brainlz_fastest']} "
               f"{h['brainlz_seconds']:.2f} s = {h['ratio_snntorch_over_brainlz']:.2f}")
 
-    write_json(results, args.out)
+    write_json(args.out, results, make_parents=True)
     return results
 
 

@@ -34,7 +34,7 @@ from brainlz.data import make_task  # noqa: E402
 from brainlz.learning.stdp import STDPRule, train_stdp  # noqa: E402
 from brainlz.learning.tempotron import TempotronParams, train_tempotron  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
-from _results import write_json  # noqa: E402
+from brainlz.files import write_json  # noqa: E402
 
 BACKENDS = {"runtime-numpy": {"backend": "runtime", "target": "numpy"},
             "runtime-cython": {"backend": "runtime", "target": "cython"},
@@ -103,7 +103,7 @@ def main(argv=None):
     results["tempotron"]["naive_loop_numpy"] = {"seconds_per_epoch": naive_tempo}
     print(f"STDP      naive loop      : {naive_stdp:7.2f} s/epoch (scaled from {k} trials)")
     print(f"tempotron naive loop      : {naive_tempo:7.2f} s/epoch (scaled from {k} trials)")
-    write_json(results, args.out)
+    write_json(args.out, results, make_parents=True)
     return results
 
 

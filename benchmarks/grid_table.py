@@ -30,18 +30,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
-TASKS = ("rate", "burst", "regular", "digits")
+
+from brainlz.experiments.paper_grid import MODELS, SHAPING_TASK, TASKS, paired_tasks, pooled_estimate  # noqa: E402
+from brainlz.files import write_text  # noqa: E402
 RULES = {"surrogate": "surrogate", "stdp": "STDP", "tempotron": "tempotron"}
-MODELS = {"lif": "LIF", "meta_neuron": "meta-neuron"}
 BEGIN, END = "<!-- paper-grid-table -->", "<!-- /paper-grid-table -->"
-SHAPING_TASK = "regular"  # the task on which the outer loop's settings were revised (README)
 POOLED_HEADER = ("| rule | model | learnable − fixed, pooled over tasks (pp, 95 % CI) | the same without the "
                  "regular task | per task (pp) |\n|---|---|---|---|---|\n")
 HEADER = ("| task | rule | model | fixed & tuned | learnable | learnable − fixed (pp, 95 % CI) | latency (ms) | "
@@ -119,28 +118,6 @@ def table(summary: dict, latency: dict | None, networks: dict) -> str:
     return HEADER + "".join(line + "\n" for line in lines)
 
 
-def paired_tasks(summary: dict, rule: str, model: str) -> dict:
-    """{task: paired-difference entry of the summary} of one rule and model, for the tasks (in :data:`TASKS`
-    order) with at least two pairs, i.e. with an interval."""
-    pairs = {p["labels"]["task"]: p for p in summary["paired_differences"]
-             if p["labels"]["rule"] == rule and p["labels"]["model"] == model and p["n_pairs"] >= 2}
-    return {task: pairs[task] for task in TASKS if task in pairs}
-
-
-def pooled_estimate(summary: dict, rule: str, model: str, exclude=()):
-    """``(mean, low, high, tasks)``: the paired differences of one rule and model pooled over the tasks of
-    :func:`paired_tasks` not in ``exclude`` (:func:`brainlz.metrics.stratified_mean_ci`); None with fewer than
-    two such tasks."""
-    from brainlz.metrics import stratified_mean_ci
-
-    pairs = paired_tasks(summary, rule, model)
-    tasks = [task for task in pairs if task not in exclude]
-    if len(tasks) < 2:
-        return None
-    mean, low, high, _ = stratified_mean_ci([pairs[t]["differences_pp"] for t in tasks], summary["confidence"])
-    return mean, low, high, tasks
-
-
 def _pooled_cell(estimate) -> str:
     if estimate is None:
         return "–"
@@ -212,9 +189,7 @@ def main(argv=None) -> int:
         return 0
     readme = Path(args.readme)
     new = replace_between_markers(readme.read_text(), text, str(readme))
-    temporary = readme.with_name(f".{readme.name}.tmp")
-    temporary.write_text(new)
-    os.replace(temporary, readme)
+    write_text(readme, new)
     print(f"{readme}: table of {summary['n_finished']} finished cells written")
     return 0
 

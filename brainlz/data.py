@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from brian2 import Quantity, have_same_dimensions
 from brian2.units import Hz, ms, second
 
 from .errors import DataError, ParameterError
+from .files import atomic_write
 
 __all__ = [
     "TASKS",
@@ -643,27 +642,15 @@ class SpikeDataset:
         """
         path = Path(path)
         params_json = _params_json(self.params)  # fails before anything is written
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez_compressed(
-                    handle,
-                    format_version=np.int64(_FORMAT_VERSION),
-                    spiketrains=self.spiketrains,
-                    labels=self.labels,
-                    dt_seconds=np.float64(float(self.dt / second)),
-                    params_json=np.str_(params_json),
-                )
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, 0o666 & ~_umask())
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_write(path) as handle:
+            np.savez_compressed(
+                handle,
+                format_version=np.int64(_FORMAT_VERSION),
+                spiketrains=self.spiketrains,
+                labels=self.labels,
+                dt_seconds=np.float64(float(self.dt / second)),
+                params_json=np.str_(params_json),
+            )
         return path
 
     @classmethod
@@ -720,12 +707,6 @@ def _params_json(params) -> str:
         return json.dumps(params, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise DataError(f"params: not JSON-serialisable ({exc})") from exc
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from .errors import DataError, ParameterError
+from .files import atomic_write
 
 __all__ = [
     "CLASS_COLOURS", "STYLE", "style", "class_colour", "save_figure",
@@ -109,21 +108,8 @@ def save_figure(fig: Figure, path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ParameterError("path", str(path), "expected a file name ending in .png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle, style():
-            fig.savefig(handle, format="png", metadata={"Software": "brainlz"})
-            handle.flush()
-            os.fsync(handle.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with atomic_write(path, make_parents=True) as handle, style():
+        fig.savefig(handle, format="png", metadata={"Software": "brainlz"})
     return path
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,31 @@ from brian2 import Equations, Quantity, Unit, get_dimensions, have_same_dimensio
 
 from .errors import ModelError, ParameterError
 
-__all__ = ["Param", "NeuronModel", "load_model", "available_models", "model_search_path"]
+__all__ = ["Param", "NeuronModel", "load_model", "available_models", "model_search_path", "parse_constraint",
+           "constraint_holds"]
+
+
+_CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|<|>=|>)\s*(\w+)\s*$")
+_OPERATORS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+
+
+def parse_constraint(constraint: str) -> tuple[str, str, str]:
+    """``(left, operator, right)`` of a model constraint such as ``"V_reset < V_th"``.
+
+    Raises
+    ------
+    ModelError
+        If ``constraint`` is not ``name op name`` with ``op`` one of ``<``, ``<=``, ``>``, ``>=``.
+    """
+    match = _CONSTRAINT.match(constraint) if isinstance(constraint, str) else None
+    if match is None:
+        raise ModelError(f"constraint {constraint!r}: expected 'name < name' (or <=, >, >=)")
+    return match.groups()
+
+
+def constraint_holds(operator: str, left, right) -> np.ndarray:
+    """Element-wise truth of ``left <operator> right`` (bool array)."""
+    return _OPERATORS[operator](left, right)
 
 
 @dataclass(frozen=True)
@@ -170,6 +195,15 @@ class NeuronModel:
             raise ModelError(f"model {self.name!r}: voltage {self.voltage!r} is not a differential equation")
         if self.weight_unit is None:
             raise ModelError(f"model {self.name!r}: weight_unit is required")
+        for constraint in self.constraints:
+            try:
+                sides = parse_constraint(constraint)
+            except ModelError as exc:
+                raise ModelError(f"model {self.name!r}: {exc}") from None
+            unknown = [side for side in sides[::2] if side not in self.params]
+            if unknown:
+                raise ModelError(f"model {self.name!r}: constraint {constraint!r} names {unknown[0]!r}, which is "
+                                 f"not a parameter; parameters: {', '.join(self.params)}")
 
     @property
     def parameter_names(self) -> tuple:

@@ -15,9 +15,7 @@ Only this module and ``brainlz.backends`` create Brian2 objects.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,13 +27,11 @@ from brian2.units.fundamentalunits import get_unit
 
 from . import invariants
 from .errors import DataError, ParameterError
-from .models import NeuronModel, load_model
+from .files import atomic_write
+from .models import NeuronModel, constraint_holds, load_model, parse_constraint
 
 __all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor", "brian_array",
-           "reset_code", "check_spiketrains", "check_copy_params", "run_network"]
-
-_CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|<|>=|>)\s*(\w+)\s*$")
-_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+           "reset_code", "check_spiketrains", "check_copy_params", "run_network", "evaluate_initial", "unit_name"]
 
 
 @dataclass(frozen=True)
@@ -235,8 +231,8 @@ class NetworkSpec:
                     raise ParameterError(f"{layer.name}.{name}", f"shape {arrays[name].shape}",
                                          f"expected shape ({layer.n_neurons},)")
             for constraint in model.constraints:
-                left, op, right = _CONSTRAINT.match(constraint).groups()
-                ok = _OPS[op](arrays[left], arrays[right])
+                left, op, right = parse_constraint(constraint)
+                ok = constraint_holds(op, arrays[left], arrays[right])
                 if not np.all(ok):
                     k = int(np.flatnonzero(~ok)[0])
                     raise ParameterError(f"{layer.name}.{left}", layer.params[left][k],
@@ -285,16 +281,8 @@ class NetworkSpec:
     def save(self, path) -> Path:
         """Write the spec to ``path`` (``.npz``) atomically."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **self.to_arrays())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_write(path, make_parents=True) as handle:
+            np.savez(handle, **self.to_arrays())
         return path
 
     @classmethod
@@ -449,7 +437,7 @@ class BuiltNetwork:
                 values[(group, name)] = array
             for state in model.state_variables():
                 if state in model.initial:
-                    values[(group, state)] = _evaluate_initial(model.initial[state], tiled)
+                    values[(group, state)] = evaluate_initial(model.initial[state], tiled)
                 else:
                     values[(group, state)] = np.zeros(group.N)
         for syn, weight in zip(self.synapses, self.spec.weights):
@@ -519,7 +507,7 @@ def check_copy_params(spec: NetworkSpec, copy_params, n_samples: int) -> dict:
     return checked
 
 
-def _evaluate_initial(expression: str, params: dict) -> np.ndarray:
+def evaluate_initial(expression: str, params: dict) -> np.ndarray:
     name = expression.strip()
     if name in params:
         return params[name].copy()
@@ -536,7 +524,7 @@ def reset_code(model: NeuronModel) -> str:
     equations = Equations(model.equations)
     lines = []
     for state in model.state_variables():
-        value = model.initial.get(state, f"0*{_unit_name(equations[state].dim)}")
+        value = model.initial.get(state, f"0*{unit_name(equations[state].dim)}")
         lines.append(f"{state} = {value}")
     lines.append("lastspike = -1e4*second")
     lines.append("not_refractory = True")
@@ -622,7 +610,7 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
         # a batch are the weight matrix raveled and tiled n_samples times.  (A weight table shared by the copies
         # would pass fewer values to a rerun but costs a table lookup per synaptic event: Brian2's profiler gave
         # 53 vs 28 ms per 100 samples x 1024 steps for the input projection's propagation.)
-        unit = _unit_name(model.weight_unit)
+        unit = unit_name(model.weight_unit)
         # delay given as a scalar: stored once, not as a per-synapse array that every run would write back
         syn = Synapses(pre, group, model=f"w : {unit}", on_pre=model.on_pre, delay=0 * second, dt=dt,
                        name=f"syn_{index}_{layer.name}")
@@ -684,7 +672,7 @@ def run_network(objects, duration):
     return network
 
 
-def _unit_name(unit) -> str:
+def unit_name(unit) -> str:
     """Brian2 unit name for a model declaration (``amp``, ``volt``, ``1``)."""
     dims = get_dimensions(unit)
     if dims.is_dimensionless:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib.util
-import json
 import os
 import platform
 import shutil
@@ -53,11 +52,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BrainlzError, ParameterError, ProtocolError
+from .files import jsonable, write_json
 
-__all__ = ["Protocol", "load_protocol", "run_protocol", "RunResult", "READOUTS"]
+__all__ = ["Protocol", "load_protocol", "run_protocol", "RunResult", "READOUTS", "execute_experiment_file", "jsonable"]
 
 READOUTS = ("logistic", "threshold")
-LEARNING_RULES = ("stdp", "tempotron", "surrogate")
 
 
 @dataclass(frozen=True)
@@ -167,9 +166,12 @@ class Protocol:
                 raise ParameterError(f"protocol.{name}", value, "expected a positive number")
         if self.readout not in READOUTS:
             raise ParameterError("protocol.readout", self.readout, f"expected one of {READOUTS}")
-        if self.learning and self.learning.get("rule") not in LEARNING_RULES:
-            raise ParameterError("protocol.learning.rule", self.learning.get("rule"),
-                                 f"expected one of {LEARNING_RULES}")
+        if self.learning:
+            from .learning.rules import RULES
+
+            if self.learning.get("rule") not in RULES:
+                raise ParameterError("protocol.learning.rule", self.learning.get("rule"),
+                                     f"expected one of {tuple(RULES)}")
         for name in ("task_options", "model_options", "backend_options", "learning"):
             if not isinstance(getattr(self, name), dict):
                 raise ParameterError(f"protocol.{name}", getattr(self, name), "expected a dict")
@@ -204,21 +206,7 @@ class Protocol:
 
     def to_dict(self) -> dict:
         """JSON-serialisable view (quantities as strings)."""
-        return {key: _jsonable(value) for key, value in dataclasses.asdict(self).items()}
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
+        return {key: jsonable(value) for key, value in dataclasses.asdict(self).items()}
 
 
 def load_protocol(path) -> Protocol:
@@ -232,7 +220,7 @@ def load_protocol(path) -> Protocol:
         If the protocol has a bad field value.
     """
     path = Path(path)
-    namespace = _execute_protocol_file(path)
+    namespace = execute_experiment_file(path)
     protocol = namespace.get("PROTOCOL")
     if protocol is None:
         raise ProtocolError(f"{path} defines no PROTOCOL (expected PROTOCOL = Protocol(...))")
@@ -241,7 +229,7 @@ def load_protocol(path) -> Protocol:
     return protocol
 
 
-def _execute_protocol_file(path) -> dict:
+def execute_experiment_file(path) -> dict:
     """Execute a protocol (or sweep) file and return its module namespace.
 
     Raises
@@ -344,10 +332,6 @@ def derived_seeds(seed: int) -> dict:
     return {name: int(s.generate_state(1)[0] % (2**31 - 1)) for name, s in zip(names, streams)}
 
 
-def _write_json(path: Path, data):
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
 def results_table(protocol: Protocol, metrics: dict) -> str:
     """The markdown results table of one run."""
     net = metrics["network_readout"]
@@ -409,12 +393,8 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     -------
     RunResult
     """
-    from brian2 import ms
-
     from .backends import get_backend
-    from .data import make_task
     from .models import load_model
-    from .readout import LZCFeatures, LZCThresholdClassifier, default_pipeline, evaluate
 
     if directory is not None and Path(directory).exists():
         raise ProtocolError(f"run directory {str(directory)!r} exists already")
@@ -422,46 +402,94 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     seeds = derived_seeds(protocol.seed)
     load_model(protocol.model, **protocol.model_options)  # fail early, naming the model
     backend = get_backend(protocol.backend)
-    dt = protocol.dt_ms * ms
-    dataset = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
-                        difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
-                        dt=dt, seed=seeds["data"], **protocol.task_options)
-    learning_history = None
+    requested = protocol
+
+    # 1. data, made once; the readout's train/test split of its samples
+    dataset = _make_dataset(protocol, seeds)
+    train_set = _training_part(protocol, dataset, seeds)
+    # 2. network (after tuning its size on the training part, if asked)
     tuning = None
+    if protocol.learning.get("tune"):
+        protocol, tuning = _tune(protocol, train_set, seeds, backend)
+    initial_spec = spec = _initial_spec(protocol, dataset.n_channels, seeds)
+    # 3. training on the training part
+    learning_history = None
     if protocol.learning:
-        from .readout import split_indices
-
-        train_indices, _ = split_indices(dataset.labels, protocol.test_size, seeds["readout"])
-        if protocol.learning.get("tune"):
-            requested = protocol
-            protocol, tuning = _tune(protocol, dataset.subset(train_indices), seeds, backend)
-    spec = _initial_spec(protocol, dataset.n_channels, seeds)
-    initial_spec = spec
-    if protocol.learning:
-        spec, learning_history = train_network(spec, dataset.subset(train_indices), protocol.learning,
-                                               backend=protocol.backend, backend_options=protocol.backend_options,
-                                               seed=seeds["learning"],
+        spec, learning_history = train_network(spec, train_set, protocol.learning, backend=protocol.backend,
+                                               backend_options=protocol.backend_options, seed=seeds["learning"],
                                                report=_report_line(protocol.name) if progress else None)
+    # 4. simulation of every sample
+    result = _simulate(protocol, backend, spec, dataset, seeds, progress)
+    # 5.-6. features and readout
+    readouts = _readouts(protocol, result.output, dataset.labels, seeds)
+    # 7. metrics
+    metrics = _metrics(protocol, backend, spec, dataset, result, readouts, seeds, learning_history, tuning)
+    # 8. the results folder, whole or not at all
+    return _write_run(protocol, requested, metrics, spec, initial_spec, dataset, result.output,
+                      readouts["lzc_features"], backend, seeds, started, out=out, directory=directory,
+                      protocol_file=protocol_file, figures=figures)
 
+
+def _make_dataset(protocol: Protocol, seeds: dict):
+    """The protocol's samples (:func:`brainlz.data.make_task` with the data seed)."""
+    from brian2 import ms
+
+    from .data import make_task
+
+    return make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
+                     difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
+                     dt=protocol.dt_ms * ms, seed=seeds["data"], **protocol.task_options)
+
+
+def _training_part(protocol: Protocol, dataset, seeds: dict):
+    """The samples learning and tuning may see: the training part of the readout's stratified split (the same
+    split :func:`brainlz.readout.evaluate` makes with the readout seed); None for a protocol without learning."""
+    if not protocol.learning:
+        return None
+    from .readout import split_indices
+
+    train_indices, _ = split_indices(dataset.labels, protocol.test_size, seeds["readout"])
+    return dataset.subset(train_indices)
+
+
+def _simulate(protocol: Protocol, backend, spec, dataset, seeds: dict, progress: bool):
+    """Every sample through the network on the protocol's backend, in batches (hidden rasters recorded)."""
     bar = _Progress(f"simulating {protocol.name}", progress)
     bar(0, dataset.n_samples)
-    result = backend.simulate(spec, dataset.spiketrains, batch_size=min(protocol.batch_size, dataset.n_samples),
-                              seed=seeds["simulation"], progress=bar, record_hidden=True, **protocol.backend_options)
-    output = result.output
-    inference = _inference_latency(backend, spec, dataset.spiketrains, result, protocol, seeds)
-    energy = _energy(spec, dataset.spiketrains, [result.hidden[name] for name in spec.layer_names[:-1]] + [output])
+    return backend.simulate(spec, dataset.spiketrains, batch_size=min(protocol.batch_size, dataset.n_samples),
+                            seed=seeds["simulation"], progress=bar, record_hidden=True, **protocol.backend_options)
+
+
+def _readouts(protocol: Protocol, output, labels, seeds: dict) -> dict:
+    """LZC features of the output rasters and the two readouts: the protocol's and the LZC-threshold baseline
+    (:func:`brainlz.readout.evaluate`; the test indices are kept for the twin check and removed from the metrics)."""
+    from .readout import LZCFeatures, LZCThresholdClassifier, default_pipeline, evaluate
+
     lzc_features = LZCFeatures().fit_transform(output)
     features = LZCFeatures(include_counts=protocol.include_counts).fit_transform(output)
     if protocol.readout == "logistic":
         classifier, grid = default_pipeline(seed=seeds["readout"]), {"logisticregression__C": [0.01, 0.1, 1.0, 10.0]}
     else:
         classifier, grid = LZCThresholdClassifier(), None
-    network_readout = evaluate(features, dataset.labels, seed=seeds["readout"], classifier=classifier,
+    network_readout = evaluate(features, labels, seed=seeds["readout"], classifier=classifier,
                                test_size=protocol.test_size, n_folds=protocol.n_folds, param_grid=grid)
-    threshold_baseline = evaluate(lzc_features, dataset.labels, seed=seeds["readout"],
-                                  classifier=LZCThresholdClassifier(), test_size=protocol.test_size,
-                                  n_folds=protocol.n_folds)
-    duration_s = dataset.n_bins * float(dt)
+    threshold_baseline = evaluate(lzc_features, labels, seed=seeds["readout"], classifier=LZCThresholdClassifier(),
+                                  test_size=protocol.test_size, n_folds=protocol.n_folds)
+    return {"lzc_features": lzc_features, "network_readout": network_readout,
+            "threshold_baseline": threshold_baseline}
+
+
+def _metrics(protocol: Protocol, backend, spec, dataset, result, readouts: dict, seeds: dict, learning_history,
+             tuning) -> dict:
+    """``metrics.json``: accuracy with intervals, activity, simulation time, latency, energy, seeds, and the
+    learning history, the tuning and the twin check where they apply."""
+    output = result.output
+    dt = protocol.dt_ms * 1e-3
+    inference = _inference_latency(backend, spec, dataset.spiketrains, result, protocol, seeds)
+    energy = _energy(spec, dataset.spiketrains, [result.hidden[name] for name in spec.layer_names[:-1]] + [output])
+    network_readout, threshold_baseline = readouts["network_readout"], readouts["threshold_baseline"]
+    lzc_features = readouts["lzc_features"]
+    duration_s = dataset.n_bins * dt
     twin_check = None
     if protocol.learning.get("rule") == "surrogate":
         twin_check = _twin_check(spec, dataset, output, network_readout["test_indices"], protocol.learning)
@@ -477,8 +505,8 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
         "threshold_baseline": threshold_baseline,
         "network": {"sizes": list(spec.sizes), "model": protocol.model},
         "activity": {
-            "input_rate_hz": float(dataset.spiketrains.mean() / float(dt)),
-            "output_rate_hz": float(output.mean() / float(dt)),
+            "input_rate_hz": float(dataset.spiketrains.mean() / dt),
+            "output_rate_hz": float(output.mean() / dt),
             "output_silent_fraction": float((output.sum(axis=2) == 0).mean()),
             "output_lzc_mean": float(lzc_features.mean()),
             "output_rate_hz_by_class": {int(c): float(output[dataset.labels == c].sum(axis=2).mean() / duration_s)
@@ -491,7 +519,7 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
                     "what": "seconds_per_sample: wall time of the batched Brian2 simulation per sample incl. any "
                             "compilation; inference_seconds_per_sample: a second, timed run of up to one batch "
                             "with the compiled network (no build), per sample; "
-                            f"{dataset.n_bins * float(dt) * 1e3:g} ms of input per sample"},
+                            f"{dataset.n_bins * dt * 1e3:g} ms of input per sample"},
         "energy": energy,
         "seeds": seeds,
     }
@@ -501,7 +529,12 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
         metrics["tuning"] = {**tuning, "tuned_protocol": protocol.to_dict()}
     if twin_check is not None:
         metrics["twin_vs_brian2"] = twin_check
+    return metrics
 
+
+def _write_run(protocol, requested, metrics, spec, initial_spec, dataset, output, lzc_features, backend, seeds,
+               started, *, out, directory, protocol_file, figures) -> RunResult:
+    """Assemble the run directory under a temporary name and rename it into place (whole or not at all)."""
     if directory is not None:
         final = Path(directory)
         parent = final.parent
@@ -518,14 +551,14 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
             final = parent / f"{run_id}-{suffix}"
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
     try:
-        recorded = requested if tuning is not None else protocol  # the cell protocol a sweep compares against
-        config = {"protocol": recorded.to_dict(), "network": {"sizes": list(spec.sizes), "dt_s": float(dt),
-                                                              "layers": [lay.model for lay in spec.layers]},
+        config = {"protocol": requested.to_dict(),  # the cell protocol a sweep compares against (before tuning)
+                  "network": {"sizes": list(spec.sizes), "dt_s": float(spec.dt),
+                              "layers": [lay.model for lay in spec.layers]},
                   "dataset": dataset.params, "seeds": seeds, "provenance": _provenance(protocol_file),
                   "started_utc": started.isoformat(),
                   "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(), "run_id": final.name}
-        _write_json(staging / "config.json", config)
-        _write_json(staging / "metrics.json", metrics)
+        write_json(staging / "config.json", config)
+        write_json(staging / "metrics.json", metrics)
         table = results_table(protocol, metrics)
         (staging / "results.md").write_text(f"# {protocol.name}\n\n{protocol.description}\n\n{table}")
         spec.save(staging / "network.npz")
@@ -650,11 +683,11 @@ def _tune(protocol: Protocol, train_set, seeds: dict, backend):
         features = LZCFeatures(include_counts=candidate.include_counts).fit_transform(output)
         readout = default_pipeline(seed=seeds["readout"]).fit(features[:len(inner_idx)], inner.labels)
         accuracy = float(np.mean(readout.predict(features[len(inner_idx):]) == val.labels))
-        results.append({"choice": _jsonable(choice), "validation_accuracy": accuracy})
+        results.append({"choice": jsonable(choice), "validation_accuracy": accuracy})
     best = max(range(len(results)), key=lambda k: (results[k]["validation_accuracy"], -k))
     choice = dict(zip(grid, list(itertools.product(*grid.values()))[best]))
     tuned = configured(choice)
-    return tuned, {"candidates": results, "best": _jsonable(choice), "n_validation": int(len(val_idx))}
+    return tuned, {"candidates": results, "best": jsonable(choice), "n_validation": int(len(val_idx))}
 
 
 def _report_line(name: str):
@@ -665,22 +698,12 @@ def _report_line(name: str):
     return report
 
 
-def _outer_step_reporter(report, outer_steps):
-    """A ``train_with_intrinsic`` callback that reports the objective of every outer step (never stops)."""
-    def callback(record):
-        accuracy = (record.get("details") or {}).get("accuracy")
-        accuracy = "" if accuracy is None or not len(accuracy) else \
-            f", validation accuracy {100.0 * float(np.asarray(accuracy).ravel()[0]):.1f} %"
-        objective = record.get("objective")
-        value = "n/a" if objective is None else f"{float(objective):.4f}"
-        report(f"intrinsic outer step {int(record['step']) + 1}/{outer_steps}: objective {value}{accuracy}")
-        return False
-    return callback
-
-
 def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", backend_options=None, seed: int = 0,
                   report=None):
     """Apply the protocol's learning rule to ``spec`` on the training samples; return (new spec, summary dict).
+
+    The rule comes from the registry of :mod:`brainlz.learning.rules` (``make_rule(learning).train(...)``); the
+    built-in rules are described here.
 
     ``report``, optional: ``report(text)`` receives one line per outer step of the intrinsic-parameter loop (the
     objective at that step and the validation accuracy), e.g. to print progress.
@@ -698,130 +721,10 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
     parameters).  Keys: its keyword arguments (``learn``, ``shared``, ``epochs``, ``batch_size``, ``lr``,
     ``lr_intrinsic``, ``loss``, ...).
     """
-    options = dict(learning)
-    rule_name = options.pop("rule")
-    options.pop("tune", None)  # handled by run_protocol
-    intrinsic = options.pop("intrinsic", None)
-    if intrinsic is not None and not isinstance(intrinsic, dict):
-        raise ParameterError("protocol.learning.intrinsic", intrinsic, "expected a dict of options (or None)")
-    if rule_name == "surrogate":
-        if intrinsic is not None:
-            # Learned jointly with the weights by the twin's exact gradient; the outer-loop settings (steps, SPSA
-            # gains) are for the rules without gradients and do not apply.
-            unknown = set(intrinsic) - set(INTRINSIC_OPTIONS) - {"shared"}
-            if unknown:
-                raise ParameterError("protocol.learning.intrinsic", sorted(unknown),
-                                     f"unknown options; accepted: {', '.join(INTRINSIC_OPTIONS)}, shared")
-            options["learn"] = ["weights"] + list(intrinsic.get("parameters") or ["intrinsic"])
-            options["shared"] = bool(intrinsic.get("shared", not intrinsic.get("per_neuron", True)))
-        new_spec, summary = _train_surrogate(spec, train_set, options, seed)
-        if intrinsic is not None:
-            summary["intrinsic_options_not_used"] = sorted(set(intrinsic) - {"parameters", "per_neuron", "shared"})
-        return new_spec, summary
-    backend_options = dict(backend_options or {})
-    target = backend_options.get("target", "cython")
-    epochs = options.pop("epochs", 1 if rule_name == "stdp" else 20)
-    if rule_name == "stdp":
-        import dataclasses as _dc
+    from .learning.rules import make_rule
 
-        from .learning.stdp import STDPRule, train_stdp
-
-        rule_fields = {f.name for f in _dc.fields(STDPRule)}
-        rule_options = {k: options.pop(k) for k in list(options) if k in rule_fields}
-        if "w_max" not in rule_options:
-            first = np.asarray(spec.weights[0])
-            unit = spec.layers[0].neuron_model.weight_unit
-            rule_options["w_max"] = 1.5 * max(float(np.mean(first)), 1e-30) * unit
-        unknown = set(options) - {"gap", "between", "shuffle"}
-        if unknown:
-            raise ParameterError("protocol.learning", sorted(unknown), "unknown STDP options")
-        if intrinsic is not None:
-            inner = {"rule": rule_options, "epochs": epochs, "backend": backend, "target": target, **options}
-            return _train_with_intrinsic(spec, train_set, "stdp", inner, intrinsic, backend, backend_options, seed,
-                                         report)
-        rule = STDPRule(**rule_options)
-        if backend == "genn":  # every epoch one brian2genn build (the GeNN design, brainlz.backends.genn)
-            options["genn_options"] = {key: value for key, value in backend_options.items()
-                                       if key in ("env", "use_gpu", "genn_path", "timeout")}
-        new_spec, history = train_stdp(spec, train_set, rule, epochs=epochs, backend=backend, target=target,
-                                       seed=seed, **options)
-        summary = {"rule": "stdp", "epochs": epochs, "w_max": float(rule.w_max), "initial": history.initial,
-                   "per_epoch": [{k: v for k, v in e.items() if k not in ("order", "output_counts", "spike_indices",
-                                                                            "spike_times")}
-                                 for e in history.epochs]}
-        return new_spec, _jsonable(summary)
-    import dataclasses as _dc
-
-    from .learning.tempotron import TempotronParams, train_output_layer
-
-    param_fields = {f.name for f in _dc.fields(TempotronParams)}
-    params = TempotronParams(**{k: options.pop(k) for k in list(options) if k in param_fields})
-    unknown = set(options) - {"init", "init_std", "discretised"}
-    if unknown:
-        raise ParameterError("protocol.learning", sorted(unknown), "unknown tempotron options")
-    if backend == "standalone":
-        options["backend"] = "standalone"
-    elif backend == "genn":
-        options.update(backend="genn", target="gpu" if backend_options.get("use_gpu", True) else "cpu")
-    else:
-        options.update(backend="runtime", target=target)
-    if intrinsic is not None:
-        inner = {"params": params, "epochs": epochs, **options}
-        return _train_with_intrinsic(spec, train_set, "tempotron", inner, intrinsic, backend, backend_options, seed,
-                                     report)
-    new_spec, history = train_output_layer(spec, train_set, params, epochs=epochs, seed=seed, **options)
-    summary = {k: v for k, v in history.items() if k not in ("weights", "scale", "trials")}
-    return new_spec, _jsonable({"rule": "tempotron", "epochs": epochs, "history": summary})
-
-
-INTRINSIC_OPTIONS = ("layers", "parameters", "per_neuron", "outer_steps", "method", "step_size", "perturbation",
-                     "objective", "objective_options", "final_inner", "stability", "validation_fraction",
-                     "restart_inner", "select", "refit", "bounds", "max_step", "scale")
-
-
-def _train_with_intrinsic(spec, train_set, rule, inner, intrinsic: dict, backend, backend_options, seed,
-                          report=None):
-    """STDP or tempotron inside the outer loop over intrinsic parameters (brainlz.learning.intrinsic).
-
-    The training part is split (stratified) into the inner training samples and a validation part
-    (``validation_fraction``, default 0.25) that scores the outer objective.  With ``refit`` (default True) the
-    weights are then learned once more, from the initial weights, for the selected intrinsic parameters on the
-    whole training part, with the rule's own seed: the same treatment the tuned baseline gives its chosen size and
-    learning rate (chosen on a validation split, then trained on everything), so that the two arms of the paper
-    grid learn their weights from the same samples.  Without it the learnable arm keeps the weights of the
-    selected point, learned on the inner part only (75 % of the samples).
-    """
-    from .learning.intrinsic import train_with_intrinsic
-    from .readout import split_indices
-
-    unknown = set(intrinsic) - set(INTRINSIC_OPTIONS)
-    if unknown:
-        raise ParameterError("protocol.learning.intrinsic", sorted(unknown),
-                             f"unknown options; accepted: {', '.join(INTRINSIC_OPTIONS)}")
-    options = dict(intrinsic)
-    fraction = options.pop("validation_fraction", 0.25)
-    refit = options.pop("refit", True)
-    if not isinstance(refit, (bool, np.bool_)):
-        raise ParameterError("protocol.learning.intrinsic.refit", refit, "expected true or false")
-    inner_idx, val_idx = split_indices(train_set.labels, fraction, seed)
-    objective_backend = "standalone" if backend == "standalone" else "runtime"
-    if report is not None:
-        options["callback"] = _outer_step_reporter(report, options.get("outer_steps", 5))
-    new_spec, history = train_with_intrinsic(
-        spec, train_set.subset(inner_idx), train_set.subset(val_idx), rule=rule, rule_options=inner, seed=seed,
-        backend=objective_backend, backend_options=dict(backend_options or {}),
-        refit_set=train_set if refit else None, **options)
-    if report is not None:
-        final = history.get("final") or {}
-        report(f"intrinsic final point: objective {final.get('objective', float('nan')):.4f}; selected point "
-               f"{history['selected']} (0 = the starting parameters)")
-    summary = {"rule": rule, "intrinsic": history, "validation_fraction": fraction, "refit": bool(refit)}
-    if refit:
-        summary["refit_inner"] = history["refit"]["inner"]
-        summary["refit_samples"] = history["refit"]["n_samples"]
-        if report is not None:
-            report(f"weights relearned for the selected parameters on all {train_set.n_samples} training samples")
-    return new_spec, _jsonable(summary)
+    return make_rule(learning).train(spec, train_set, backend=backend, backend_options=backend_options, seed=seed,
+                                     report=report)
 
 
 def _twin_check(spec, dataset, output, test_indices, learning: dict) -> dict:
@@ -847,23 +750,6 @@ def _twin_check(spec, dataset, output, test_indices, learning: dict) -> dict:
             "difference_pp": 100.0 * (twin_accuracy - brian_accuracy),
             "decision_agreement": float(np.mean(twin == brian)), "n_test": int(test.size),
             "decision": "population spike count" if loss != "max_membrane" else "population maximum distance"}
-
-
-def _train_surrogate(spec, train_set, options: dict, seed: int):
-    import inspect
-
-    from .learning.surrogate import train_surrogate
-
-    accepted = set(inspect.signature(train_surrogate).parameters) - {"spec", "spiketrains", "labels", "seed",
-                                                                       "callback", "progress"}
-    unknown = set(options) - accepted
-    if unknown:
-        raise ParameterError("protocol.learning", sorted(unknown),
-                             f"unknown surrogate options; accepted: {', '.join(sorted(accepted))}")
-    if isinstance(options.get("learn"), list):
-        options["learn"] = tuple(options["learn"])
-    new_spec, history = train_surrogate(spec, train_set.spiketrains, train_set.labels, seed=seed, **options)
-    return new_spec, _jsonable({"rule": "surrogate", **history.to_dict()})
 
 
 def _render_figures(directory: Path, protocol, spec, dataset, output, lzc_features, backend, seeds,

@@ -46,7 +46,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +53,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ParameterError, ProtocolError
-from .protocol import Protocol, _execute_protocol_file, _jsonable, run_protocol
+from .files import write_json, write_text
+from .protocol import Protocol, execute_experiment_file, jsonable, run_protocol
 
-__all__ = ["Sweep", "Cell", "SweepResult", "SEED_AXIS", "load_experiment", "run_sweep", "summarize_sweep",
+__all__ = ["run", "Sweep", "Cell", "SweepResult", "SEED_AXIS", "load_experiment", "run_sweep", "summarize_sweep",
            "summary_table"]
 
 #: Name of the replication axis every sweep must have.
@@ -397,7 +397,7 @@ class Sweep:
     def to_dict(self) -> dict:
         """JSON-serialisable description (base protocol, axes with labels, seeds, paired)."""
         return {"name": self.name, "description": self.description, "base": self.base.to_dict(),
-                "axes": {axis: _jsonable(values) for axis, values in self.axes.items()},
+                "axes": {axis: jsonable(values) for axis, values in self.axes.items()},
                 "labels": {axis: self.axis_labels(axis) for axis in self.axes},
                 "paired": list(self._paired) if self._paired else None, "n_cells": len(self._cells),
                 "extra_metrics": list(self.extra_metrics)}
@@ -419,7 +419,7 @@ def load_experiment(path):
         If the protocol or sweep has a bad value.
     """
     path = Path(path)
-    namespace = _execute_protocol_file(path)
+    namespace = execute_experiment_file(path)
     sweep = namespace.get("SWEEP")
     if sweep is not None:
         if not isinstance(sweep, Sweep):
@@ -508,21 +508,6 @@ def _select(sweep: Sweep, only) -> list:
     if unknown:
         raise ParameterError("only", unknown, "not cell ids of the sweep")
     return [cell for cell in sweep.cells if cell.id in set(ids)]
-
-
-def _write_atomic(path: Path, text: str):
-    """Write ``text`` to a temporary file in ``path``'s directory and :func:`os.replace` it onto ``path``."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _clip01(interval):
@@ -735,10 +720,27 @@ def _write_summary(sweep: Sweep, out) -> tuple:
     root = _sweep_dir(sweep, out)
     summary = summarize_sweep(sweep, out)
     table = summary_table(summary)
-    _write_atomic(root / "summary.json", json.dumps(_jsonable(summary), indent=2) + "\n")
+    write_json(root / "summary.json", jsonable(summary))
     heading = f"# Sweep {sweep.name}\n\n" + (f"{sweep.description}\n\n" if sweep.description else "")
-    _write_atomic(root / "summary.md", heading + table)
+    write_text(root / "summary.md", heading + table)
     return summary, table
+
+
+def run(experiment, out="results", **options):
+    """Run a :class:`~brainlz.protocol.Protocol` or a :class:`Sweep` (or the file of either) into ``out``.
+
+    The library's form of ``brainlz run FILE``: a protocol goes to :func:`brainlz.protocol.run_protocol` and
+    returns its ``RunResult``, a sweep to :func:`run_sweep` and returns its ``SweepResult``; ``options`` are
+    theirs (``progress``, ``figures``; for sweeps also ``only`` and ``workers``).
+    """
+    source = None
+    if isinstance(experiment, (str, os.PathLike)):
+        source, experiment = experiment, load_experiment(experiment)
+    if isinstance(experiment, Sweep):
+        return run_sweep(experiment, out, sweep_file=source, **options)
+    if isinstance(experiment, Protocol):
+        return run_protocol(experiment, out, protocol_file=source, **options)
+    raise ParameterError("experiment", type(experiment).__name__, "expected a Protocol, a Sweep or a file path")
 
 
 def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = True, figures: bool = True,

@@ -217,8 +217,10 @@ def test_codegen_stdp_training_epoch(genn_env, tmp_path):
     spec = _spec("lif").with_params("hidden", tau_m=np.array([12.0, 20.0, 31.0]) * ms)
     x = _inputs(4, 50)
     rule = _stdp_rule(spec)
-    result = genn.stdp_epoch(spec, x, rule, order=[2, 0, 3, 1], gap_bins=10, between="reset", env=genn_env,
-                             directory=tmp_path, codegen_only=True, use_gpu=False)
+    from brainlz.learning.stdp import genn_design
+
+    config, arrays = genn_design(spec, x, rule, order=[2, 0, 3, 1], gap_bins=10, between="reset")
+    result = genn.stdp_epoch(config, arrays, env=genn_env, directory=tmp_path, codegen_only=True, use_gpu=False)
     assert result["weights"] is None
     project = Path(result["project"])
     code = (project / "magicnetwork_model.cpp").read_text()

@@ -128,3 +128,17 @@ def test_model_rejects_undeclared_parameter():
                     reset="v = 0*volt", params={"gain": Param("gain", Hz, 1 * Hz, (0 * Hz, 2 * Hz),
                                                               (0 * Hz, 2 * Hz), "src")},
                     weight_unit=volt)
+
+
+@pytest.mark.parametrize("constraint,message", [
+    ("V_reset < ", "expected 'name < name'"),
+    ("V_reset != V_th", "expected 'name < name'"),
+    ("V_reset < V_spike", "names 'V_spike', which is not a parameter"),
+])
+def test_model_constraints_are_checked_when_the_model_is_made(constraint, message):
+    import dataclasses
+
+    lif = load_model("lif")
+    with pytest.raises(ModelError, match=f"model 'lif'.*{message}"):
+        dataclasses.replace(lif, constraints=(constraint,))
+    assert dataclasses.replace(lif, constraints=("V_reset <= V_th",)).constraints == ("V_reset <= V_th",)

@@ -173,7 +173,7 @@ def test_grid_table_pools_paired_differences_over_tasks():
 def test_readme_grid_table_is_made_from_the_kept_record():
     """The kept summary.json summarises exactly the kept cells, and README.md's grid table is what
     benchmarks/grid_table.py makes of it."""
-    from brainlz.protocol import _jsonable
+    from brainlz.protocol import jsonable
     from brainlz.sweep import summarize_sweep
 
     root = GRID_FILE.parents[1]
@@ -181,7 +181,7 @@ def test_readme_grid_table_is_made_from_the_kept_record():
     grid_table = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(grid_table)
     kept = json.loads((root / "results" / "paper_grid" / "summary.json").read_text())
-    recomputed = json.loads(json.dumps(_jsonable(summarize_sweep(_module().SWEEP, root / "results"))))
+    recomputed = json.loads(json.dumps(jsonable(summarize_sweep(_module().SWEEP, root / "results"))))
     assert kept["n_finished"] > 0
     for key in ("n_finished", "rows", "paired_differences"):
         assert kept[key] == recomputed[key], key

@@ -10,8 +10,8 @@ from brainlz.data import SpikeDataset, poisson_spikes
 from brainlz.errors import DataError, ParameterError
 from brainlz.figures import make_weight_histogram, plot_weight_histogram
 from brainlz.learning import stdp
-from brainlz.learning.stdp import (SONG_SCALED, STDPRule, song_abbott_experiment, stdp_synapse_code, train_stdp,
-                                   weight_statistics)
+from brainlz.experiments.song2000 import SONG_SCALED, song_abbott_experiment
+from brainlz.learning.stdp import STDPRule, stdp_synapse_code, train_stdp, weight_statistics
 from brainlz.models import load_model
 from brainlz.network import NetworkSpec
 

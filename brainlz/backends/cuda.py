@@ -43,11 +43,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrainlzError, ParameterError
-from ..network import NetworkSpec, _unit_name, check_copy_params, check_spiketrains, rasters_from_monitor
+from ..network import NetworkSpec, unit_name, check_copy_params, check_spiketrains, rasters_from_monitor
 from .base import SimulationResult, batches, validate_trace
-from .genn import MARKER, _last_line, _layer_arrays, _marker, _versions_text, env_python, install_pins
+from .genn import layer_arrays
+from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
-__all__ = ["simulate", "capabilities", "check_cuda_support", "create_env", "default_env_path", "env_python",
+__all__ = ["MARKER", "simulate", "capabilities", "check_cuda_support", "create_env", "default_env_path", "env_python",
            "find_python", "CudaError", "CudaSupportError", "CudaEnvError", "PINS", "MIN_PYTHON",
            "CUDA_EXCLUSIONS", "TRAINING_DESIGNS", "WORKER", "CODEGEN_COMPUTE_CAPABILITY",
            "CODEGEN_RUNTIME_VERSION"]
@@ -262,6 +263,11 @@ def default_env_path() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "brainlz" / "envs" / "cuda"
 
 
+def env_python(path=None) -> Path:
+    """The Python interpreter of the cuda environment at ``path`` (default :func:`default_env_path`)."""
+    return venv_python(path if path is not None else default_env_path())
+
+
 _PROBE = "import json, sys; print(json.dumps([list(sys.version_info[:3]), sys.executable]))"
 
 
@@ -272,7 +278,7 @@ def _probe_python(candidate: str):
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"does not run ({exc.__class__.__name__})"
     if done.returncode != 0:
-        return None, f"does not run ({_last_line(done.stderr)})"
+        return None, f"does not run ({last_line(done.stderr)})"
     try:
         version, executable = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -358,10 +364,10 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
         (``registry_unreachable`` tells whether the index was unreachable).
     """
     path = Path(path).expanduser() if path is not None else default_env_path()
-    marker = _marker(path)
+    marker = read_marker(path)
     exe = env_python(path)
     if marker is not None and marker.get("pins") == list(PINS) and exe.exists():
-        log(f"brainlz: cuda environment {path} exists ({_versions_text(marker.get('installed', {}))}); reusing it")
+        log(f"brainlz: cuda environment {path} exists ({versions_text(marker.get('installed', {}))}); reusing it")
         return path
     start = time.perf_counter()
     if not exe.exists():
@@ -370,7 +376,7 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
         path.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run([str(python), "-m", "venv", str(path)], capture_output=True, text=True)
         if done.returncode != 0:
-            raise CudaEnvError(f"cuda environment {path}: python -m venv failed: {_last_line(done.stderr)}")
+            raise CudaEnvError(f"cuda environment {path}: python -m venv failed: {last_line(done.stderr)}")
     version, _ = _probe_python(str(exe))
     if version is None or version[:2] < MIN_PYTHON:
         raise CudaEnvError(f"cuda environment {path}: its Python is "
@@ -393,7 +399,7 @@ def _layer_config(layer) -> dict:
     model = layer.neuron_model
     return {"name": layer.name, "n_neurons": int(layer.n_neurons), "equations": model.equations,
             "threshold": model.threshold, "reset": model.reset, "refractory": model.refractory,
-            "method": model.method, "on_pre": model.on_pre, "weight_unit": _unit_name(model.weight_unit),
+            "method": model.method, "on_pre": model.on_pre, "weight_unit": unit_name(model.weight_unit),
             "params": list(layer.params), "states": list(model.state_variables())}
 
 
@@ -409,7 +415,7 @@ def _run_worker(python: Path, run_dir: Path, timeout, cuda_path) -> None:
         except subprocess.TimeoutExpired:
             raise CudaError(f"the brian2cuda worker timed out after {timeout} s (log: {log})") from None
     if done.returncode != 0:
-        raise CudaError(f"the brian2cuda worker failed: {_last_line(log.read_text())} (log: {log})")
+        raise CudaError(f"the brian2cuda worker failed: {last_line(log.read_text())} (log: {log})")
 
 
 def _cuda_settings(codegen_only, compute_capability, runtime_version, gpu_id, cuda_path) -> dict:
@@ -530,7 +536,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, codege
             arrays = dict(weights)
             for layer in spec.layers:
                 chunk = {name: array[start:stop] for name, array in copy_params.get(layer.name, {}).items()}
-                arrays.update(_layer_arrays(layer, stop - start, chunk))
+                arrays.update(layer_arrays(layer, stop - start, chunk))
             local_trace = None
             if trace is not None and start <= trace[1] < stop:
                 local_trace = [trace[0], trace[1] - start, trace[2]]

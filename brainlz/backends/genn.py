@@ -47,12 +47,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrainlzError, ParameterError
-from ..network import (NetworkSpec, _evaluate_initial, _unit_name, check_copy_params, check_spiketrains,
-                       rasters_from_monitor)
+from ..network import (NetworkSpec, check_copy_params, check_spiketrains, evaluate_initial, rasters_from_monitor,
+                       unit_name)
 from .base import SimulationResult, batches, validate_trace
+from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
-__all__ = ["simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "capabilities", "check_genn_support", "create_env", "default_env_path",
-           "env_python",
+__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "capabilities", "check_genn_support",
+           "create_env", "default_env_path", "env_python", "layer_config", "layer_arrays",
            "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
            "WORKER"]
 
@@ -63,7 +64,6 @@ PINS = ("brian2==2.5.4", "numpy<2", "setuptools<82", "brian2genn==1.7.0")
 #: The worker script, run with the side environment's Python.
 WORKER = Path(__file__).with_name("_genn_worker.py")
 
-MARKER = "brainlz-env.json"
 
 _SOURCE = "brian2genn 1.7.0 docs (docs_sphinx/introduction/exclusions.rst)"
 _DEVICE = "brian2genn 1.7.0 source (brian2genn/device.py)"
@@ -109,7 +109,7 @@ GENN_EXCLUSIONS = {
 #: is ``(part of the design, Brian2 feature, exclusion key or None if brian2genn translates it, note)``.
 TRAINING_DESIGNS = {
     "stdp": (
-        ("epoch = one run() (genn.stdp_epoch)", "one run per build", None,
+        ("epoch = one run() (genn.stdp_epoch, stdp.genn_design)", "one run per build", None,
          "fits brian2genn's single run; every epoch is a new build (code generation and compilation)"),
         ("event-driven traces Apre/Apost", "event-driven synaptic equations", None, ""),
         ("rule constants A_plus ... w_max", "(shared) synaptic variables", None, ""),
@@ -328,11 +328,6 @@ def check_genn_support(spec: NetworkSpec, *, training: str | None = None, featur
 # the pinned environment
 # ---------------------------------------------------------------------------------------------------------------
 
-_UNREACHABLE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
-                "ConnectTimeoutError", "Max retries exceeded", "Connection refused", "ProxyError",
-                "No route to host", "Name or service not known", "ReadTimeoutError")
-
-
 def default_env_path() -> Path:
     """Where the side environment lives: ``$BRAINLZ_GENN_ENV`` or ``~/.cache/brainlz/envs/genn``."""
     env = os.environ.get("BRAINLZ_GENN_ENV")
@@ -341,15 +336,7 @@ def default_env_path() -> Path:
 
 def env_python(path=None) -> Path:
     """The Python interpreter of the side environment at ``path`` (default :func:`default_env_path`)."""
-    path = Path(path) if path is not None else default_env_path()
-    return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _marker(path: Path) -> dict | None:
-    try:
-        return json.loads((path / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
+    return venv_python(path if path is not None else default_env_path())
 
 
 def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> Path:
@@ -380,10 +367,10 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
         If the venv or the installation fails (``registry_unreachable`` tells whether the index was unreachable).
     """
     path = Path(path).expanduser() if path is not None else default_env_path()
-    marker = _marker(path)
+    marker = read_marker(path)
     exe = env_python(path)
     if marker is not None and marker.get("pins") == list(PINS) and exe.exists():
-        log(f"brainlz: genn environment {path} exists ({_versions_text(marker.get('installed', {}))}); reusing it")
+        log(f"brainlz: genn environment {path} exists ({versions_text(marker.get('installed', {}))}); reusing it")
         return path
     start = time.perf_counter()
     if not exe.exists():
@@ -392,7 +379,7 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
         done = subprocess.run([str(python or sys.executable), "-m", "venv", str(path)], capture_output=True,
                               text=True)
         if done.returncode != 0:
-            raise GennEnvError(f"genn environment {path}: python -m venv failed: {_last_line(done.stderr)}")
+            raise GennEnvError(f"genn environment {path}: python -m venv failed: {last_line(done.stderr)}")
     probe = ("import json, brian2, numpy, brian2genn, setuptools; print(json.dumps({'brian2': brian2.__version__, "
              "'numpy': numpy.__version__, 'brian2genn': getattr(brian2genn, '__version__', '?'), "
              "'setuptools': setuptools.__version__}))")
@@ -400,63 +387,21 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
     return path
 
 
-def install_pins(path: Path, exe: Path, pins, probe: str, *, label: str, error, log, timeout: float,
-                 start: float) -> dict:
-    """``pip install`` ``pins`` into the venv of ``exe``, check they import (``probe`` prints their versions as
-    JSON), write the marker file; shared by the genn and cuda side environments.  Returns the installed versions.
-
-    ``error(message, registry_unreachable=...)`` builds the exception raised on failure.
-    """
-    log(f"brainlz: installing {' '.join(pins)} into {path}")
-    try:
-        done = subprocess.run([str(exe), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                               *pins], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise error(f"{label} environment {path}: pip install timed out after {timeout:.0f} s",
-                    registry_unreachable=True) from None
-    if done.returncode != 0:
-        output = done.stdout + done.stderr
-        unreachable = any(text in output for text in _UNREACHABLE)
-        raise error(f"{label} environment {path}: pip install failed"
-                    f"{' (package index unreachable)' if unreachable else ''}: {_last_line(done.stderr)}",
-                    registry_unreachable=unreachable)
-    done = subprocess.run([str(exe), "-c", probe], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise error(f"{label} environment {path}: the installed packages do not import: {_last_line(done.stderr)}")
-    installed = json.loads(done.stdout.strip().splitlines()[-1])
-    (path / MARKER).write_text(json.dumps({"pins": list(pins), "installed": installed,
-                                           "python": str(exe), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                           "seconds": round(time.perf_counter() - start, 1)}, indent=1))
-    log(f"brainlz: {label} environment ready at {path} ({_versions_text(installed)}) in "
-        f"{time.perf_counter() - start:.0f} s")
-    return installed
-
-
-def _versions_text(installed: dict) -> str:
-    return ", ".join(f"{name} {version}" for name, version in installed.items())
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
-    errors = [line for line in lines if line.lower().startswith("error") or "Error" in line]
-    return (errors or lines or ["no output"])[-1]
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # simulation
 # ---------------------------------------------------------------------------------------------------------------
 
-def _layer_config(layer) -> dict:
+def layer_config(layer) -> dict:
     """JSON description of one layer (its model's Brian2 strings)."""
     model = layer.neuron_model
     return {"name": layer.name, "n_neurons": int(layer.n_neurons), "equations": model.equations,
             "threshold": model.threshold, "reset": model.reset, "refractory": model.refractory,
             "method": model.method, "on_pre": split_on_pre(model.on_pre, f"layer {layer.name!r}.on_pre"),
-            "weight_unit": _unit_name(model.weight_unit), "params": list(layer.params),
+            "weight_unit": unit_name(model.weight_unit), "params": list(layer.params),
             "states": list(model.state_variables())}
 
 
-def _layer_arrays(layer, n_copies: int, copy_params: dict) -> dict:
+def layer_arrays(layer, n_copies: int, copy_params: dict) -> dict:
     """Parameters and initial states of ``n_copies`` copies of ``layer`` (SI floats, ``[n_copies * n]``)."""
     model = layer.neuron_model
     params = {name: np.tile(np.asarray(value, dtype=float), n_copies) for name, value in layer.params.items()}
@@ -464,7 +409,7 @@ def _layer_arrays(layer, n_copies: int, copy_params: dict) -> dict:
         params[name] = np.asarray(array, dtype=float).ravel().copy()
     arrays = {f"param_{layer.name}_{name}": array for name, array in params.items()}
     for state in model.state_variables():
-        arrays[f"state_{layer.name}_{state}"] = (_evaluate_initial(model.initial[state], params)
+        arrays[f"state_{layer.name}_{state}"] = (evaluate_initial(model.initial[state], params)
                                                  if state in model.initial else np.zeros(n_copies * layer.n_neurons))
     return arrays
 
@@ -512,7 +457,7 @@ def _run_worker(python: Path, run_dir: Path, timeout, genn_path) -> None:
         except subprocess.TimeoutExpired:
             raise GennError(f"the brian2genn worker timed out after {timeout} s (log: {log})") from None
     if done.returncode != 0:
-        raise GennError(f"the brian2genn worker failed: {_last_line(log.read_text())} (log: {log})")
+        raise GennError(f"the brian2genn worker failed: {last_line(log.read_text())} (log: {log})")
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gpu: bool = True,
@@ -583,7 +528,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     if not codegen_only:
         require_genn(genn_path)
     python = _worker_python(env)
-    layers = [_layer_config(layer) for layer in spec.layers]
+    layers = [layer_config(layer) for layer in spec.layers]
     weights = {f"weights_{index}": np.asarray(weight, dtype=float) for index, weight in enumerate(spec.weights)}
     temporary = directory is None
     root = Path(tempfile.mkdtemp(prefix="brainlz-genn-")) if temporary else Path(directory)
@@ -600,7 +545,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
             arrays = dict(weights)
             for layer in spec.layers:
                 chunk = {name: array[start:stop] for name, array in copy_params.get(layer.name, {}).items()}
-                arrays.update(_layer_arrays(layer, stop - start, chunk))
+                arrays.update(layer_arrays(layer, stop - start, chunk))
             local_trace = None
             if trace is not None and start <= trace[1] < stop:
                 local_trace = [trace[0], trace[1] - start, trace[2]]
@@ -639,32 +584,15 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
                             wall_time=time.perf_counter() - start_time, n_builds=len(chunks))
 
 
-def stdp_epoch(spec: NetworkSpec, spiketrains, rule, *, order=None, gap_bins: int = 50, between: str = "decay",
-               env=None, directory=None, use_gpu: bool = True, codegen_only: bool = False, genn_path=None,
-               timeout: float | None = None) -> dict:
-    """One STDP epoch of the first projection of ``spec`` with brian2genn: the GeNN variant of the training design.
-
-    The samples are presented back to back (sample ``order[k]`` from step ``k * (n_bins + gap_bins)``) to one
-    copy of the first layer through the plastic synapses of :func:`brainlz.learning.stdp.stdp_synapse_code`,
-    in one run, as in :func:`brainlz.learning.stdp.train_stdp`; the GeNN design differs only where brian2genn
-    requires it (:data:`TRAINING_DESIGNS` ``["stdp"]``): a ``SpikeGeneratorGroup`` input, every object on
-    ``defaultclock``, no ``seed()``, no pathway order (the synapse code leaves same-step pairs out in either
-    order).
+def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu: bool = True,
+               codegen_only: bool = False, genn_path=None, timeout: float | None = None) -> dict:
+    """One STDP epoch with brian2genn: the GeNN design of :mod:`brainlz.learning.stdp`.
 
     Parameters
     ----------
-    spec : NetworkSpec
-        ``spec.weights[0]`` are the initial weights (clipped onto the rule's bounds); the first layer's model
-        and per-neuron parameters are used.  Checked with :func:`check_genn_support` (``training="stdp"``).
-    spiketrains : bool ndarray [n_samples, n_inputs, n_bins]
-    rule : brainlz.learning.stdp.STDPRule
-    order : int array, optional
-        Presentation order (default: data order).
-    gap_bins : int
-        Silent steps between samples.
-    between : {"decay", "reset"}
-        As in :func:`~brainlz.learning.stdp.train_stdp` (``"reset"``: a ``run_regularly`` on the layer and one on
-        the synapses at every sample start).
+    config, arrays
+        The design of the epoch, from :func:`brainlz.learning.stdp.genn_design` (the layer's and the plastic
+        synapses' code; input spikes, initial weights, per-neuron parameters).
     env, directory, use_gpu, codegen_only, genn_path, timeout
         As in :func:`simulate`; the GeNN project is ``<directory>/stdp/project``.
 
@@ -674,49 +602,26 @@ def stdp_epoch(spec: NetworkSpec, spiketrains, rule, *, order=None, gap_bins: in
         ``weights`` (float ``[n_inputs, n_neurons]``, SI) and the layer's ``spike_indices``/``spike_times`` (s),
         all ``None`` with ``codegen_only``; ``project`` (path of the GeNN project) and ``wall_time`` (s).
     """
-    from ..learning.stdp import STDPRule, _epoch_raster, stdp_synapse_code
-    from ..network import reset_code
-
-    check_genn_support(spec, training="stdp")
-    if not isinstance(rule, STDPRule):
-        raise ParameterError("rule", rule, "expected an STDPRule")
-    if between not in ("decay", "reset"):
-        raise ParameterError("between", between, "expected 'decay' or 'reset'")
-    if isinstance(gap_bins, (bool, np.bool_)) or not isinstance(gap_bins, (int, np.integer)) or gap_bins < 0:
-        raise ParameterError("gap_bins", gap_bins, "expected an integer >= 0")
     for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only)):
         if not isinstance(value, (bool, np.bool_)):
             raise ParameterError(name, value, "expected True or False")
-    spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
-    n_samples, n_inputs, n_bins = spiketrains.shape
-    order = np.arange(n_samples) if order is None else np.asarray(order)
-    if sorted(order.tolist()) != list(range(n_samples)):
-        raise ParameterError("order", order, f"expected a permutation of 0..{n_samples - 1}")
-    layer = spec.layers[0]
-    model = layer.neuron_model
-    rule.check_model(model)
+    if not isinstance(config, dict) or config.get("mode") != "stdp":
+        raise ParameterError("config", type(config).__name__, "expected the config of stdp.genn_design")
     if not codegen_only:
         require_genn(genn_path)
     python = _worker_python(env)
-    period = n_bins + int(gap_bins)
-    indices, steps = _epoch_raster(spiketrains, order, int(gap_bins))
-    weights = np.clip(np.asarray(spec.weights[0], dtype=float), float(rule.w_min), float(rule.w_max))
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-stdp-"))
     run_dir = _fresh_dir(root / "stdp")
-    config = {"mode": "stdp", "n_inputs": int(n_inputs), "dt": float(spec.dt), "n_steps": int(n_samples * period),
-              "period": int(period), "layer": _layer_config(layer), "synapses": stdp_synapse_code(model, rule),
-              "rule": {name: float(value) for name, value in rule.values().items()},
-              "reset": reset_code(model) if between == "reset" and n_samples > 1 else None,
-              "use_gpu": bool(use_gpu), "codegen_only": bool(codegen_only), "project": str(run_dir / "project")}
+    config = {**config, "use_gpu": bool(use_gpu), "codegen_only": bool(codegen_only),
+              "project": str(run_dir / "project")}
     (run_dir / "config.json").write_text(json.dumps(config, indent=1))
-    np.savez(run_dir / "network.npz", input_indices=indices, input_steps=steps, weights=weights.ravel(),
-             **_layer_arrays(layer, 1, {}))
+    np.savez(run_dir / "network.npz", **arrays)
     start = time.perf_counter()
     _run_worker(python, run_dir, timeout, genn_path)
-    result = {"weights": None, "spike_indices": None, "spike_times": None, "project": str(run_dir / "project")}
+    result = {"weights": None, "spike_indices": None, "spike_times": None, "project": config["project"]}
     if not codegen_only:
         with np.load(run_dir / "stdp.npz") as data:
-            matrix = np.full((n_inputs, layer.n_neurons), np.nan)
+            matrix = np.full((config["n_inputs"], config["layer"]["n_neurons"]), np.nan)
             matrix[data["i"], data["j"]] = data["w"]
             if np.isnan(matrix).any():
                 raise GennError(f"stdp: the GeNN run returned {data['w'].size} weights, expected {matrix.size}")

@@ -132,8 +132,8 @@ def _check_callable(value, field_name):
 
 
 def _to_json(value):
-    from ..readout import _to_json as convert
-
+    """Plain JSON types (non-finite floats become None; objects that are not numbers, strings, arrays or
+    containers their ``repr``)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
@@ -144,7 +144,7 @@ def _to_json(value):
         return _to_json(value.tolist())
     if isinstance(value, np.generic):
         return _to_json(value.item())
-    return convert(value)
+    return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
 
 
 def _check_spec(spec):
@@ -405,19 +405,19 @@ class IntrinsicSpace:
 
     def _repair(self, sets):
         """Move values that violate a model constraint just inside it, within their block's box."""
-        from ..network import _CONSTRAINT, _OPS
+        from ..models import constraint_holds, parse_constraint
 
         boxes = {(b.layer, b.name): (b.low, b.high) for b in self.blocks}
         for layer_name, chosen in sets.items():
             layer = self.spec.layer(layer_name)
             model = layer.neuron_model
             for constraint in model.constraints:
-                left, op, right = _CONSTRAINT.match(constraint).groups()
+                left, op, right = parse_constraint(constraint)
                 if left not in chosen and right not in chosen:
                     continue
                 lv = chosen[left] if left in chosen else np.asarray(layer.params[left], dtype=float)
                 rv = chosen[right] if right in chosen else np.asarray(layer.params[right], dtype=float)
-                bad = ~_OPS[op](lv, rv)
+                bad = ~constraint_holds(op, lv, rv)
                 if not bad.any():
                     continue
                 sign = 1.0 if op in ("<", "<=") else -1.0

@@ -72,10 +72,10 @@ through a ``TimedArray`` (as in :func:`brainlz.network.build`); the C++ program 
 epoch -- or later call with the same shapes -- reruns it, with weights, intrinsic parameters, rule variables and
 input table passed as ``run_args``.  It shares the one compiled-program slot of
 :mod:`brainlz.backends.standalone` (Brian2 has a single standalone device), so alternating between training and
-``standalone.simulate`` recompiles.  :func:`song_abbott_experiment` reproduces the bimodal weight distribution of
-Song et al. (2000).
+``standalone.simulate`` recompiles.  :func:`brainlz.experiments.song2000.song_abbott_experiment` reproduces the
+bimodal weight distribution of Song et al. (2000).
 
-For brian2genn (``backend="genn"``, :func:`brainlz.backends.genn.stdp_epoch`, checked by
+For brian2genn (``backend="genn"``, :func:`genn_design` run by :func:`brainlz.backends.genn.stdp_epoch`, checked by
 :func:`brainlz.backends.genn.check_genn_support` with ``training="stdp"``) the epoch is the same network with
 the input as a ``SpikeGeneratorGroup``, every object on ``defaultclock`` and no ``seed()``; the synapse code is
 the same strings.  brian2genn translates the event-driven traces, ``(shared)`` variables and the ``on_post``
@@ -97,17 +97,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from brian2 import Hz, Quantity, get_dimensions, have_same_dimensions, ms, second
+from brian2 import Quantity, get_dimensions, have_same_dimensions, ms, second
 
-from ..data import SpikeDataset, poisson_spikes
+from ..data import SpikeDataset
 from ..errors import DataError, ParameterError
 from ..models import NeuronModel
-from ..network import (LayerSpec, NetworkSpec, _evaluate_initial, _unit_name, brian_array, check_spiketrains,
-                       reset_code, run_network, spike_table)
+from ..network import (LayerSpec, NetworkSpec, brian_array, check_spiketrains, evaluate_initial, reset_code,
+                       run_network, spike_table, unit_name)
 
-__all__ = ["STDPRule", "STDPHistory", "SongAbbottResult", "stdp_synapse_code", "stdp_synapses", "train_stdp",
-           "song_abbott_experiment", "song_default_w_max", "weight_statistics", "NEAR", "MODES", "SONG_2000",
-           "SONG_SCALED"]
+__all__ = ["STDPRule", "STDPHistory", "stdp_synapse_code", "stdp_synapses", "train_stdp", "genn_design",
+           "weight_statistics", "NEAR", "MODES", "SONG_2000"]
 
 #: Weight-update modes of :class:`STDPRule`.
 MODES = ("additive", "multiplicative")
@@ -296,7 +295,7 @@ def stdp_synapse_code(model: NeuronModel, rule: STDPRule) -> dict:
     if not isinstance(rule, STDPRule):
         raise ParameterError("rule", rule, "expected an STDPRule")
     rule.check_model(model)
-    unit = _unit_name(model.weight_unit)
+    unit = unit_name(model.weight_unit)
     synapse_model = "\n".join([
         f"w : {unit}",
         "dApre/dt = -Apre / tau_plus : 1 (event-driven)",
@@ -494,7 +493,7 @@ def _initial_values(net: _TrainingNet, layer: LayerSpec, weights: np.ndarray, ru
     params = {name: np.asarray(value, dtype=float).copy() for name, value in layer.params.items()}
     values = {(group, name): array for name, array in params.items()}
     for state in model.state_variables():
-        values[(group, state)] = (_evaluate_initial(model.initial[state], params) if state in model.initial
+        values[(group, state)] = (evaluate_initial(model.initial[state], params) if state in model.initial
                                   else np.zeros(layer.n_neurons))
     values[(syn, "w")] = np.asarray(weights, dtype=float).ravel().copy()  # synapse (i, j) at i * n_post + j
     values[(syn, "lastpost")] = np.full(values[(syn, "w")].size, NO_SPIKE)
@@ -629,6 +628,63 @@ def _gap_bins(gap, dt) -> int:
     return int(round(bins))
 
 
+def genn_design(spec: NetworkSpec, spiketrains, rule: "STDPRule", *, order=None, gap_bins: int = 50,
+                between: str = "decay") -> tuple[dict, dict]:
+    """The GeNN design of one STDP epoch of the first projection of ``spec``: ``(config, arrays)`` for
+    :func:`brainlz.backends.genn.stdp_epoch`.
+
+    The samples are presented back to back (sample ``order[k]`` from step ``k * (n_bins + gap_bins)``) to one
+    copy of the first layer through the plastic synapses of :func:`stdp_synapse_code`, in one run, as in
+    :func:`train_stdp`; the GeNN design differs only where brian2genn requires it
+    (:data:`brainlz.backends.genn.TRAINING_DESIGNS` ``["stdp"]``): a ``SpikeGeneratorGroup`` input, every object
+    on ``defaultclock``, no ``seed()``, no pathway order (the synapse code leaves same-step pairs out in either
+    order).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        ``spec.weights[0]`` are the initial weights (clipped onto the rule's bounds); the first layer's model
+        and per-neuron parameters are used.  Checked with :func:`brainlz.backends.genn.check_genn_support`
+        (``training="stdp"``).
+    spiketrains : bool ndarray [n_samples, n_inputs, n_bins]
+    rule : STDPRule
+    order : int array, optional
+        Presentation order (default: data order).
+    gap_bins : int
+        Silent steps between samples.
+    between : {"decay", "reset"}
+        As in :func:`train_stdp` (``"reset"``: a ``run_regularly`` on the layer and one on the synapses at every
+        sample start).
+    """
+    from ..backends import genn
+
+    genn.check_genn_support(spec, training="stdp")
+    if not isinstance(rule, STDPRule):
+        raise ParameterError("rule", rule, "expected an STDPRule")
+    if between not in ("decay", "reset"):
+        raise ParameterError("between", between, "expected 'decay' or 'reset'")
+    if isinstance(gap_bins, (bool, np.bool_)) or not isinstance(gap_bins, (int, np.integer)) or gap_bins < 0:
+        raise ParameterError("gap_bins", gap_bins, "expected an integer >= 0")
+    spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
+    n_samples, n_inputs, n_bins = spiketrains.shape
+    order = np.arange(n_samples) if order is None else np.asarray(order)
+    if sorted(order.tolist()) != list(range(n_samples)):
+        raise ParameterError("order", order, f"expected a permutation of 0..{n_samples - 1}")
+    layer = spec.layers[0]
+    model = layer.neuron_model
+    rule.check_model(model)
+    period = n_bins + int(gap_bins)
+    indices, steps = _epoch_raster(spiketrains, order, int(gap_bins))
+    weights = np.clip(np.asarray(spec.weights[0], dtype=float), float(rule.w_min), float(rule.w_max))
+    config = {"mode": "stdp", "n_inputs": int(n_inputs), "dt": float(spec.dt), "n_steps": int(n_samples * period),
+              "period": int(period), "layer": genn.layer_config(layer), "synapses": stdp_synapse_code(model, rule),
+              "rule": {name: float(value) for name, value in rule.values().items()},
+              "reset": reset_code(model) if between == "reset" and n_samples > 1 else None}
+    arrays = {"input_indices": indices, "input_steps": steps, "weights": weights.ravel(),
+              **genn.layer_arrays(layer, 1, {})}
+    return config, arrays
+
+
 def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=50 * ms, between: str = "decay",
                shuffle: bool = True, backend: str = "runtime", target: str = "cython", seed: int = 0,
                progress=None, directory=None, record_spikes: bool = False, capacity: int | None = None,
@@ -761,8 +817,8 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
             from ..backends import genn
 
             epoch_spec = spec.with_weights([weights * model.weight_unit, *spec.weights[1:]])
-            done = genn.stdp_epoch(epoch_spec, spiketrains, rule, order=order, gap_bins=gap_bins, between=between,
-                                   **genn_options)
+            done = genn.stdp_epoch(*genn_design(epoch_spec, spiketrains, rule, order=order, gap_bins=gap_bins,
+                                                between=between), **genn_options)
             weights, spikes, builds = done["weights"], (done["spike_indices"], done["spike_times"]), 1
         else:
             weights, spikes, builds = _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins,
@@ -778,223 +834,3 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
             progress(epoch + 1, int(epochs))
     trained = spec.with_weights([weights * model.weight_unit, *spec.weights[1:]])
     return trained, history
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Song, Miller & Abbott (2000)
-# ---------------------------------------------------------------------------------------------------------------
-
-@dataclass
-class SongAbbottResult:
-    """Outcome of :func:`song_abbott_experiment`.
-
-    Attributes
-    ----------
-    weights : float ndarray [n_inputs]
-        Final weights as fractions of the range, ``(w - w_min) / (w_max - w_min)`` (``w / w_max`` for
-        ``w_min = 0``), dimensionless, in ``[0, 1]``.
-    initial : float ndarray [n_inputs]
-        Initial weights, same scale.
-    snapshots : float ndarray [n_chunks + 1, n_inputs]
-        Weights (same scale) at the start and after every chunk.
-    snapshot_times : float ndarray [n_chunks + 1]
-        Simulated time of each snapshot, s.
-    rule : STDPRule
-    rate : float
-        Input rate, Hz.
-    duration : float
-        Simulated time, s.
-    output_rate : float
-        Postsynaptic rate over the whole run, Hz.
-    output_rate_final : float
-        Postsynaptic rate over the last chunk, Hz.
-    fraction_near_zero, fraction_near_max : float
-        Share of final weights within :data:`NEAR` (10 %) of ``w_min`` and of ``w_max``.
-    wall_time : float
-        Seconds for all simulations (builds included).
-    n_builds : int
-        Code builds (standalone: 1 at most, 0 when a compiled program was reused).
-    spec : NetworkSpec
-        The trained one-neuron network.
-    """
-
-    weights: np.ndarray
-    initial: np.ndarray
-    snapshots: np.ndarray
-    snapshot_times: np.ndarray
-    rule: STDPRule
-    rate: float
-    duration: float
-    output_rate: float
-    output_rate_final: float
-    fraction_near_zero: float
-    fraction_near_max: float
-    wall_time: float
-    n_builds: int
-    spec: NetworkSpec
-
-    @property
-    def fraction_bimodal(self) -> float:
-        """``fraction_near_zero + fraction_near_max``."""
-        return self.fraction_near_zero + self.fraction_near_max
-
-
-#: The scaled setting of :func:`song_abbott_experiment` that becomes bimodal in about 2 s of wall time
-#: (standalone, once compiled): ``song_abbott_experiment(**SONG_SCALED)``.
-SONG_SCALED = {"n_inputs": 200, "duration": 400 * second, "A_plus": 0.0075}
-
-
-def song_default_w_max(n_inputs: int, rate, params: dict, drive: float = 5.0) -> Quantity:
-    """The default ``w_max`` of :func:`song_abbott_experiment`, in A.
-
-    The weight for which ``n_inputs`` inputs at ``rate``, all at ``w_max``, would raise the mean membrane
-    potential of the ``lif`` neuron ``drive`` times the distance from rest to threshold above rest:
-    ``w_max = drive * (V_th - E_L) / (R * n_inputs * rate * tau_syn)`` (the mean synaptic current is
-    ``n_inputs * rate * w * tau_syn``).  With the ``lif`` defaults and 15 Hz: 10 pA for 1000 inputs, 50 pA for
-    200.  Song et al. likewise chose g_max so that the inputs could drive the neuron far above threshold if all
-    were strong, which makes the competition between synapses decide the output rate.
-
-    Parameters
-    ----------
-    n_inputs : int
-    rate : Quantity
-        Input rate, Hz.
-    params : dict of str to Quantity
-        The neuron's ``V_th``, ``E_L``, ``R``, ``tau_syn`` (scalars or per-neuron arrays; the first entry is used).
-    drive : float
-        The factor above.
-    """
-    from brian2 import amp
-
-    def first(name):
-        return float(np.asarray(params[name], dtype=float).ravel()[0])
-
-    gap = first("V_th") - first("E_L")
-    return drive * gap / (first("R") * n_inputs * float(rate) * first("tau_syn")) * amp
-
-
-def song_abbott_experiment(n_inputs: int = 1000, rate=15 * Hz, duration=None, rule: STDPRule | None = None,
-                           *, A_plus: float = SONG_2000["A_plus"], ratio: float = 1.05, w_max=None, neuron=None,
-                           seed: int = 0, dt=1 * ms, chunk=20 * second, backend: str = "standalone",
-                           target: str = "cython", directory=None, progress=None) -> SongAbbottResult:
-    r"""One LIF neuron driven by ``n_inputs`` Poisson inputs through additive STDP synapses (Song et al. 2000).
-
-    Every input fires at ``rate`` (Bernoulli bins of :func:`brainlz.data.poisson_spikes`); the initial weights
-    are uniform in ``[w_min, w_max]``.  The run is cut into chunks of ``chunk`` simulated time, each with fresh
-    Poisson input and one call of :func:`train_stdp` (one Brian2 run; on the standalone backend one compile
-    for all chunks), so memory stays bounded for long runs.  At each chunk boundary the membrane and the STDP
-    traces restart from rest (a few ms in every 20 s); the weights carry over.
-
-    Default (full size): 1000 inputs at 15 Hz, Song's rule (A+ = 0.005 of w_max, A-/A+ = 1.05, tau+ = tau- =
-    20 ms), ``w_max`` from :func:`song_default_w_max` (10 pA), 1000 s of simulated time (about 30 s of wall time
-    on the standalone backend): about 70 % of the weights end within 10 % of 0 and 10 % within 10 % of w_max.
-
-    Scaled setting (:data:`SONG_SCALED`, used by the tests and the figure): 200 inputs at 15 Hz, ``w_max`` =
-    50 pA (the same total drive, so each input has five times the weight and a larger causal effect on the
-    output spikes), A+ = 0.0075 (1.5 x Song's), A-/A+ = 1.05, 400 s of simulated time, about 2 s of wall
-    time once compiled: 67-70 % of the weights end within 10 % of 0 and 22-23 % within 10 % of w_max, 1.5 %
-    between 0.3 and 0.7 (seeds 0-2), at a postsynaptic rate of about 44 Hz; with A-/A+ = 0.9 instead every
-    weight ends at w_max.
-
-    Why not a much larger A+: in additive STDP the low mode is a boundary layer whose width is about
-    :math:`A_+ / (A_-/A_+ - 1)` of w_max (diffusion over drift of a weight that the neuron's spikes do not depend
-    on), i.e. 10 % for Song's values.  A+ = 0.05 with A-/A+ = 1.05 fills the interval with a broad, monotonic
-    distribution; raising A-/A+ along with A+ keeps the modes narrow but leaves no synapse strong enough to
-    win against the depression.  The scaled setting therefore speeds the competition by making each input
-    matter more (fewer, stronger inputs) and keeps A+ near Song's value.
-
-    Mapping to Song, Miller & Abbott (2000): they used A+ = 0.005 of g_max, A-/A+ = 1.05, tau = 20 ms and 1000
-    excitatory inputs at 10-40 Hz onto a conductance-based integrate-and-fire neuron with 200 inhibitory
-    inputs; here the neuron is current-based (``lif``: the weight is a current, in A), has no inhibition and
-    uses dt = 1 ms (same-step pairs are left out, see :class:`STDPRule`, so the discrete rule keeps Song's
-    balance point).
-
-    Parameters
-    ----------
-    n_inputs : int
-        Number of Poisson inputs.
-    rate : Quantity
-        Input rate (Hz).
-    duration : Quantity, optional
-        Simulated time (default 1000 s); rounded to a whole number of chunks.
-    rule : STDPRule, optional
-        Default ``STDPRule(w_max=w_max, A_plus=A_plus, A_minus=ratio * A_plus)`` (tau+ = tau- = 20 ms, additive).
-    A_plus, ratio : float
-        Potentiation per pair (fraction of w_max) and ``A_minus / A_plus`` of the default rule.
-    w_max : Quantity, optional
-        Upper weight bound in A of the default rule (default :func:`song_default_w_max`).
-    neuron : dict, optional
-        Intrinsic parameters of the ``lif`` neuron that differ from the model defaults (Brian2 quantities).
-    seed : int
-        Seed of the inputs and of the initial weights.
-    dt : Quantity
-        Time step (and input bin width).
-    chunk : Quantity
-        Simulated time per Brian2 run.
-    backend, target, directory
-        As in :func:`train_stdp`.
-    progress : callable, optional
-        Called as ``progress(chunks_done, n_chunks)``.
-
-    Returns
-    -------
-    SongAbbottResult
-        ``weights`` are the final weights / ``w_max`` (for ``w_min = 0``).
-    """
-    if isinstance(n_inputs, (bool, np.bool_)) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
-        raise ParameterError("n_inputs", n_inputs, "expected a positive integer")
-    if duration is None:
-        duration = 1000 * second
-    for name, value in (("duration", duration), ("dt", dt), ("chunk", chunk)):
-        if not isinstance(value, Quantity) or not have_same_dimensions(value, second) or np.ndim(value) != 0 \
-                or not float(value) > 0:
-            raise ParameterError(name, value, "expected a positive time, e.g. 20*second")
-    if not isinstance(rate, Quantity) or not have_same_dimensions(rate, Hz) or np.ndim(rate) != 0 \
-            or not float(rate) > 0:
-        raise ParameterError("rate", rate, "expected a positive rate, e.g. 15*Hz")
-    n_chunks = max(1, int(round(float(duration) / float(chunk))))
-    chunk_bins = int(round(min(float(duration), float(chunk)) / float(dt)))
-    if chunk_bins < 1:
-        raise ParameterError("chunk", chunk, f"shorter than dt = {dt}")
-    spec = NetworkSpec.create(int(n_inputs), hidden=0, output=1, model="lif", dt=dt, seed=seed)
-    if neuron:
-        spec = spec.with_params("output", **dict(neuron))
-    if rule is None:
-        if w_max is None:
-            w_max = song_default_w_max(int(n_inputs), rate, spec.output.params)
-        rule = STDPRule(w_max=w_max, A_plus=A_plus, A_minus=_rule_fraction("A_plus", A_plus) * float(ratio))
-    elif not isinstance(rule, STDPRule):
-        raise ParameterError("rule", rule, "expected an STDPRule")
-    unit = spec.output.neuron_model.weight_unit
-    rule.check_model(spec.output.neuron_model)
-    rng = np.random.default_rng(seed)
-    w_min, w_maximum = float(rule.w_min), float(rule.w_max)
-    initial = rng.uniform(w_min, w_maximum, size=(int(n_inputs), 1))
-    spec = spec.with_weights([initial * unit])
-    snapshots = [initial[:, 0]]
-    expected = float(rate) * chunk_bins * float(dt)  # Poisson count per chunk: mean + 10 SD keeps one program
-    capacity = int(np.ceil((expected + 10 * math.sqrt(expected) + 16) / 16) * 16)
-    spike_count, last_count, wall_time, builds = 0, 0, 0.0, 0
-    for k in range(n_chunks):
-        inputs = poisson_spikes(1, int(n_inputs), rate, n_bins=chunk_bins, dt=dt, seed=rng)
-        spec, history = train_stdp(spec, inputs, rule, epochs=1, gap=0 * ms, shuffle=False, backend=backend,
-                                   target=target, seed=seed, directory=directory,
-                                   capacity=max(capacity, int(inputs.sum(axis=2).max())))
-        record = history.epochs[0]
-        last_count = int(record["output_counts"].sum())
-        spike_count += last_count
-        wall_time += record["wall_time"]
-        builds += record["n_builds"]
-        snapshots.append(np.asarray(spec.weights[0], dtype=float)[:, 0])
-        if progress is not None:
-            progress(k + 1, n_chunks)
-    snapshots = (np.array(snapshots) - w_min) / (w_maximum - w_min)
-    chunk_s = chunk_bins * float(dt)
-    stats = weight_statistics(snapshots[-1] * (w_maximum - w_min) + w_min, rule)
-    return SongAbbottResult(weights=snapshots[-1], initial=snapshots[0], snapshots=snapshots,
-                            snapshot_times=np.arange(n_chunks + 1) * chunk_s, rule=rule, rate=float(rate),
-                            duration=n_chunks * chunk_s, output_rate=spike_count / (n_chunks * chunk_s),
-                            output_rate_final=last_count / chunk_s,
-                            fraction_near_zero=stats["fraction_near_min"],
-                            fraction_near_max=stats["fraction_near_max"], wall_time=wall_time, n_builds=builds,
-                            spec=spec)

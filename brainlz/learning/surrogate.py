@@ -1055,7 +1055,7 @@ class SurrogateNetwork:
 
     def project(self, blocks):
         """Clip learnable parameters into their bounds and enforce the models' constraints."""
-        from ..network import _CONSTRAINT, _OPS
+        from ..models import constraint_holds, parse_constraint
 
         for k, layer in enumerate(self.spec.layers):
             model = layer.neuron_model
@@ -1065,10 +1065,10 @@ class SurrogateNetwork:
                 low, high = (float(b) for b in model.params[name].bounds)
                 np.clip(params[name], low, high, out=params[name])
             for constraint in model.constraints:
-                left, op, right = _CONSTRAINT.match(constraint).groups()
+                left, op, right = parse_constraint(constraint)
                 if left not in learnable and right not in learnable:
                     continue
-                bad = ~_OPS[op](params[left], params[right])
+                bad = ~constraint_holds(op, params[left], params[right])
                 if not bad.any():
                     continue
                 # left < right violated: move the learnable side(s) apart by 0.1 % of the bound width

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.grid_table import MODELS, SHAPING_TASK, paired_tasks, pooled_estimate  # noqa: E402
+from brainlz.experiments.paper_grid import MODELS, SHAPING_TASK, paired_tasks, pooled_estimate  # noqa: E402
 from brainlz.figures import save_figure, style  # noqa: E402
 
 RULES = {"surrogate": "surrogate BP", "stdp": "STDP", "tempotron": "tempotron"}
@@ -38,7 +38,7 @@ PAPER_GAIN_PP = {"lif": 13.5, "meta_neuron": 8.5}  # the abstract's "up to" gain
 def forest_rows(summary: dict, rule: str, model: str) -> list:
     """``[(label, mean, low, high, kind)]`` of one panel, top to bottom: every task with at least two pairs
     (``kind="task"``), then the pooled estimates (``"pooled"``) when at least two tasks (resp. two tasks other than
-    the regular one) have them (``benchmarks/grid_table.py``, as in the README)."""
+    the regular one) have them (:mod:`brainlz.experiments.paper_grid`, as in the README)."""
     pairs = paired_tasks(summary, rule, model)
     rows = []
     for task, pair in pairs.items():

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from brainlz.figures import plot_weight_histogram
-from brainlz.learning.stdp import SONG_SCALED, song_abbott_experiment
+from brainlz.experiments.song2000 import SONG_SCALED, song_abbott_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,97 @@
+"""Files that exist whole or not at all.
+
+Every file brainlz writes outside a run's staging folder (datasets, network specs, figures, sweep summaries,
+benchmark results, the README's grid table) goes through :func:`atomic_write`: the content goes to a temporary
+file in the destination's folder, is flushed to disk and then moved over the destination with
+:func:`os.replace`.  A reader sees the old file or the new one, never half of one; an error or Ctrl+C while
+writing leaves the old file and no temporary file.  The new file gets the permissions an ordinary ``open()``
+would give it (``0o666`` less the umask), not ``mkstemp``'s ``0o600``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["atomic_write", "write_text", "write_json", "jsonable"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb", *, make_parents: bool = False):
+    """Open a temporary file beside ``path`` for writing; on leaving the block it replaces ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The destination.
+    mode : {"wb", "w"}
+        Binary or text.
+    make_parents : bool
+        Create missing parent folders first.
+
+    Yields
+    ------
+    file object
+        Write the content here.  If the block raises, the temporary file is removed and ``path`` is untouched.
+
+    Examples
+    --------
+    >>> with atomic_write("weights.npz") as handle:       # doctest: +SKIP
+    ...     np.savez(handle, w=w)
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
+    path = Path(path)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_text(path, text: str, *, make_parents: bool = False) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`); returns ``path`` as a Path."""
+    with atomic_write(path, "w", make_parents=make_parents) as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def write_json(path, data, *, make_parents: bool = False) -> Path:
+    """Write ``data`` (plain JSON types) as indented JSON with a final newline to ``path``, atomically."""
+    return write_text(path, json.dumps(data, indent=2) + "\n", make_parents=make_parents)
+
+
+def jsonable(value):
+    """A JSON-serialisable copy of ``value``: dicts (string keys), lists, numbers, strings; anything else (a
+    Brian2 quantity, an array) as its ``str``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,76 @@
+"""The training contract: every rule is an object from one registry; a user's rule plugs in the same way."""
+
+import json
+
+import numpy as np
+import pytest
+
+from brainlz.errors import ParameterError
+from brainlz.learning import rules
+from brainlz.protocol import Protocol, run_protocol
+
+TINY = dict(task="rate", difficulty=0.2, n_samples=24, n_channels=6, n_bins=120, hidden=0, output=4,
+            backend="runtime", backend_options={"target": "numpy"}, n_folds=2, test_size=0.25, seed=2)
+
+
+class ScaleOutput(rules.Rule):
+    """A user's rule: multiplies the last projection's weights by ``factor`` (no data needed)."""
+
+    name = "scale_output"
+
+    def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
+        factor = self.options.get("factor", 2.0)
+        weights = list(spec.weights)
+        weights[-1] = weights[-1] * factor
+        return spec.with_weights(weights), {"rule": self.name, "factor": factor, "n_samples": train_set.n_samples}
+
+
+@pytest.fixture
+def user_rule(monkeypatch):
+    monkeypatch.setitem(rules.RULES, ScaleOutput.name, ScaleOutput)
+    return ScaleOutput
+
+
+def test_builtin_rules_are_registered_and_wrapped_by_the_outer_loop():
+    assert set(rules.RULES) >= {"stdp", "tempotron", "surrogate"}
+    assert isinstance(rules.make_rule({"rule": "stdp", "A_plus": 0.01}), rules.STDP)
+    looped = rules.make_rule({"rule": "tempotron", "intrinsic": {"outer_steps": 2}})
+    assert isinstance(looped, rules.OuterLoop) and isinstance(looped.rule, rules.Tempotron)
+    # the surrogate rule learns intrinsic parameters itself, by the twin's gradient
+    assert isinstance(rules.make_rule({"rule": "surrogate", "intrinsic": {}}), rules.Surrogate)
+    with pytest.raises(ParameterError, match="^protocol.learning.rule = 'hebb': expected one of"):
+        rules.make_rule({"rule": "hebb"})
+    with pytest.raises(ParameterError, match="^protocol.learning.intrinsic = 3"):
+        rules.make_rule({"rule": "stdp", "intrinsic": 3})
+
+
+def test_a_users_rule_runs_in_a_protocol(user_rule, tmp_path):
+    plain = run_protocol(Protocol(name="plain", **TINY), tmp_path, progress=False, figures=False)
+    scaled = run_protocol(Protocol(name="scaled", learning={"rule": "scale_output", "factor": 3.0}, **TINY),
+                          tmp_path, progress=False, figures=False)
+    history = json.loads((scaled.directory / "metrics.json").read_text())["learning"]
+    assert history == {"rule": "scale_output", "factor": 3.0, "n_samples": 18}  # the training part only
+    before = np.load(plain.directory / "network.npz")
+    after = np.load(scaled.directory / "network.npz")
+    key = sorted(k for k in after.files if k.startswith("weights_"))[-1]
+    np.testing.assert_allclose(after[key], 3.0 * before[key])
+    rates = [json.loads((r.directory / "metrics.json").read_text())["activity"]["output_rate_hz"]
+             for r in (plain, scaled)]
+    assert rates[1] > rates[0]  # stronger weights, more output spikes: the trained network is the one simulated
+
+
+def test_a_rule_without_an_inner_form_refuses_the_outer_loop(user_rule):
+    rule = rules.make_rule({"rule": "scale_output", "intrinsic": {"outer_steps": 1}})
+    assert isinstance(rule, rules.OuterLoop)
+    with pytest.raises(ParameterError, match="cannot run inside the outer loop"):
+        rule.train(None, None)
+
+
+def test_register_rule_checks_what_it_registers():
+    with pytest.raises(ParameterError, match="expected a Rule subclass"):
+        rules.register_rule(dict)
+    with pytest.raises(ParameterError, match="expected a Rule subclass"):
+        rules.register_rule(type("Nameless", (rules.Rule,), {}))
+    unknown = Protocol(name="x", **TINY)
+    with pytest.raises(ParameterError, match="^protocol.learning.rule = 'hebb'"):
+        unknown.replace(learning={"rule": "hebb"})
