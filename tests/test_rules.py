@@ -74,3 +74,18 @@ def test_register_rule_checks_what_it_registers():
     unknown = Protocol(name="x", **TINY)
     with pytest.raises(ParameterError, match="^protocol.learning.rule = 'hebb'"):
         unknown.replace(learning={"rule": "hebb"})
+
+
+def test_rules_ask_the_backend_where_their_epochs_run():
+    from brainlz.backends import training_device
+    from brainlz.data import make_task
+    from brainlz.network import NetworkSpec
+
+    assert [training_device(b, "stdp") for b in ("runtime", "standalone", "genn")] == ["runtime", "standalone",
+                                                                                       "genn"]
+    assert training_device("cuda", "tempotron") == "runtime"  # brian2cuda has no training design: the CPU trains
+    spec = NetworkSpec.create(6, hidden=0, output=4, seed=0)
+    data = make_task("rate", n_samples=8, n_channels=6, n_bins=50, seed=0)
+    with pytest.raises(ParameterError, match="^backend = 'cuda': cannot train the stdp rule; backends that can: "
+                                             "runtime, standalone, genn$"):
+        rules.make_rule({"rule": "stdp"}).train(spec, data, backend="cuda")

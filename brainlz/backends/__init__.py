@@ -1,5 +1,9 @@
 """Simulation backends.  Each module exposes ``simulate(spec, spiketrains, ...)`` and ``capabilities()``.
 
+``capabilities()["training"]`` says where a Brian2 learning rule's epochs run when a protocol names this backend
+(``{"stdp": "standalone", ...}``: the trainer's device, see :func:`training_device`); ``["objective"]`` where
+the outer loop over intrinsic parameters simulates its candidates.
+
 =============  ==========================================================================================
 backend        what it is
 =============  ==========================================================================================
@@ -19,7 +23,7 @@ import inspect
 
 from ..errors import ParameterError
 
-__all__ = ["BACKENDS", "simulate", "get_backend", "backend_option_names", "check_backend_options"]
+__all__ = ["BACKENDS", "simulate", "get_backend", "backend_option_names", "check_backend_options", "training_device"]
 
 BACKENDS = ("runtime", "standalone", "genn", "cuda")
 
@@ -53,3 +57,19 @@ def check_backend_options(name: str, options: dict, field: str = "backend_option
         if key not in accepted:
             raise ParameterError(f"{field}.{key}", options[key],
                                  f"not an option of the {name!r} backend; its options: {', '.join(accepted)}")
+
+
+def training_device(backend: str, rule: str) -> str:
+    """Where the epochs of ``rule`` (``"stdp"``, ``"tempotron"``) run for a protocol on ``backend``: the
+    trainer's device (``"runtime"``, ``"standalone"`` or ``"genn"``), as the backend's capabilities say.
+
+    Raises
+    ------
+    ParameterError
+        If the backend cannot train the rule, naming the backends that can.
+    """
+    training = get_backend(backend).capabilities().get("training", {})
+    if rule not in training:
+        able = [name for name in BACKENDS if rule in get_backend(name).capabilities().get("training", {})]
+        raise ParameterError("backend", backend, f"cannot train the {rule} rule; backends that can: {', '.join(able)}")
+    return training[rule]

@@ -183,7 +183,8 @@ class CudaSupportError(BrainlzError):
 def capabilities() -> dict:
     """What this backend supports."""
     return {"stochastic": True, "reruns_without_recompile": False, "targets": ("cuda",),
-            "same_random_numbers_as_standalone": False}
+            "same_random_numbers_as_standalone": False,
+            "training": {"tempotron": "runtime"}, "objective": "runtime"}
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -181,7 +181,8 @@ class GennSupportError(BrainlzError):
 
 def capabilities() -> dict:
     """What this backend supports."""
-    return {"stochastic": False, "reruns_without_recompile": False, "targets": ("genn-gpu", "genn-cpu")}
+    return {"stochastic": False, "reruns_without_recompile": False, "targets": ("genn-gpu", "genn-cpu"),
+            "training": {"stdp": "genn", "tempotron": "genn"}, "objective": "runtime"}
 
 
 # ---------------------------------------------------------------------------------------------------------------

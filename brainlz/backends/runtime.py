@@ -24,7 +24,8 @@ TARGETS = ("numpy", "cython")
 
 def capabilities() -> dict:
     """What this backend supports."""
-    return {"stochastic": True, "reruns_without_recompile": True, "targets": TARGETS}
+    return {"stochastic": True, "reruns_without_recompile": True, "targets": TARGETS,
+            "training": {"stdp": "runtime", "tempotron": "runtime"}, "objective": "runtime"}
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_size: int | None = None,

@@ -63,7 +63,8 @@ class StandaloneError(BrainlzError):
 
 def capabilities() -> dict:
     """What this backend supports."""
-    return {"stochastic": True, "reruns_without_recompile": True, "targets": ("cpp_standalone",)}
+    return {"stochastic": True, "reruns_without_recompile": True, "targets": ("cpp_standalone",),
+            "training": {"stdp": "standalone", "tempotron": "standalone"}, "objective": "standalone"}
 
 
 def default_directory() -> Path:

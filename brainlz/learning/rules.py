@@ -21,6 +21,7 @@ import dataclasses
 
 import numpy as np
 
+from ..backends import get_backend, training_device
 from ..errors import ParameterError
 from ..files import jsonable
 
@@ -124,7 +125,7 @@ class STDP(Rule):
 
     def inner_options(self, spec, backend, backend_options):
         rule_options, epochs, options = self._split(spec)
-        return {"rule": rule_options, "epochs": epochs, "backend": backend,
+        return {"rule": rule_options, "epochs": epochs, "backend": training_device(backend, self.name),
                 "target": backend_options.get("target", "cython"), **options}
 
     def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
@@ -133,10 +134,11 @@ class STDP(Rule):
         backend_options = dict(backend_options or {})
         rule_options, epochs, options = self._split(spec)
         rule = STDPRule(**rule_options)
-        if backend == "genn":  # every epoch one brian2genn build (the GeNN design, brainlz.backends.genn)
+        device = training_device(backend, self.name)
+        if device == "genn":  # every epoch one brian2genn build (the GeNN design, brainlz.backends.genn)
             options["genn_options"] = {key: value for key, value in backend_options.items()
                                        if key in ("env", "use_gpu", "genn_path", "timeout")}
-        new_spec, history = train_stdp(spec, train_set, rule, epochs=epochs, backend=backend,
+        new_spec, history = train_stdp(spec, train_set, rule, epochs=epochs, backend=device,
                                        target=backend_options.get("target", "cython"), seed=seed, **options)
         summary = {"rule": "stdp", "epochs": epochs, "w_max": float(rule.w_max), "initial": history.initial,
                    "per_epoch": [{k: v for k, v in e.items() if k not in ("order", "output_counts", "spike_indices",
@@ -165,9 +167,10 @@ class Tempotron(Rule):
         unknown = set(options) - {"init", "init_std", "discretised"}
         if unknown:
             raise ParameterError("protocol.learning", sorted(unknown), "unknown tempotron options")
-        if backend == "standalone":
+        device = training_device(backend, self.name)
+        if device == "standalone":
             options["backend"] = "standalone"
-        elif backend == "genn":
+        elif device == "genn":
             options.update(backend="genn", target="gpu" if backend_options.get("use_gpu", True) else "cpu")
         else:
             options.update(backend="runtime", target=backend_options.get("target", "cython"))
@@ -268,7 +271,7 @@ class OuterLoop(Rule):
         if not isinstance(refit, (bool, np.bool_)):
             raise ParameterError("protocol.learning.intrinsic.refit", refit, "expected true or false")
         inner_idx, val_idx = split_indices(train_set.labels, fraction, seed)
-        objective_backend = "standalone" if backend == "standalone" else "runtime"
+        objective_backend = get_backend(backend).capabilities()["objective"]
         if report is not None:
             options["callback"] = _outer_step_reporter(report, options.get("outer_steps", 5))
         new_spec, history = train_with_intrinsic(
