@@ -9,10 +9,12 @@
     List the neuron models on the search path with their intrinsic parameters.
 ``brainlz tasks``
     List the task families.
-``brainlz env genn [--path DIR]``
+``brainlz env genn [--path DIR] [--genn-source DIR]``
     Create (or reuse) the pinned virtual environment of the GeNN backend (brian2 2.5.4, numpy < 2,
     brian2genn 1.7.0; see :mod:`brainlz.backends.genn`), by default at ``$BRAINLZ_GENN_ENV`` or
-    ``~/.cache/brainlz/envs/genn``, and print what was done.  Running it again reuses the environment.
+    ``~/.cache/brainlz/envs/genn``, and print what was done.  Running it again reuses the environment.  With
+    ``--genn-source``, also build GeNN 4.x in that source checkout and record it in the environment, where the
+    genn backend finds it without ``GENN_PATH``.
 ``brainlz env cuda [--path DIR]``
     The same for the CUDA backend (a Python >= 3.12 venv with brian2 2.10.1 and brian2cuda 1.0b1; see
     :mod:`brainlz.backends.cuda`), by default at ``$BRAINLZ_CUDA_ENV`` or ``~/.cache/brainlz/envs/cuda``.
@@ -52,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     env.add_argument("--path", default=None, help="directory of the environment (default: $BRAINLZ_GENN_ENV or "
                                                   "~/.cache/brainlz/envs/genn for genn, $BRAINLZ_CUDA_ENV or "
                                                   "~/.cache/brainlz/envs/cuda for cuda)")
+    env.add_argument("--genn-source", default=None, metavar="DIR",
+                     help="genn only: build GeNN 4.x in this source checkout (CPU-only, or with CUDA where nvcc "
+                          "exists) and record it in the environment, where the genn backend finds it")
     return parser
 
 
@@ -151,12 +156,18 @@ def _tasks() -> int:
 
 
 def _env(args) -> int:
+    from .errors import ParameterError
+
     if args.backend == "cuda":
         from .backends.cuda import create_env
-    else:
-        from .backends.genn import create_env
 
-    create_env(args.path)
+        if args.genn_source is not None:
+            raise ParameterError("--genn-source", args.genn_source, "only for `brainlz env genn`")
+        create_env(args.path)
+        return 0
+    from .backends.genn import create_env
+
+    create_env(args.path, genn_source=args.genn_source)
     return 0
 
 

@@ -3,6 +3,7 @@ environment (built from the package registry, skipped only when the registry is 
 (only where ``GENN_PATH`` points to a GeNN 4.x installation)."""
 
 import dataclasses
+import json
 import os
 import shutil
 from pathlib import Path
@@ -310,11 +311,64 @@ def test_stdp_training_on_genn_refuses_bad_options(genn_env, monkeypatch, tmp_pa
 
 
 # ---------------------------------------------------------------------------------- end to end (needs GeNN)
-GENN_PATH = os.environ.get("GENN_PATH")
+def _fake_genn_source(root, version="4.9.0", fail=False):
+    """A folder shaped like a GeNN source tree whose Makefile 'builds' the CPU backend library (or fails)."""
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "genn-buildmodel.sh").write_text("#!/bin/sh\n")
+    (root / "version.txt").write_text(version + "\n")
+    recipe = "\t@echo 'error: no compiler today' && false" if fail else \
+        "\tmkdir -p lib && touch lib/libgenn_single_threaded_cpu_backend.a && echo built CUDA_PATH=$$CUDA_PATH"
+    (root / "Makefile").write_text(f"all:\n{recipe}\n")
+    return root
+
+
+def test_env_genn_source_builds_records_and_is_found_without_genn_path(genn_env, tmp_path, monkeypatch, capsys):
+    """``brainlz env genn --genn-source DIR`` runs make in DIR, records it in the environment's marker, and the
+    backend then finds GeNN there without GENN_PATH (and refuses a removed one in one line)."""
+    from brainlz.cli import main
+
+    env = tmp_path / "env"
+    shutil.copytree(genn_env, env, symlinks=True)
+    source = _fake_genn_source(tmp_path / "genn")
+    monkeypatch.delenv("GENN_PATH", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no nvcc: CPU-only
+    assert genn.find_genn(env=env) is None
+    assert main(["env", "genn", "--path", str(env), "--genn-source", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "CPU-only" in out and "recorded in" in out
+    marker = json.loads((env / genn.MARKER).read_text())
+    assert marker["genn"]["genn_path"] == str(source.resolve()) and marker["genn"]["version"] == "4.9.0"
+    assert marker["genn"]["backends"] == ["libgenn_single_threaded_cpu_backend.a"]
+    assert marker["pins"] == list(genn.PINS)  # the environment's own record is kept
+    assert "CUDA_PATH=\n" in (source / "brainlz-build.log").read_text() or \
+        (source / "brainlz-build.log").read_text().strip().endswith("CUDA_PATH=")
+    assert genn.find_genn(env=env) == str(source.resolve())
+    assert genn.require_genn(env=env) == str(source.resolve())
+    assert genn.find_genn("/explicit", env=env) == "/explicit"
+    monkeypatch.setenv("GENN_PATH", "/from/environment")
+    assert genn.find_genn(env=env) == "/from/environment"
+    monkeypatch.delenv("GENN_PATH")
+    shutil.rmtree(source)
+    with pytest.raises(genn.GennError, match="GeNN not found.*--genn-source DIR"):
+        genn.require_genn(env=env)
+
+
+@pytest.mark.parametrize("version,fail,message", [("5.1.0", False, "GeNN 5.1.0; brian2genn 1.7 needs GeNN 4.x"),
+                                                  ("4.9.0", True, "genn build failed: error: no compiler today")])
+def test_genn_source_that_is_not_4x_or_does_not_build_is_refused(tmp_path, version, fail, message):
+    source = _fake_genn_source(tmp_path / "genn", version=version, fail=fail)
+    with pytest.raises(genn.GennEnvError, match=message):
+        genn.build_genn(source, cuda=False, log=lambda line: None)
+    with pytest.raises(genn.GennEnvError, match="not a GeNN source tree"):
+        genn.build_genn(tmp_path, log=lambda line: None)
+
+
+GENN_PATH = genn.find_genn()  # GENN_PATH, or the GeNN that `brainlz env genn --genn-source` recorded
 
 
 @pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
-                    reason="GENN_PATH does not point to a GeNN 4.x installation (GeNN is on no package registry)")
+                    reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source DIR`; GeNN is on no "
+                           "package registry)")
 @pytest.mark.parametrize("use_gpu", [False, True])
 def test_genn_matches_standalone(genn_env, tmp_path, standalone_dir, use_gpu):
     if use_gpu and shutil.which("nvidia-smi") is None:
@@ -330,7 +384,8 @@ def test_genn_matches_standalone(genn_env, tmp_path, standalone_dir, use_gpu):
 
 
 @pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
-                    reason="GENN_PATH does not point to a GeNN 4.x installation (GeNN is on no package registry)")
+                    reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source DIR`; GeNN is on no "
+                           "package registry)")
 def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path):
     """The GeNN design of an STDP epoch learns the weights the CPU design learns (GeNN's clip() works in single
     precision, hence the tolerance)."""
@@ -351,7 +406,8 @@ def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path):
 
 
 @pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
-                    reason="GENN_PATH does not point to a GeNN 4.x installation (GeNN is on no package registry)")
+                    reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source DIR`; GeNN is on no "
+                           "package registry)")
 def test_genn_tempotron_matches_runtime(genn_env, tmp_path, monkeypatch):
     """Tempotron training with backend='genn' (CPU-only GeNN) learns the runtime backend's weights."""
     from brainlz.learning.tempotron import train_tempotron

@@ -50,9 +50,11 @@ from ..errors import BrainlzError, ParameterError
 from ..network import (NetworkSpec, check_copy_params, check_spiketrains, evaluate_initial, rasters_from_monitor,
                        unit_name)
 from .base import SimulationResult, batches, validate_trace
+from ..files import write_json
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
-__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "capabilities", "check_genn_support",
+__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "find_genn", "build_genn",
+           "capabilities", "check_genn_support",
            "create_env", "default_env_path", "env_python", "layer_config", "layer_arrays",
            "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
            "WORKER"]
@@ -340,7 +342,7 @@ def env_python(path=None) -> Path:
     return venv_python(path if path is not None else default_env_path())
 
 
-def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> Path:
+def create_env(path=None, *, python=None, log=print, timeout: float = 1800, genn_source=None) -> Path:
     """Create (or reuse) the virtual environment with :data:`PINS`; the code behind ``brainlz env genn``.
 
     Idempotent: a marker file ``brainlz-env.json`` records the pins and installed versions; an environment whose
@@ -356,6 +358,9 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
         Called with one line per step (default ``print``).
     timeout : float
         Seconds allowed for ``pip install``.
+    genn_source : path, optional
+        A GeNN 4.x source checkout to build (:func:`build_genn`) and record in the environment's marker, where
+        later calls find it without ``GENN_PATH`` (:func:`find_genn`).
 
     Returns
     -------
@@ -372,7 +377,18 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
     exe = env_python(path)
     if marker is not None and marker.get("pins") == list(PINS) and exe.exists():
         log(f"brainlz: genn environment {path} exists ({versions_text(marker.get('installed', {}))}); reusing it")
-        return path
+    else:
+        _install_env(path, exe, python, log, timeout)
+    if genn_source is not None:
+        built = build_genn(genn_source, log=log)
+        marker = read_marker(path) or {}
+        write_json(path / MARKER, {**marker, "genn": built})
+        log(f"brainlz: GeNN {built['version']} at {built['genn_path']} recorded in {path / MARKER}; the genn backend "
+            "finds it there without GENN_PATH")
+    return path
+
+
+def _install_env(path: Path, exe: Path, python, log, timeout) -> None:
     start = time.perf_counter()
     if not exe.exists():
         log(f"brainlz: creating a virtual environment at {path} with {python or sys.executable}")
@@ -385,7 +401,106 @@ def create_env(path=None, *, python=None, log=print, timeout: float = 1800) -> P
              "'numpy': numpy.__version__, 'brian2genn': getattr(brian2genn, '__version__', '?'), "
              "'setuptools': setuptools.__version__}))")
     install_pins(path, exe, PINS, probe, label="genn", error=GennEnvError, log=log, timeout=timeout, start=start)
-    return path
+
+
+def build_genn(source, *, cuda: str | bool = "auto", jobs: int | None = None, log=print,
+               timeout: float = 3600) -> dict:
+    """Build GeNN 4.x in its source checkout ``source`` (``make`` in its root) and check what it built.
+
+    GeNN is on no package registry: get its source (``git clone https://github.com/genn-team/genn`` and
+    ``git checkout 4.9.0``, or a release archive) and pass its folder here, or run
+    ``brainlz env genn --genn-source DIR``, which also records the folder for :func:`find_genn`.
+
+    Parameters
+    ----------
+    source : path
+        The root of a GeNN 4.x source tree (with ``Makefile``, ``version.txt`` and ``bin/genn-buildmodel.sh``).
+    cuda : {"auto", True, False}
+        Build GeNN's CUDA backend too: ``"auto"`` where ``nvcc`` is on ``PATH`` and its CUDA installation has
+        ``include/cuda_runtime.h``; otherwise CPU-only (GeNN's single-threaded CPU backend).
+    jobs : int, optional
+        Parallel ``make`` jobs (default: the number of CPUs).
+    log : callable
+        Called with one line per step.
+    timeout : float
+        Seconds allowed for ``make``.
+
+    Returns
+    -------
+    dict
+        ``genn_path``, ``version``, ``backends`` (the backend libraries built) and ``seconds``.
+
+    Raises
+    ------
+    GennEnvError
+        If ``source`` is not a GeNN 4.x source tree or the build fails (naming the build log).
+    """
+    root = Path(source).expanduser().resolve()
+    version_file, script = root / "version.txt", root / "bin" / "genn-buildmodel.sh"
+    if not (root / "Makefile").is_file() or not version_file.is_file() or not script.is_file():
+        raise GennEnvError(f"--genn-source = {str(source)!r}: not a GeNN source tree (expected Makefile, "
+                           "version.txt and bin/genn-buildmodel.sh in it)")
+    version = version_file.read_text().strip()
+    if not version.startswith("4."):
+        raise GennEnvError(f"--genn-source = {str(source)!r}: GeNN {version}; brian2genn 1.7 needs GeNN 4.x")
+    environment = dict(os.environ)
+    cuda_root = _cuda_root() if cuda in ("auto", True) else None
+    if cuda is True and cuda_root is None:
+        raise GennEnvError("genn build: cuda=True but no CUDA installation (nvcc with include/cuda_runtime.h) found")
+    if cuda_root is not None:
+        environment["CUDA_PATH"] = str(cuda_root)
+    else:
+        environment.pop("CUDA_PATH", None)
+    jobs = int(jobs or os.cpu_count() or 1)
+    log(f"brainlz: building GeNN {version} in {root} ({'with CUDA at ' + str(cuda_root) if cuda_root else 'CPU-only'}"
+        f", make -j{jobs})")
+    start = time.perf_counter()
+    build_log = root / "brainlz-build.log"
+    with open(build_log, "w") as handle:
+        try:
+            done = subprocess.run(["make", f"-j{jobs}"], cwd=root, stdout=handle, stderr=subprocess.STDOUT,
+                                  env=environment, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise GennEnvError(f"genn build: make timed out after {timeout:.0f} s (log: {build_log})") from None
+    if done.returncode != 0:
+        raise GennEnvError(f"genn build failed: {_first_error(build_log.read_text())} (log: {build_log})")
+    backends = sorted(p.name for p in (root / "lib").glob("libgenn_*_backend*"))
+    if not any("single_threaded_cpu" in name for name in backends):
+        raise GennEnvError(f"genn build: make succeeded but built no CPU backend library in {root / 'lib'} "
+                           f"(log: {build_log})")
+    seconds = round(time.perf_counter() - start, 1)
+    log(f"brainlz: GeNN {version} built in {seconds:.0f} s ({', '.join(backends)})")
+    return {"genn_path": str(root), "version": version, "backends": backends, "seconds": seconds}
+
+
+def _first_error(text: str) -> str:
+    """A build log's first compiler or shell error (make's own '*** Error' summary lines come later)."""
+    for line in text.splitlines():
+        if "error" in line.lower() and not line.lstrip().startswith("make"):
+            return line.strip()
+    return last_line(text)
+
+
+def _cuda_root() -> Path | None:
+    """The CUDA installation of the ``nvcc`` on ``PATH``, if it has the runtime headers GeNN compiles against."""
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        return None
+    root = Path(os.path.realpath(nvcc)).parent.parent
+    return root if (root / "include" / "cuda_runtime.h").is_file() else None
+
+
+def find_genn(genn_path=None, env=None) -> str | None:
+    """The GeNN 4.x installation to compile with: ``genn_path``, else ``$GENN_PATH``, else the one that
+    ``brainlz env genn --genn-source`` recorded in the side environment ``env`` (default
+    :func:`default_env_path`) if it still exists; None if there is none."""
+    if genn_path is not None:
+        return str(genn_path)
+    if os.environ.get("GENN_PATH"):
+        return os.environ["GENN_PATH"]
+    marker = read_marker(Path(env) if env is not None else default_env_path()) or {}
+    recorded = (marker.get("genn") or {}).get("genn_path")
+    return recorded if recorded and Path(recorded).is_dir() else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -415,18 +530,20 @@ def layer_arrays(layer, n_copies: int, copy_params: dict) -> dict:
     return arrays
 
 
-def require_genn(genn_path=None) -> None:
-    """Raise one clear :class:`GennError` unless a GeNN installation can be found for a compile-and-run.
+def require_genn(genn_path=None, env=None) -> str | None:
+    """The GeNN installation for a compile-and-run (:func:`find_genn`); one clear :class:`GennError` if none.
 
-    brian2genn finds GeNN through ``GENN_PATH`` (or ``genn_path``) or ``genn-buildmodel.sh`` on ``PATH``.
+    brian2genn finds GeNN through ``GENN_PATH`` (set for the worker from what this returns) or
+    ``genn-buildmodel.sh`` on ``PATH`` (then None is returned).
     """
-    path = genn_path if genn_path is not None else os.environ.get("GENN_PATH")
+    path = find_genn(genn_path, env)
     if path and Path(path).is_dir():
-        return
+        return path
     if path is None and shutil.which("genn-buildmodel.sh"):
-        return
-    raise GennError(f"GeNN not found (GENN_PATH = {path!r}): install GeNN 4.x from its own distribution (it is on "
-                    "no package registry) and set GENN_PATH, or pass codegen_only=True to generate the code only")
+        return None
+    raise GennError(f"GeNN not found (GENN_PATH = {path!r}): build GeNN 4.x from its source with `brainlz env genn "
+                    "--genn-source DIR` (it is on no package registry) or set GENN_PATH, or pass codegen_only=True "
+                    "to generate the code only")
 
 
 def _worker_python(env) -> Path:
@@ -527,7 +644,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     copy_params = check_copy_params(spec, copy_params, n_samples)
     chunks = batches(n_samples, batch_size)
     if not codegen_only:
-        require_genn(genn_path)
+        genn_path = require_genn(genn_path, env)
     python = _worker_python(env)
     layers = [layer_config(layer) for layer in spec.layers]
     weights = {f"weights_{index}": np.asarray(weight, dtype=float) for index, weight in enumerate(spec.weights)}
@@ -609,7 +726,7 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
     if not isinstance(config, dict) or config.get("mode") != "stdp":
         raise ParameterError("config", type(config).__name__, "expected the config of stdp.genn_design")
     if not codegen_only:
-        require_genn(genn_path)
+        genn_path = require_genn(genn_path, env)
     python = _worker_python(env)
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-stdp-"))
     run_dir = _fresh_dir(root / "stdp")
@@ -657,7 +774,7 @@ def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use
     if not isinstance(config, dict) or config.get("mode") != "tempotron":
         raise ParameterError("config", type(config).__name__, "expected the config of tempotron.genn_design")
     if not codegen_only:
-        require_genn(genn_path)
+        genn_path = require_genn(genn_path, env)
     python = _worker_python(env)
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-tempotron-"))
     run_dir = _fresh_dir(root / "tempotron")
