@@ -386,16 +386,21 @@ def test_genn_matches_standalone(genn_env, tmp_path, standalone_dir, use_gpu):
 @pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
                     reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source DIR`; GeNN is on no "
                            "package registry)")
-def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path):
+@pytest.mark.parametrize("strength", [1.0, 4.0], ids=["weak", "strong"])
+def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path, strength):
     """The GeNN design of an STDP epoch learns the weights the CPU design learns (GeNN's clip() works in single
-    precision, hence the tolerance)."""
-    from brian2 import ms
+    precision, hence the tolerance), also with weights and learning rates strong enough that a same-step pair's
+    transmitted weight moves spikes (both run on_pre first)."""
+    from brian2 import amp, ms
 
-    from brainlz.learning.stdp import train_stdp
+    from brainlz.learning.stdp import STDPRule, train_stdp
 
     spec = _spec("lif")
+    spec = spec.with_weights([w * strength for w in spec.weights])
     x = _inputs(4, 200, seed=6)
     rule = _stdp_rule(spec)
+    if strength > 1:
+        rule = STDPRule(w_max=float(rule.w_max) * amp, A_plus=0.05, A_minus=0.06)
     reference, history = train_stdp(spec, x, rule, gap=20 * ms, shuffle=False, backend="runtime", target="numpy")
     trained, genn_history = train_stdp(spec, x, rule, gap=20 * ms, shuffle=False, backend="genn",
                                        genn_options={"env": genn_env, "directory": tmp_path, "use_gpu": False})

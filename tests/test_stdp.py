@@ -97,6 +97,32 @@ def test_pair_rule_matches_closed_form(mode, post_first):
     np.testing.assert_allclose(rule.pair_update(np.array(DELTAS) * 1e-3, w0), expected, rtol=0, atol=1e-21)
 
 
+def test_a_spike_transmits_the_weight_of_the_start_of_its_step():
+    """The semantics shared by every backend (GeNN's order): in a step with a presynaptic and a postsynaptic
+    spike, transmission uses the weight before that step's potentiation.  Closed form: the postsynaptic current
+    (no decay) sums the weights transmitted at 10 ms and at 30 ms, both w0 (at 10 ms there is nothing to depress).
+    The old on_post-first order transmitted w0 + A+ w_max exp(-20 ms / tau+) at 30 ms, enough to move spikes."""
+    from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, prefs
+
+    rule = STDPRule(w_max=1 * nA, A_plus=0.3, A_minus=0.3, tau_plus=20 * ms, tau_minus=20 * ms)
+    w0 = 0.4e-9
+    old = prefs.codegen.target
+    prefs.codegen.target = "numpy"
+    try:
+        pre = SpikeGeneratorGroup(1, [0, 0], [10, 30] * ms, dt=1 * ms)
+        post = NeuronGroup(1, "I_syn : amp", threshold="timestep(t, dt) == 30", dt=1 * ms)
+        syn = stdp.stdp_synapses(pre, post, LIF, rule, [0], [0], name="same_step")  # the training designs' order
+        syn.w = w0 * amp
+        Network(pre, post, syn).run(40 * ms, namespace={})
+        transmitted, final = float(post.I_syn_[0]), float(syn.w_[0])
+    finally:
+        prefs.codegen.target = old
+    potentiation = 0.3 * 1e-9 * np.exp(-20 / 20)
+    assert transmitted == pytest.approx(2 * w0, rel=1e-12)
+    assert abs(transmitted - (2 * w0 + potentiation)) > 1e-10  # what on_post-first gave
+    assert final == pytest.approx(w0 + potentiation, rel=1e-12)  # the potentiation itself happened
+
+
 def test_pathway_order_does_not_change_additive_learning():
     """Many spikes, same-step coincidences included: on_pre-first (GeNN) and on_post-first (Brian2 here) give the
     same weights for the additive rule away from its bounds (the two updates of a step commute)."""

@@ -47,10 +47,15 @@ symmetric (both :math:`\sum_{n \ge 1}`), so the balance point stays at :math:`A_
 continuous time.  Implementation, independent of the order in which the two pathways run within a step: each
 pathway stores its spike time in a synaptic variable (``lastpre``, ``lastpost``) and leaves a spike of the other
 side in the same step out of the trace it reads (``Apost - int(lastpost == t)`` in ``on_pre``, ``Apre -
-int(lastpre == t)`` in ``on_post``).  Brian2 runs ``on_post`` first here (``order`` -1 and 0), so that on the CPU
-backends the correction in ``on_post`` is always 0 and the arithmetic is exactly that of the first version of
-this rule; GeNN runs ``on_pre`` first (brian2genn ignores ``order``) and gets the same pairs
-(``tests/test_stdp.py`` runs both orders).
+int(lastpre == t)`` in ``on_post``); ``tests/test_stdp.py`` runs both orders.
+
+Same-step transmission.  A presynaptic spike transmits the weight as it was at the start of its step: every
+design runs ``on_pre`` (transmission, then depression) before ``on_post`` (potentiation) within a step, the
+order GeNN imposes (brian2genn ignores Brian2's ``order``), so the CPU designs (runtime, standalone) and GeNN
+transmit the same weights and their spikes and weights agree.  (Until 2026-12-07 the CPU designs ran ``on_post``
+first: a presynaptic spike in the step of a postsynaptic one transmitted the freshly potentiated weight, and
+with weights large enough to move spikes the backends diverged; the STDP cells of the paper grid's record were
+made that way.)
 
 Brian2 code
 -----------
@@ -322,13 +327,13 @@ def stdp_synapse_code(model: NeuronModel, rule: STDPRule) -> dict:
 
 
 def stdp_synapses(source, target, model: NeuronModel, rule: STDPRule, i, j, name: str = "stdp", dt=None,
-                  post_first: bool = True):
+                  post_first: bool = False):
     """Connected Brian2 ``Synapses`` from ``source`` to ``target`` with the STDP code of :func:`stdp_synapse_code`.
 
     The synapses are created in the order of ``(i, j)``, the shared rule variables are set from ``rule`` and the
-    pathways are ordered so that ``on_post`` runs before ``on_pre`` within a time step (``post_first``; the
-    code leaves same-step pairs out in either order, see the module docstring; ``post_first=False`` is GeNN's
-    order).  ``lastpre``/``lastpost`` start at -1e4 s (no spike yet) and ``w`` at 0; set it with
+    pathways are ordered so that ``on_pre`` runs before ``on_post`` within a time step, as on GeNN: a spike
+    transmits the weight of the start of its step (``post_first=True`` reverses it; the code leaves same-step
+    pairs out in either order, see the module docstring).  ``lastpre``/``lastpost`` start at -1e4 s (no spike yet) and ``w`` at 0; set it with
     ``syn.w = ...``.
 
     Parameters
