@@ -116,12 +116,30 @@ def test_stdp_design_passes_for_deterministic_single_target_models():
         genn.check_genn_support(_spec("meta_neuron", stochastic=True), training="stdp")
 
 
-def test_tempotron_design_passes():
-    """The GeNN design of a tempotron epoch (tempotron.genn_design) uses nothing brian2genn cannot translate."""
-    genn.check_genn_support(_spec("lif"), training="tempotron")
-    assert all(feature is None for _, _, feature, _ in genn.TRAINING_DESIGNS["tempotron"])
+def test_tempotron_design_is_refused_where_it_would_not_compile(tmp_path):
+    """The tempotron's GeNN design generates code, but its trial-boundary Synapses.run_regularly reads
+    postsynaptic variables, which brian2genn 1.7 declares as synapse variables that do not exist (compilation
+    fails; seen with GeNN 4.9.0): refused in one line before any build, from the table and from the code."""
+    from brian2 import ms
+
+    from brainlz.learning import tempotron as T
+
+    with pytest.raises(genn.GennSupportError, match="pre/post variables in synaptic run_regularly"):
+        genn.check_genn_support(_spec("lif"), training="tempotron")
     parts = " ".join(part for part, _, _, _ in genn.TRAINING_DESIGNS["tempotron"])
     assert "a_post only" in parts and "Euler step" in parts and "SpikeGeneratorGroup" in parts
+    setup = T._setup_for(6, 2, 40, 1 * ms, 5 * ms, 15e-3, 3.75e-3, 1.0, 0.0)
+    rng = np.random.default_rng(1)
+    weights = rng.normal(0, 0.2, size=(1, 6, 2))
+    config, _ = T.genn_design(setup, [rng.random((5, 6, 40)) < 0.1], rng.choice([-1.0, 1.0], size=(5, 2)), weights,
+                              np.zeros_like(weights), np.full(2, 0.01))
+    [(feature, where, alternative)] = genn.design_blockers(config)
+    assert "tmax_post" in where and "label_post" in where and "runtime or standalone" in alternative
+    assert genn.design_blockers({"mode": "stdp", "synapses": {"boundary": "w = clip(w, 0, w_max)"}}) == []
+    with pytest.raises(genn.GennSupportError, match="^brian2genn cannot translate: pre/post variables"):
+        T.train_tempotron(_inputs(4, 40), np.arange(4) % 2, epochs=1, backend="genn", target="cpu",
+                          directory=tmp_path)
+    assert not (tmp_path / "tempotron").exists()  # refused before anything was written or built
 
 
 def test_missing_environment_is_one_clear_error(tmp_path):
@@ -298,7 +316,7 @@ def test_stdp_training_on_genn_refuses_bad_options(genn_env, monkeypatch, tmp_pa
     monkeypatch.setenv("GENN_PATH", str(tmp_path / "no-genn"))
     with pytest.raises(genn.GennError, match="GeNN not found.*GENN_PATH.*codegen_only"):
         train_stdp(spec, _inputs(), _stdp_rule(spec), backend="genn", genn_options={"env": genn_env})
-    with pytest.raises(genn.GennError, match="GeNN not found"):
+    with pytest.raises(genn.GennSupportError, match="pre/post variables"):  # refused before looking for GeNN
         train_tempotron(_inputs(), np.arange(3) % 2, epochs=1, backend="genn", target="cpu")
     with pytest.raises(ParameterError, match="^target"):
         train_tempotron(_inputs(), np.arange(3) % 2, epochs=1, backend="genn", target="numpy")
@@ -413,6 +431,9 @@ def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path, strength):
 @pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
                     reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source DIR`; GeNN is on no "
                            "package registry)")
+@pytest.mark.xfail(strict=True, raises=genn.GennSupportError,
+                   reason="issue 19: the tempotron's GeNN design reads postsynaptic variables in a synaptic "
+                          "run_regularly, which brian2genn 1.7 cannot compile; refused before the build")
 def test_genn_tempotron_matches_runtime(genn_env, tmp_path, monkeypatch):
     """Tempotron training with backend='genn' (CPU-only GeNN) learns the runtime backend's weights."""
     from brainlz.learning.tempotron import train_tempotron

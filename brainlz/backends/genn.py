@@ -53,7 +53,7 @@ from .base import SimulationResult, batches, validate_trace
 from ..files import write_json
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
-__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "find_genn", "build_genn",
+__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "find_genn", "build_genn", "design_blockers",
            "capabilities", "check_genn_support",
            "create_env", "default_env_path", "env_python", "layer_config", "layer_arrays",
            "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
@@ -73,6 +73,11 @@ _INSYN = "brian2genn 1.7.0 source (brian2genn/insyn.py)"
 
 #: What brian2genn cannot translate: ``{feature: (where this is documented, what to use instead)}``.
 GENN_EXCLUSIONS = {
+    "pre/post variables in synaptic run_regularly": (
+        "observed with brian2genn 1.7.0 and GeNN 4.9.0 (2026-12-07): the *_pre/*_post variables that a "
+        "Synapses.run_regularly reads are declared as synapse variables that engine.cpp does not define, and the "
+        "project does not compile",
+        "train the tempotron on the runtime or standalone backend (a GeNN design without them is open work)"),
     "seed": (f"{_DEVICE}: 'Setting a seed is currently not supported'; rand() draws from a per-neuron linear "
              "congruential generator seeded by C rand()",
              "use a deterministic model, or the runtime/standalone backend for stochastic models"),
@@ -119,7 +124,7 @@ TRAINING_DESIGNS = {
         ("clip(), int(), t in on_pre/on_post", "functions", None, "GeNN implementations exist in brian2genn"),
         ("same-step pairs left out by lastpre/lastpost in both pathways", "pathway order not needed", None,
          "brian2genn ignores Synapses order (GeNN runs on_pre first); the code gives the same pairs in either "
-         "order (the CPU backends keep on_post first)"),
+         "order, and the CPU designs run on_pre first too"),
         ("input: SpikeGeneratorGroup with the epoch's spikes", "SpikeGeneratorGroup", None,
          "the CPU standalone design's TimedArray spike table is not used"),
         ("every object on defaultclock", "one clock", None, "the CPU designs give each object its own dt"),
@@ -142,6 +147,9 @@ TRAINING_DESIGNS = {
         ("new trial / boundary: run_regularly on the trial clock (when='start', order 2 and 0, names "
          "*_run_regularly_*); labels from a TimedArray inside run_regularly", "run_regularly + TimedArray in "
          "run_regularly", None, "executed on the CPU once per trial with host-device copies"),
+        ("the weight update at the trial boundary: a Synapses.run_regularly reading lam_post, mu_post, label_post, "
+         "tau_post, tau_s_post, fired_post, V0_post and tmax_post", "postsynaptic reads in synaptic run_regularly",
+         "pre/post variables in synaptic run_regularly", "code is generated, but it does not compile"),
         ("trial StateMonitor on the trial clock, when='start'", "StateMonitor with a commensurate dt", None, ""),
         ("on_pre reads tmax_post, tau_post, tau_s_post, fired_post", "postsynaptic reads in on_pre", None, ""),
     ),
@@ -749,6 +757,19 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
     return result
 
 
+def design_blockers(config: dict) -> list:
+    """Blockers in a training design's code (``config["synapses"]``) that brian2genn cannot compile: a synaptic
+    ``run_regularly`` (``"boundary"``) that reads pre- or postsynaptic variables.  Each is ``(feature, where,
+    alternative)`` as in :class:`GennSupportError`."""
+    code = (config.get("synapses") or {}).get("boundary") or ""
+    crossing = sorted(name for name in _identifiers(code) if name.endswith(("_pre", "_post")))
+    if not crossing:
+        return []
+    feature = "pre/post variables in synaptic run_regularly"
+    return [(feature, f"{config.get('mode', 'training')} design: the synaptic run_regularly at the trial boundary "
+                      f"reads {', '.join(crossing)}", GENN_EXCLUSIONS[feature][1])]
+
+
 def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu: bool = True,
                     codegen_only: bool = False, genn_path=None, timeout: float | None = None) -> dict:
     """One tempotron training epoch with brian2genn: the GeNN design of :mod:`brainlz.learning.tempotron`.
@@ -773,6 +794,8 @@ def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use
             raise ParameterError(name, value, "expected True or False")
     if not isinstance(config, dict) or config.get("mode") != "tempotron":
         raise ParameterError("config", type(config).__name__, "expected the config of tempotron.genn_design")
+    if not codegen_only and design_blockers(config):  # the code can be generated, but it does not compile
+        raise GennSupportError(design_blockers(config))
     if not codegen_only:
         genn_path = require_genn(genn_path, env)
     python = _worker_python(env)
