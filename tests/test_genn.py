@@ -347,6 +347,9 @@ def test_env_genn_source_builds_records_and_is_found_without_genn_path(genn_env,
 
     env = tmp_path / "env"
     shutil.copytree(genn_env, env, symlinks=True)
+    marker = json.loads((env / genn.MARKER).read_text())
+    marker.pop("genn", None)  # an environment that has recorded no GeNN yet
+    (env / genn.MARKER).write_text(json.dumps(marker))
     source = _fake_genn_source(tmp_path / "genn")
     monkeypatch.delenv("GENN_PATH", raising=False)
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no nvcc: CPU-only

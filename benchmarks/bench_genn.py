@@ -1,0 +1,91 @@
+"""Standalone against GeNN (CPU-only or GPU): inference and an STDP epoch, first call and the next, side by side.
+
+Every GeNN call is a brian2genn build (code generation, compilation, run); the standalone backend compiles once
+per network shape and reruns the program.  Both are timed in one run of this script, in fresh folders, on a
+20 -> 16 -> 8 LIF network: inference on 10 samples x 300 bins, an STDP epoch (first projection) on 6 samples x 200
+bins, each called twice with the same shapes.  Wall times in seconds (time.perf_counter around the call).
+
+Needs GeNN 4.x (``brainlz env genn --genn-source DIR`` or ``GENN_PATH``); without it the script says so and
+exits.  The tempotron is not timed on GeNN: its GeNN design does not compile (refused by check_genn_support).
+
+Usage::
+
+    python benchmarks/bench_genn.py [--gpu] [--out benchmarks/results/bench_genn.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    from brian2 import amp, ms
+
+    from brainlz.backends import genn, standalone
+    from brainlz.files import write_json
+    from brainlz.learning.stdp import STDPRule, train_stdp
+    from brainlz.network import NetworkSpec
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpu", action="store_true", help="GeNN's CUDA backend instead of its CPU backend")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_genn.json"))
+    args = parser.parse_args(argv)
+    genn_path = genn.find_genn()
+    if genn_path is None:
+        print("bench_genn: no GeNN 4.x (run `brainlz env genn --genn-source DIR` or set GENN_PATH)", file=sys.stderr)
+        return 2
+    rng = np.random.default_rng(0)
+    spec = NetworkSpec.create(20, hidden=16, output=8, seed=3)
+    inputs = rng.random((10, 20, 300)) < 0.05
+    stdp_inputs = rng.random((6, 20, 200)) < 0.05
+    rule = STDPRule(w_max=3 * float(np.mean(np.asarray(spec.weights[0]))) * amp, A_plus=0.01, A_minus=0.012)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-genn-") as scratch:
+        scratch = Path(scratch)
+        for call in (1, 2):
+            rows.append({"task": "inference, 10 samples", "backend": "standalone", "call": call,
+                         "seconds": timed(lambda: standalone.simulate(spec, inputs, directory=scratch / "sa"))})
+            rows.append({"task": "inference, 10 samples", "backend": "genn", "call": call,
+                         "seconds": timed(lambda: genn.simulate(spec, inputs, directory=scratch / f"g{call}",
+                                                                use_gpu=args.gpu))})
+        for name, options in (("standalone", {"directory": scratch / "stdp-sa"}),
+                              ("genn", {"genn_options": {"directory": scratch / "stdp-g", "use_gpu": args.gpu}})):
+            _, history = train_stdp(spec, stdp_inputs, rule, epochs=2, gap=20 * ms, shuffle=False, backend=name,
+                                    **options)
+            for epoch in history.epochs:
+                rows.append({"task": "STDP epoch, 6 samples", "backend": name, "call": epoch["epoch"],
+                             "seconds": epoch["wall_time"], "builds": epoch["n_builds"]})
+    results = {"genn_path": genn_path, "gpu": args.gpu, "machine": platform.node(), "cpu": platform.processor(),
+               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows}
+    for task in ("inference, 10 samples", "STDP epoch, 6 samples"):
+        got = {(r["backend"], r["call"]): r["seconds"] for r in rows if r["task"] == task}
+        results[f"{task}: genn / standalone, second call"] = got[("genn", 2)] / got[("standalone", 2)]
+        results[f"{task}: genn second / first call"] = got[("genn", 2)] / got[("genn", 1)]
+    print("| task | backend | first call (s) | second call (s) |\n|---|---|---|---|")
+    for task in ("inference, 10 samples", "STDP epoch, 6 samples"):
+        for backend in ("standalone", "genn"):
+            first, second = (next(r["seconds"] for r in rows if r["task"] == task and r["backend"] == backend
+                                  and r["call"] == call) for call in (1, 2))
+            print(f"| {task} | {backend}{' (GPU)' if backend == 'genn' and args.gpu else ''} | {first:.2f} | "
+                  f"{second:.2f} |")
+    print(f"written to {write_json(args.out, results, make_parents=True)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
