@@ -33,8 +33,15 @@ from .errors import BrainlzError
 __all__ = ["main"]
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line ``brainlz: error: ...`` (exit status 2), like brainlz's own."""
+
+    def error(self, message):
+        self.exit(2, f"brainlz: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="brainlz", description="Spiking networks, learnable intrinsic "
+    parser = _OneLineParser(prog="brainlz", description="Spiking networks, learnable intrinsic "
                                      "parameters and Lempel-Ziv complexity readouts, on Brian2.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a protocol or sweep file and print its results table")

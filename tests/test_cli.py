@@ -170,3 +170,17 @@ def test_protocol_backend_options_are_checked_against_the_backend(tmp_path, caps
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith("brainlz: error: protocol.backend_options.target = 'numpy': not an option of the "
                           "'standalone' backend; its options: ")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "x.py", "--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
+    (["run", "x.py", "--workers", "two"], "argument --workers: invalid int value: 'two'"),
+    (["run", "x.py", "--colour"], "unrecognized arguments: --colour"),
+    (["run"], "the following arguments are required: protocol"),
+])
+def test_usage_errors_are_one_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("brainlz: error: ") and message in err
