@@ -35,15 +35,16 @@ def pair_closed_form(delta_t, w0, A_plus, A_minus, tau_plus, tau_minus, w_min, w
 
 def reference_stdp(pre_steps, post_steps, w0, dt, A_plus, A_minus, tau_plus, tau_minus, w_min, w_max, mode):
     """All-to-all pair STDP applied to given spike trains, event by event, with explicit sums over all earlier
-    partner spikes (no recursive traces).  Same-step pairs are not paired; in a step, the postsynaptic update
-    comes before the presynaptic one; the weight is clipped after every update."""
+    partner spikes (no recursive traces).  Same-step pairs are not paired; in a step, the presynaptic update
+    (depression) comes before the postsynaptic one (potentiation), as on every backend; the weight is clipped
+    after every update."""
     w = np.array(w0, dtype=float)
     for i, pre in enumerate(pre_steps):
         for j, post in enumerate(post_steps):
-            events = sorted([(s, 0) for s in post] + [(s, 1) for s in pre])
+            events = sorted([(s, 1) for s in post] + [(s, 0) for s in pre])
             value = w[i, j]
             for s, kind in events:
-                if kind == 0:
+                if kind == 1:
                     earlier = np.array([p for p in pre if p < s], dtype=float)
                     trace = np.exp(-(s - earlier) * dt / tau_plus).sum()
                     scale = w_max if mode == "additive" else w_max - value
