@@ -4,7 +4,6 @@ environment (built from the package registry, skipped only when the registry is 
 
 import dataclasses
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -385,11 +384,12 @@ def test_genn_source_that_is_not_4x_or_does_not_build_is_refused(tmp_path, versi
 
 
 GENN_PATH = genn.find_genn()  # GENN_PATH, or the GeNN that `brainlz env genn --genn-source` recorded
+needs_genn = pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
+                                reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source "
+                                       "DIR`; GeNN is on no package registry)")
 
 
-@pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
-                    reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source DIR`; GeNN is on no "
-                           "package registry)")
+@needs_genn
 @pytest.mark.parametrize("use_gpu", [False, True])
 def test_genn_matches_standalone(genn_env, tmp_path, standalone_dir, use_gpu):
     if use_gpu and shutil.which("nvidia-smi") is None:
@@ -404,9 +404,7 @@ def test_genn_matches_standalone(genn_env, tmp_path, standalone_dir, use_gpu):
     np.testing.assert_array_equal(result.hidden["hidden"], reference.hidden["hidden"])
 
 
-@pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
-                    reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source DIR`; GeNN is on no "
-                           "package registry)")
+@needs_genn
 @pytest.mark.parametrize("strength", [1.0, 4.0], ids=["weak", "strong"])
 def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path, strength):
     """The GeNN design of an STDP epoch learns the weights the CPU design learns (GeNN's clip() works in single
@@ -431,9 +429,7 @@ def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path, strength):
     np.testing.assert_array_equal(genn_history.epochs[0]["output_counts"], history.epochs[0]["output_counts"])
 
 
-@pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
-                    reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source DIR`; GeNN is on no "
-                           "package registry)")
+@needs_genn
 @pytest.mark.xfail(strict=True, raises=genn.GennSupportError,
                    reason="issue 19: the tempotron's GeNN design reads postsynaptic variables in a synaptic "
                           "run_regularly, which brian2genn 1.7 cannot compile; refused before the build")

@@ -53,8 +53,8 @@ from .base import SimulationResult, batches, validate_trace
 from ..files import write_json
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
-__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "find_genn", "build_genn", "design_blockers",
-           "capabilities", "check_genn_support",
+__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "find_genn", "build_genn",
+           "design_blockers", "capabilities", "check_genn_support",
            "create_env", "default_env_path", "env_python", "layer_config", "layer_arrays",
            "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
            "WORKER"]

@@ -333,8 +333,8 @@ def stdp_synapses(source, target, model: NeuronModel, rule: STDPRule, i, j, name
     The synapses are created in the order of ``(i, j)``, the shared rule variables are set from ``rule`` and the
     pathways are ordered so that ``on_pre`` runs before ``on_post`` within a time step, as on GeNN: a spike
     transmits the weight of the start of its step (``post_first=True`` reverses it; the code leaves same-step
-    pairs out in either order, see the module docstring).  ``lastpre``/``lastpost`` start at -1e4 s (no spike yet) and ``w`` at 0; set it with
-    ``syn.w = ...``.
+    pairs out in either order, see the module docstring).  ``lastpre``/``lastpost`` start at -1e4 s (no spike
+    yet) and ``w`` at 0; set it with ``syn.w = ...``.
 
     Parameters
     ----------
