@@ -98,14 +98,14 @@ def _dropped_note(backend: str, dropped: dict) -> None:
 
 
 def _run(args) -> int:
+    from . import checks
     from .errors import ParameterError
     from .protocol import run_protocol
     from .sweep import Sweep, load_experiment, run_sweep
 
-    if args.seed is not None and args.seed < 0:
-        raise ParameterError("--seed", args.seed, "expected a whole number >= 0")
-    if args.workers < 1:
-        raise ParameterError("--workers", args.workers, "a positive whole number")
+    if args.seed is not None:
+        checks.integer("--seed", args.seed, low=0, reason="expected a whole number >= 0")
+    checks.integer("--workers", args.workers, low=1, reason="a positive whole number")
     _check_out(args.out)
     experiment = load_experiment(args.protocol)
     if isinstance(experiment, Sweep):

@@ -39,6 +39,7 @@ import numpy as np
 from brian2 import Quantity, have_same_dimensions
 from brian2.units import Hz, ms, second
 
+from . import checks
 from .errors import DataError, ParameterError
 from .files import atomic_write
 
@@ -70,11 +71,7 @@ _NPZ_KEYS = ("format_version", "spiketrains", "labels", "dt_seconds", "params_js
 
 def _rng(seed) -> np.random.Generator:
     """The random generator for ``seed`` (an ``int >= 0`` or a ``numpy.random.Generator``, used as is)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
-        return np.random.default_rng(int(seed))
-    raise ParameterError("seed", seed, "expected an int >= 0 or a numpy.random.Generator")
+    return np.random.default_rng(checks.seed("seed", seed, generator=True))
 
 
 def _seed_for_params(seed):
@@ -82,61 +79,9 @@ def _seed_for_params(seed):
     return int(seed) if isinstance(seed, (int, np.integer)) else None
 
 
-def _count(name: str, value, minimum: int) -> int:
-    """``value`` as an int ``>= minimum``."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value >= minimum:
-        return int(value)
-    raise ParameterError(name, value, f"expected an integer >= {minimum}")
-
-
-def _real(name: str, value, low: float, high: float, *, low_open=False, high_open=False) -> float:
-    """``value`` as a finite float in the interval from ``low`` to ``high`` (closed unless told otherwise)."""
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if isinstance(value, Quantity) and not value.is_dimensionless:
-        raise ParameterError(name, value, f"expected a plain number in {interval}, not a quantity")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ParameterError(name, value, f"expected a number in {interval}")
-    number = float(value)
-    if not math.isfinite(number) or number < low or number > high or (low_open and number == low) or (
-        high_open and number == high
-    ):
-        raise ParameterError(name, value, f"expected a number in {interval}")
-    return number
-
-
-_UNIT_TEXT = {"Hz": (Hz, "20*Hz"), "s": (second, "1*ms")}
-
-
-def _magnitude(name: str, value, unit: str) -> np.ndarray:
-    """The value of a quantity in ``unit`` ("Hz" or "s") as a finite float array; lists of quantities work too."""
-    brian_unit, example = _UNIT_TEXT[unit]
-    reason = f"expected a quantity in {unit}, e.g. {example}"
-    if isinstance(value, (list, tuple)):
-        try:
-            value = Quantity(value)
-        except Exception as exc:  # mixed or malformed entries
-            raise ParameterError(name, value, reason) from exc
-    if not isinstance(value, Quantity):
-        raise ParameterError(name, value, reason)
-    if not have_same_dimensions(value, brian_unit):
-        raise ParameterError(name, value, f"{reason} (got dimensions {value.dim})")
-    magnitude = np.array(value / brian_unit, dtype=float)
-    if not np.all(np.isfinite(magnitude)):
-        raise ParameterError(name, value, "expected finite values")
-    return magnitude
-
-
-def _time_seconds(name: str, value) -> float:
-    """A positive scalar time quantity in seconds."""
-    seconds = _magnitude(name, value, "s")
-    if seconds.ndim != 0 or seconds <= 0:
-        raise ParameterError(name, value, "expected one positive time, e.g. 1*ms")
-    return float(seconds)
-
-
 def _frequency_hz(name: str, value) -> float:
     """A scalar frequency ``>= 0`` in Hz."""
-    hz = _magnitude(name, value, "Hz")
+    hz = checks.quantity(name, value, "Hz")
     if hz.ndim != 0 or hz < 0:
         raise ParameterError(name, value, "expected one frequency >= 0 Hz, e.g. 10*Hz")
     return float(hz)
@@ -147,7 +92,7 @@ def _rates_hz(name: str, value, n_samples: int, n_channels: int) -> np.ndarray:
 
     Accepted shapes: a scalar, ``(n_channels,)`` (one rate per channel) or ``(n_samples, n_channels)``.
     """
-    hz = _magnitude(name, value, "Hz")
+    hz = checks.quantity(name, value, "Hz")
     if hz.shape not in ((), (n_channels,), (n_samples, n_channels)):
         raise ParameterError(
             name,
@@ -200,10 +145,10 @@ def _bernoulli_raster(
 
 def _shape_arguments(n_samples, n_channels, n_bins, dt) -> tuple[int, int, int, float]:
     return (
-        _count("n_samples", n_samples, 0),
-        _count("n_channels", n_channels, 1),
-        _count("n_bins", n_bins, 1),
-        _time_seconds("dt", dt),
+        checks.integer("n_samples", n_samples, low=0),
+        checks.integer("n_channels", n_channels, low=1),
+        checks.integer("n_bins", n_bins, low=1),
+        checks.seconds("dt", dt),
     )
 
 
@@ -347,12 +292,12 @@ def burst_parameters(mean_rate, burstiness, high_fraction=0.2, burst_duration=50
         ``{"rate_low", "rate_high", "switch_rate_up", "switch_rate_down"}`` as quantities in Hz, to be passed as
         ``markov_modulated_spikes(n_samples, n_channels, **burst_parameters(...))``.
     """
-    mean_hz = _magnitude("mean_rate", mean_rate, "Hz")
+    mean_hz = checks.quantity("mean_rate", mean_rate, "Hz")
     if np.any(mean_hz < 0):
         raise ParameterError("mean_rate", mean_rate, "rates must be >= 0 Hz")
-    b = _real("burstiness", burstiness, 0.0, 1.0)
-    pi = _real("high_fraction", high_fraction, 0.0, 1.0, low_open=True, high_open=True)
-    down = 1.0 / _time_seconds("burst_duration", burst_duration)
+    b = checks.real("burstiness", burstiness, 0.0, 1.0)
+    pi = checks.real("high_fraction", high_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    down = 1.0 / checks.seconds("burst_duration", burst_duration)
     return {
         "rate_low": mean_hz * (1 - b) * Hz,
         "rate_high": mean_hz * (1 + b * (1 - pi) / pi) * Hz,
@@ -425,7 +370,7 @@ def gamma_renewal_spikes(n_samples, n_channels, rate, order, n_bins=1024, dt=1 *
     n_samples, n_channels, n_bins, dt_s = _shape_arguments(n_samples, n_channels, n_bins, dt)
     probability = _rates_hz("rate", rate, n_samples, n_channels) * dt_s
     _check_below_one("rate", rate, probability)
-    k = _real("order", order, 0.0, 1e6, low_open=True)
+    k = checks.real("order", order, 0.0, 1e6, low_open=True)
     rng = _rng(seed)
     from scipy.special import gammaincc
 
@@ -510,14 +455,14 @@ def modulated_poisson_spikes(
     """
     n_samples, n_channels, n_bins, dt_s = _shape_arguments(n_samples, n_channels, n_bins, dt)
     mean_p = _rates_hz("mean_rate", mean_rate, n_samples, n_channels) * dt_s
-    depth = _real("modulation_depth", modulation_depth, 0.0, 1.0)
+    depth = checks.real("modulation_depth", modulation_depth, 0.0, 1.0)
     _check_below_one("mean_rate", mean_rate, mean_p * (1 + depth), "mean_rate*(1+modulation_depth)*dt")
     omega = 2 * np.pi * _frequency_hz("frequency", frequency) * dt_s  # radians per bin
     rng = _rng(seed)
     if phase is None:
         phases = rng.uniform(0.0, 2 * np.pi, n_samples)
     else:
-        phases = np.full(n_samples, _real("phase", phase, -1e6, 1e6))
+        phases = np.full(n_samples, checks.real("phase", phase, -1e6, 1e6))
     bins = np.arange(n_bins)
 
     def probability(s: slice) -> np.ndarray:
@@ -736,7 +681,7 @@ def _json_value(name: str, value) -> tuple[str, object]:
 
 
 def _scalar_rate(name: str, value) -> float:
-    hz = _magnitude(name, value, "Hz")
+    hz = checks.quantity(name, value, "Hz")
     if hz.ndim != 0 or hz < 0:
         raise ParameterError(name, value, "expected one rate >= 0 Hz, e.g. 20*Hz")
     return float(hz)
@@ -749,7 +694,7 @@ def _class_positions(n_classes: int) -> np.ndarray:
 
 def _task_rate(rng, counts, n_channels, separation, n_bins, dt, options):
     mean_hz = _scalar_rate("mean_rate", options["mean_rate"])
-    contrast = _real("max_contrast", options["max_contrast"], 0.0, 1.0)
+    contrast = checks.real("max_contrast", options["max_contrast"], 0.0, 1.0)
     rates = mean_hz * (1 + separation * contrast * (2 * _class_positions(len(counts)) - 1))
     _check_below_one("mean_rate", options["mean_rate"], rates * float(dt / second), "the highest class rate*dt")
     blocks = [poisson_spikes(n, n_channels, r * Hz, n_bins, dt, seed=rng) for n, r in zip(counts, rates)]
@@ -757,7 +702,7 @@ def _task_rate(rng, counts, n_channels, separation, n_bins, dt, options):
 
 
 def _task_burst(rng, counts, n_channels, separation, n_bins, dt, options):
-    max_burstiness = _real("max_burstiness", options["max_burstiness"], 0.0, 1.0)
+    max_burstiness = checks.real("max_burstiness", options["max_burstiness"], 0.0, 1.0)
     strongest = burst_parameters(
         options["mean_rate"], separation * max_burstiness, options["high_fraction"], options["burst_duration"]
     )
@@ -778,10 +723,10 @@ def _task_burst(rng, counts, n_channels, separation, n_bins, dt, options):
 
 
 def _task_regular(rng, counts, n_channels, separation, n_bins, dt, options):
-    max_order = _real("max_order", options["max_order"], 1.0, 1e6)
+    max_order = checks.real("max_order", options["max_order"], 1.0, 1e6)
     orders = 1 + separation * (max_order - 1) * _class_positions(len(counts))
     rate = options["mean_rate"]
-    _check_below_one("mean_rate", rate, _magnitude("mean_rate", rate, "Hz") * float(dt / second))
+    _check_below_one("mean_rate", rate, checks.quantity("mean_rate", rate, "Hz") * float(dt / second))
     blocks = [gamma_renewal_spikes(n, n_channels, rate, k, n_bins, dt, seed=rng) for n, k in zip(counts, orders)]
     return blocks, [{"order": float(k)} for k in orders]
 
@@ -903,20 +848,19 @@ def make_task(
         With ``params`` holding the task name, seed, difficulty, sizes, options (quantities as floats with the
         unit in the key: ``mean_rate_hz``) and one entry of class parameters per class in ``params["classes"]``.
     """
-    if not isinstance(name, str) or name not in TASKS:
-        raise ParameterError("task", name, f"unknown task; known tasks: {', '.join(TASKS)}")
-    n_classes = _count("n_classes", n_classes, 2)
+    checks.one_of("task", name, TASKS, reason=f"unknown task; known tasks: {', '.join(TASKS)}")
+    n_classes = checks.integer("n_classes", n_classes, low=2)
     if name == "digits" and n_classes > 10:
         raise ParameterError("n_classes", n_classes, "the digits task has at most 10 classes")
-    n_samples = _count("n_samples", n_samples, 1)
+    n_samples = checks.integer("n_samples", n_samples, low=1)
     if n_samples < n_classes:
         raise ParameterError("n_samples", n_samples, f"expected at least one sample per class (>= {n_classes})")
-    n_channels = _DEFAULT_CHANNELS[name] if n_channels is None else _count("n_channels", n_channels, 1)
+    n_channels = _DEFAULT_CHANNELS[name] if n_channels is None else checks.integer("n_channels", n_channels, low=1)
     if name == "digits" and n_channels != 64:
         raise ParameterError("n_channels", n_channels, "the digits task has 64 channels (one per pixel)")
-    difficulty = _real("difficulty", difficulty, 0.0, 1.0)
-    n_bins = _count("n_bins", n_bins, 1)
-    dt_s = _time_seconds("dt", dt)
+    difficulty = checks.real("difficulty", difficulty, 0.0, 1.0)
+    n_bins = checks.integer("n_bins", n_bins, low=1)
+    dt_s = checks.seconds("dt", dt)
     known = _TASK_OPTIONS[name]
     for option, value in options.items():
         if option not in known:

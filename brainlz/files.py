@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -82,16 +83,23 @@ def write_json(path, data, *, make_parents: bool = False) -> Path:
 
 
 def jsonable(value):
-    """A JSON-serialisable copy of ``value``: dicts (string keys), lists, numbers, strings; anything else (a
-    Brian2 quantity, an array) as its ``str``."""
+    """A copy of ``value`` in plain JSON types, the one converter of brainlz's records.
+
+    Dicts (keys as strings), lists and tuples recursively; numpy arrays as (nested) lists and numpy scalars as
+    Python numbers; ``None``, bools, ints, strings as they are; floats as they are, except NaN and infinities,
+    which become ``None`` (JSON has no such numbers); anything else (a Brian2 quantity, a dataclass) as its
+    ``str``.
+    """
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, np.ndarray) and not hasattr(value, "dim"):  # a Brian2 quantity (an array) has units
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
         return value
     return str(value)

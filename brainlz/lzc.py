@@ -43,10 +43,10 @@ References
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
+from . import checks
 from .errors import ParameterError
 
 try:  # the compiled kernel is optional: setup.py builds it when a C compiler is available
@@ -93,15 +93,6 @@ def _as_bit_rows(bits) -> tuple[np.ndarray, tuple[int, ...], int]:
         arr = arr.view(np.uint8)  # same bytes (0/1): no copy when already contiguous
     rows = np.ascontiguousarray(arr, dtype=np.uint8).reshape(-1, n)
     return rows, lead, n
-
-
-def _check_alpha(alpha) -> float:
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-        raise ParameterError("alpha", alpha, "must be a number >= 2 (the alphabet size, 2 for binary sequences)")
-    value = float(alpha)
-    if not math.isfinite(value) or value < 2.0:
-        raise ParameterError("alpha", alpha, "must be a finite number >= 2 (the alphabet size, 2 for binary)")
-    return value
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -152,12 +143,6 @@ def _count_python(rows: np.ndarray) -> np.ndarray:
 
 
 _count_kernel = _count_c if BACKEND == "c" else _count_python
-
-
-def _check_threads(threads) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ParameterError("threads", threads, "expected a positive integer")
-    return int(threads)
 
 
 def _count(rows: np.ndarray, threads: int = 1) -> np.ndarray:
@@ -213,7 +198,7 @@ def lz76(bits, threads=1):
     >>> lz76(np.zeros((2, 3, 50), dtype=bool)).tolist()                  # 0|0000...
     [[2, 2, 2], [2, 2, 2]]
     """
-    threads = _check_threads(threads)
+    threads = checks.integer("threads", threads, low=1, reason="expected a positive integer")
     rows, lead, _ = _as_bit_rows(bits)
     counts = _count(rows, threads).reshape(lead)
     return counts[()] if counts.ndim == 0 else counts
@@ -256,10 +241,9 @@ def lzc(bits, alpha=2, normalize=True, threads=1):
     >>> round(float(lzc([0, 1] * 6)), 6)          # C = 3, n = 12: 3 * log2(12) / 12
     0.896241
     """
-    base = _check_alpha(alpha)
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise ParameterError("normalize", normalize, "must be True or False")
-    threads = _check_threads(threads)
+    base = checks.real("alpha", alpha, low=2, reason="must be a finite number >= 2 (the alphabet size, 2 for binary)")
+    checks.flag("normalize", normalize)
+    threads = checks.integer("threads", threads, low=1, reason="expected a positive integer")
     rows, lead, n = _as_bit_rows(bits)
     values = _count(rows, threads).astype(np.float64)
     if normalize:

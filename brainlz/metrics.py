@@ -26,34 +26,15 @@ This module imports neither Brian2 nor scikit-learn.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 from scipy import stats
 
+from . import checks
 from .errors import ParameterError
 
 __all__ = ["accuracy_ci", "mean_ci", "paired_difference_ci", "stratified_mean_ci", "ENERGY_PER_OPERATION",
            "synaptic_operations", "dense_macs", "energy_per_inference"]
-
-
-def _check_confidence(confidence) -> float:
-    try:
-        value = float(confidence)
-    except (TypeError, ValueError):
-        raise ParameterError("confidence", confidence, "must be a number strictly between 0 and 1") from None
-    if not (0.0 < value < 1.0):
-        raise ParameterError("confidence", confidence, "must be strictly between 0 and 1, e.g. 0.95")
-    return value
-
-
-def _check_count(field: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise ParameterError(field, value, "must be an integer count, not a bool")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise ParameterError(field, value, "must be an integer count") from None
 
 
 def _two_sided_quantile(confidence: float) -> float:
@@ -107,9 +88,9 @@ def accuracy_ci(n_correct: int, n_total: int, confidence: float = 0.95) -> tuple
     >>> round(acc, 3), round(low, 4), round(high, 4)
     (0.8, 0.4902, 0.9433)
     """
-    k = _check_count("n_correct", n_correct)
-    n = _check_count("n_total", n_total)
-    conf = _check_confidence(confidence)
+    k = checks.integer("n_correct", n_correct, reason="must be an integer count")
+    n = checks.integer("n_total", n_total, reason="must be an integer count")
+    conf = checks.confidence("confidence", confidence)
     if n <= 0:
         raise ParameterError("n_total", n_total, "must be a positive number of samples")
     if k < 0:
@@ -176,7 +157,7 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
         If ``values`` is not 1-D, has fewer than 2 entries or a non-finite entry, or ``confidence`` is not
         strictly between 0 and 1.
     """
-    conf = _check_confidence(confidence)
+    conf = checks.confidence("confidence", confidence)
     arr = _check_values("values", values)
     return _t_interval(arr, conf)
 
@@ -207,7 +188,7 @@ def paired_difference_ci(a, b, confidence: float = 0.95) -> tuple[float, float, 
         If ``a`` or ``b`` is malformed (see :func:`mean_ci`), their lengths differ, or ``confidence`` is
         not strictly between 0 and 1.
     """
-    conf = _check_confidence(confidence)
+    conf = checks.confidence("confidence", confidence)
     arr_a = _check_values("a", a)
     arr_b = _check_values("b", b)
     if arr_a.shape != arr_b.shape:
@@ -272,7 +253,7 @@ def stratified_mean_ci(groups, confidence: float = 0.95) -> tuple[float, float, 
         If ``groups`` is empty or not a sequence, a stratum is malformed (see :func:`mean_ci`), or
         ``confidence`` is not strictly between 0 and 1.
     """
-    conf = _check_confidence(confidence)
+    conf = checks.confidence("confidence", confidence)
     if isinstance(groups, (str, bytes)) or not hasattr(groups, "__len__") or len(groups) == 0:
         raise ParameterError("groups", groups, "must be a non-empty sequence of strata (1-D sequences of numbers)")
     arrays = [_check_values(f"groups[{k}]", group) for k, group in enumerate(groups)]
@@ -418,7 +399,7 @@ def dense_macs(spec, n_steps: int = 1) -> int:
     ParameterError
         If ``n_steps`` is not a positive integer.
     """
-    steps = _check_count("n_steps", n_steps)
+    steps = checks.integer("n_steps", n_steps, reason="must be an integer count")
     if steps < 1:
         raise ParameterError("n_steps", n_steps, "must be a positive number of forward passes")
     sizes = [int(spec.n_inputs)] + [int(layer.n_neurons) for layer in spec.layers]

@@ -19,13 +19,13 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import brian2
 import numpy as np
-from brian2 import (NeuronGroup, Quantity, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, amp, get_dimensions,
+from brian2 import (Hz, NeuronGroup, Quantity, SpikeGeneratorGroup, StateMonitor, TimedArray, amp, get_dimensions,
                     have_same_dimensions, ms, second)
-
 from brian2.units.fundamentalunits import get_unit
 
-from . import invariants
+from . import builder, invariants
 from .errors import DataError, ParameterError
 from .files import atomic_write
 from .models import NeuronModel, constraint_holds, load_model, parse_constraint
@@ -94,7 +94,7 @@ class NetworkSpec:
     # ------------------------------------------------------------------ construction
     @classmethod
     def create(cls, n_inputs: int, hidden=64, output: int = 64, model="lif", output_model=None,
-               model_options=None, weight_mean=None, weight_std=None, input_rate=20.0, dt=1 * ms,
+               model_options=None, weight_mean=None, weight_std=None, input_rate=20 * Hz, dt=1 * ms,
                seed=0) -> "NetworkSpec":
         """A network with default intrinsic parameters and random (Gaussian) weights.
 
@@ -114,13 +114,16 @@ class NetworkSpec:
             Mean and standard deviation of the weights of every projection.  Default: chosen per projection so
             that ``n_pre`` presynaptic neurons firing at ``input_rate`` drive the mean membrane potential to
             the default threshold (mean), with a standard deviation equal to the mean.
-        input_rate : float
-            Presynaptic rate in Hz assumed by the default weight scale.
+        input_rate : Quantity
+            Presynaptic rate assumed by the default weight scale (default ``20*Hz``).
         dt : Quantity
             Time step.
         seed : int
             Seed of the weight generator.
         """
+        rate_hz = _as_float(input_rate, Hz, "input_rate")
+        if not (np.isfinite(rate_hz) and rate_hz > 0):
+            raise ParameterError("input_rate", input_rate, "expected a positive rate, e.g. 20*Hz")
         rng = np.random.default_rng(seed)
         if isinstance(hidden, (int, np.integer)):
             hidden = (int(hidden),) if hidden else ()
@@ -141,7 +144,7 @@ class NetworkSpec:
             layers.append(LayerSpec(name, model_name, int(size), params, options))
             unit = neuron_model.weight_unit
             if weight_mean is None:
-                mean = _default_weight(neuron_model, n_pre, input_rate)
+                mean = _default_weight(neuron_model, n_pre, rate_hz)
             else:
                 mean = _as_float(weight_mean, unit, f"{name}.weight_mean")
             std = abs(mean) if weight_std is None else _as_float(weight_std, unit, f"{name}.weight_std")
@@ -585,44 +588,38 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
                              threshold="timestep(t, dt) == next_bin",
                              reset="k += 1\nnext_bin = int(input_table(k * second, i))", dt=dt, name="inputs",
                              namespace={"input_table": table})
-    groups, synapses, monitors = [], [], {}
-    pre, n_pre = inputs, spec.n_inputs
-    for index, (layer, weight) in enumerate(zip(spec.layers, spec.weights)):
+    descriptions, factors = [], []
+    for layer in spec.layers:
         model = layer.neuron_model
-        factors = invariants.factors(model) if hoist else ()
-        if factors:
-            group = NeuronGroup(n_samples * layer.n_neurons, model.equations + invariants.declarations(factors),
-                                threshold=model.threshold, reset=model.reset, refractory=model.refractory,
-                                method=invariants.HoistedMethod(model.method, factors), dt=dt, name=layer.name,
-                                namespace={invariants.DT_NAME: dt})
-            # after run_args (applied before the first step), before the first state update
-            group.run_regularly(invariants.initialisation_code(factors), dt=n_bins * dt, when="start", order=-1,
-                                name=f"{layer.name}_invariant_factors")
-        else:
-            group = NeuronGroup(n_samples * layer.n_neurons, model.equations, threshold=model.threshold,
-                                reset=model.reset, refractory=model.refractory, method=model.method, dt=dt,
-                                name=layer.name)
+        hoisted = invariants.factors(model) if hoist else ()
+        description = {"name": layer.name, "n_neurons": layer.n_neurons, "equations": model.equations,
+                       "threshold": model.threshold, "reset": model.reset, "refractory": model.refractory,
+                       "method": model.method, "on_pre": model.on_pre, "weight_unit": unit_name(model.weight_unit)}
+        if hoisted:
+            description.update(equations=model.equations + invariants.declarations(hoisted),
+                               method=invariants.HoistedMethod(model.method, hoisted),
+                               namespace={invariants.DT_NAME: dt})
+        descriptions.append(description)
+        factors.append(hoisted)
+
+    def on_group(group, index):
+        if factors[index]:  # after run_args (applied before the first step), before the first state update
+            group.run_regularly(invariants.initialisation_code(factors[index]), dt=n_bins * dt, when="start",
+                                order=-1, name=f"{group.name}_invariant_factors")
         if periods > 1:
-            group.run_regularly(reset_code(model), dt=n_bins * dt, when="start", name=f"{layer.name}_period_reset")
-        n_post = layer.n_neurons
-        # One weight per synapse (the samples' copies hold the same values, set by initial_values).  Synapse
-        # k * n_pre * n_post + a * n_post + b connects input a of copy k to neuron b of copy k, so the weights of
-        # a batch are the weight matrix raveled and tiled n_samples times.  (A weight table shared by the copies
-        # would pass fewer values to a rerun but costs a table lookup per synaptic event: Brian2's profiler gave
-        # 53 vs 28 ms per 100 samples x 1024 steps for the input projection's propagation.)
-        unit = unit_name(model.weight_unit)
-        # delay given as a scalar: stored once, not as a per-synapse array that every run would write back
-        syn = Synapses(pre, group, model=f"w : {unit}", on_pre=model.on_pre, delay=0 * second, dt=dt,
-                       name=f"syn_{index}_{layer.name}")
-        sample = np.repeat(np.arange(n_samples), n_pre * n_post)
-        local_pre = np.tile(np.repeat(np.arange(n_pre), n_post), n_samples)
-        local_post = np.tile(np.tile(np.arange(n_post), n_pre), n_samples)
-        syn.connect(i=sample * n_pre + local_pre, j=sample * n_post + local_post)
-        groups.append(group)
-        synapses.append(syn)
-        if record_hidden or index == len(spec.layers) - 1:
-            monitors[layer.name] = SpikeMonitor(group, name=f"spikes_{layer.name}")
-        pre, n_pre = group, n_post
+            group.run_regularly(reset_code(spec.layers[index].neuron_model), dt=n_bins * dt, when="start",
+                                name=f"{group.name}_period_reset")
+
+    # One weight per synapse (the samples' copies hold the same values, set by initial_values), so the weights of
+    # a batch are the weight matrix raveled and tiled n_samples times (builder.copy_connections).  (A weight table
+    # shared by the copies would pass fewer values to a rerun but costs a table lookup per synaptic event: Brian2's
+    # profiler gave 53 vs 28 ms per 100 samples x 1024 steps for the input projection's propagation.)  The delay
+    # is given as a scalar: stored once, not as a per-synapse array that every run would write back.
+    record = spec.layer_names if record_hidden else spec.layer_names[-1:]
+    groups, projections, monitors = builder.build_layers(
+        brian2, inputs, spec.n_inputs, descriptions, n_samples, record=record, group_options={"dt": dt},
+        synapse_options={"delay": 0 * second, "dt": dt}, on_group=on_group)
+    synapses = [syn for projection in projections for syn in projection]
     trace_monitor = None
     if trace is not None:
         layer_name, sample_index, neuron = trace
@@ -632,8 +629,8 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
         if not 0 <= neuron < layer.n_neurons:
             raise ParameterError("trace.neuron", neuron, f"expected 0 <= neuron < {layer.n_neurons}")
         group = groups[spec.layer_names.index(layer_name)]
-        trace_monitor = StateMonitor(group, list(layer.neuron_model.state_variables()),
-                                     record=[sample_index * layer.n_neurons + neuron], name="trace")
+        trace_monitor = builder.trace_monitor(brian2, group, layer.neuron_model.state_variables(), sample_index,
+                                              neuron, layer.n_neurons)
     objects = [inputs, *groups, *synapses, *monitors.values()] + ([trace_monitor] if trace_monitor is not None else [])
     return BuiltNetwork(spec, n_samples, n_bins, capacity, inputs, table, groups, synapses, monitors,
                         trace_monitor, trace, objects, periods)

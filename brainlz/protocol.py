@@ -59,6 +59,13 @@ __all__ = ["Protocol", "load_protocol", "run_protocol", "RunResult", "READOUTS",
 READOUTS = ("logistic", "threshold")
 
 
+def _brian2():
+    """Brian2, imported when first needed (importing this module stays fast for the command line)."""
+    import brian2
+
+    return brian2
+
+
 @dataclass(frozen=True)
 class Protocol:
     """One experiment: task, network, backend, readout and seeds.
@@ -79,8 +86,8 @@ class Protocol:
         Number of classes.
     n_bins : int
         Time bins per sample (default 1024).
-    dt_ms : float
-        Bin width = simulation time step, in ms (default 1).
+    dt : Quantity
+        Bin width = simulation time step, a Brian2 time (default ``1*ms``).
     task_options : dict
         Extra options of the task (e.g. ``{"mean_rate": 20*Hz}``).
     model : str
@@ -125,7 +132,7 @@ class Protocol:
     n_channels: int | None = 64
     n_classes: int = 2
     n_bins: int = 1024
-    dt_ms: float = 1.0
+    dt: object = field(default_factory=lambda: _brian2().ms * 1)
     task_options: dict = field(default_factory=dict)
     model: str = "lif"
     model_options: dict = field(default_factory=dict)
@@ -160,10 +167,13 @@ class Protocol:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise ParameterError(f"protocol.{name}", value, f"expected a number in [{low}, {high}]")
-        for name in ("dt_ms", "weight_scale"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
-                raise ParameterError(f"protocol.{name}", value, "expected a positive number")
+        brian2 = _brian2()
+        if not isinstance(self.dt, brian2.Quantity) or not brian2.have_same_dimensions(self.dt, brian2.second) \
+                or self.dt.size != 1 or not np.isfinite(float(self.dt)) or float(self.dt) <= 0:
+            raise ParameterError("protocol.dt", self.dt, "expected a positive Brian2 time, e.g. 1*ms")
+        value = self.weight_scale
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+            raise ParameterError("protocol.weight_scale", value, "expected a positive number")
         if self.readout not in READOUTS:
             raise ParameterError("protocol.readout", self.readout, f"expected one of {READOUTS}")
         if self.learning:
@@ -432,13 +442,11 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
 
 def _make_dataset(protocol: Protocol, seeds: dict):
     """The protocol's samples (:func:`brainlz.data.make_task` with the data seed)."""
-    from brian2 import ms
-
     from .data import make_task
 
     return make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
                      difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
-                     dt=protocol.dt_ms * ms, seed=seeds["data"], **protocol.task_options)
+                     dt=protocol.dt, seed=seeds["data"], **protocol.task_options)
 
 
 def _training_part(protocol: Protocol, dataset, seeds: dict):
@@ -484,7 +492,7 @@ def _metrics(protocol: Protocol, backend, spec, dataset, result, readouts: dict,
     """``metrics.json``: accuracy with intervals, activity, simulation time, latency, energy, seeds, and the
     learning history, the tuning and the twin check where they apply."""
     output = result.output
-    dt = protocol.dt_ms * 1e-3
+    dt = float(protocol.dt)
     inference = _inference_latency(backend, spec, dataset.spiketrains, result, protocol, seeds)
     energy = _energy(spec, dataset.spiketrains, [result.hidden[name] for name in spec.layer_names[:-1]] + [output])
     network_readout, threshold_baseline = readouts["network_readout"], readouts["threshold_baseline"]
@@ -552,8 +560,7 @@ def _write_run(protocol, requested, metrics, spec, initial_spec, dataset, output
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
     try:
         config = {"protocol": requested.to_dict(),  # the cell protocol a sweep compares against (before tuning)
-                  "network": {"sizes": list(spec.sizes), "dt_s": float(spec.dt),
-                              "layers": [lay.model for lay in spec.layers]},
+                  "network": {"sizes": list(spec.sizes), "layers": [lay.model for lay in spec.layers]},
                   "dataset": dataset.params, "seeds": seeds, "provenance": _provenance(protocol_file),
                   "started_utc": started.isoformat(),
                   "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(), "run_id": final.name}
@@ -611,12 +618,10 @@ def _energy(spec, spiketrains, layer_rasters) -> dict:
 
 
 def _initial_spec(protocol: Protocol, n_channels: int, seeds: dict):
-    from brian2 import ms
-
     from .network import NetworkSpec
 
     spec = NetworkSpec.create(n_channels, hidden=protocol.hidden, output=protocol.output, model=protocol.model,
-                              model_options=protocol.model_options, dt=protocol.dt_ms * ms, seed=seeds["weights"])
+                              model_options=protocol.model_options, dt=protocol.dt, seed=seeds["weights"])
     if protocol.weight_scale != 1.0:
         spec = spec.with_weights([w * protocol.weight_scale for w in spec.weights])
     return spec

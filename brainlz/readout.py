@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from . import checks
 from . import lzc as _lzc
 from .errors import DataError, ParameterError
 from .metrics import accuracy_ci
@@ -34,20 +35,6 @@ __all__ = ["LZCFeatures", "LZCThresholdClassifier", "default_pipeline", "evaluat
 
 # ----------------------------------------------------------------------------------------------------------
 # validation helpers
-
-
-def _check_alpha(alpha) -> float:
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real) or not np.isfinite(alpha):
-        raise ParameterError("alpha", alpha, "must be a finite number >= 2 (alphabet size; 2 for spike trains)")
-    if alpha < 2:
-        raise ParameterError("alpha", alpha, "must be >= 2 (alphabet size; 2 for spike trains)")
-    return float(alpha)
-
-
-def _check_flag(field: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ParameterError(field, value, "must be True or False")
-    return bool(value)
 
 
 def _check_rasters(spiketrains) -> np.ndarray:
@@ -193,9 +180,7 @@ class LZCFeatures(TransformerMixin, BaseEstimator):
         ParameterError
             If ``alpha`` is not a number >= 2 or ``normalize``/``include_counts`` is not a bool.
         """
-        _check_alpha(self.alpha)
-        _check_flag("normalize", self.normalize)
-        _check_flag("include_counts", self.include_counts)
+        self._checked_params()
         arr = _check_rasters(X)
         self.n_neurons_ = int(arr.shape[1])
         self.n_bins_ = int(arr.shape[2])
@@ -222,9 +207,7 @@ class LZCFeatures(TransformerMixin, BaseEstimator):
             If ``X`` is not a non-empty 3-D binary array or its neuron count differs from the fit.
         """
         check_is_fitted(self, "n_neurons_")
-        alpha = _check_alpha(self.alpha)
-        normalize = _check_flag("normalize", self.normalize)
-        include_counts = _check_flag("include_counts", self.include_counts)
+        alpha, normalize, include_counts = self._checked_params()
         arr = _check_rasters(X)
         if arr.shape[1] != self.n_neurons_:
             raise DataError(
@@ -237,6 +220,12 @@ class LZCFeatures(TransformerMixin, BaseEstimator):
             counts = arr.sum(axis=2, dtype=np.int64).astype(float)
             values = np.concatenate([values, counts], axis=1)
         return values
+
+    def _checked_params(self) -> tuple[float, bool, bool]:
+        """``alpha``, ``normalize`` and ``include_counts``, validated."""
+        return (checks.real("alpha", self.alpha, low=2,
+                            reason="must be a finite number >= 2 (alphabet size; 2 for spike trains)"),
+                checks.flag("normalize", self.normalize), checks.flag("include_counts", self.include_counts))
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns.
@@ -294,9 +283,9 @@ def default_pipeline(seed: int = 0, C: float = 1.0) -> Pipeline:
     pipeline : sklearn.pipeline.Pipeline
         Steps ``standardscaler`` and ``logisticregression``; tune e.g. ``logisticregression__C``.
     """
-    if isinstance(C, (bool, np.bool_)) or not isinstance(C, numbers.Real) or not np.isfinite(C) or C <= 0:
-        raise ParameterError("C", C, "must be a finite number > 0 (inverse regularisation strength)")
-    return make_pipeline(StandardScaler(), LogisticRegression(C=float(C), max_iter=10_000, random_state=seed))
+    C = checks.real("C", C, low=0, low_open=True,
+                    reason="must be a finite number > 0 (inverse regularisation strength)")
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=10_000, random_state=seed))
 
 
 class LZCThresholdClassifier(ClassifierMixin, BaseEstimator):
@@ -448,11 +437,8 @@ class LZCThresholdClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _check_int(field: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ParameterError(field, value, f"must be an integer >= {minimum}")
-    if value < minimum:
-        raise ParameterError(field, value, f"must be >= {minimum}")
-    return int(value)
+    # kept for evaluate's two calls until they call checks.integer themselves
+    return checks.integer(field, value, low=minimum, reason=f"must be an integer >= {minimum}")
 
 
 def _check_param_grid(param_grid, estimator) -> None:

@@ -468,7 +468,12 @@ def _is_complete(directory: Path) -> bool:
 
 
 def _comparable(protocol_dict: dict) -> dict:
-    return {k: v for k, v in json.loads(json.dumps(protocol_dict)).items() if k != "description"}
+    comparable = {k: v for k, v in json.loads(json.dumps(protocol_dict)).items() if k != "description"}
+    if "dt_ms" in comparable:  # recorded before the protocol's time step became a Brian2 time (``dt``)
+        from brian2 import ms
+
+        comparable["dt"] = str(comparable.pop("dt_ms") * ms)
+    return comparable
 
 
 def _check_recorded(sweep: Sweep, cell: Cell, directory: Path):

@@ -1,4 +1,4 @@
-"""Atomic files: whole or not at all, with the permissions of an ordinary file."""
+"""Atomic files: whole or not at all, with the permissions of an ordinary file; the one JSON converter."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import stat
 import numpy as np
 import pytest
 
-from brainlz.files import atomic_write, write_json, write_text
+from brainlz.files import atomic_write, jsonable, write_json, write_text
 
 
 def _mode(path):
@@ -53,3 +53,16 @@ def test_bad_mode_and_missing_folder_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_text(tmp_path / "missing" / "x.txt", "text")
     assert not (tmp_path / "missing").exists()
+
+
+def test_jsonable_gives_strict_json_of_every_kind_of_value():
+    from brian2 import ms
+
+    value = {1: np.arange(3), "x": (np.float64(0.5), np.int32(2), np.bool_(True)), "bad": [np.nan, -np.inf],
+             "grid": np.array([[np.nan, 1.0]]), "q": 3 * ms, "none": None, "s": "text"}
+    expected = {"1": [0, 1, 2], "x": [0.5, 2, True], "bad": [None, None], "grid": [[None, 1.0]], "q": "3. ms",
+                "none": None, "s": "text"}
+    converted = jsonable(value)
+    assert converted == expected
+    assert type(converted["x"][2]) is bool and type(converted["x"][1]) is int
+    assert json.loads(json.dumps(converted, allow_nan=False)) == expected  # strict JSON: no NaN, no Infinity

@@ -270,6 +270,29 @@ def test_codegen_stdp_training_epoch(genn_env, tmp_path):
     assert "_array_stdp_layer_run_regularly_reset_clock_dt[0] = 0.06;" in (project / "main.cpp").read_text()
 
 
+def test_tempotron_design_runs_with_brian2_on_the_cpu():
+    """run_tempotron_design: the worker's objects of the tempotron's GeNN design, run by plain Brian2 (no GeNN,
+    no side environment); it returns what the worker saves and leaves Brian2's target and dt as they were."""
+    from brian2 import defaultclock, ms, prefs
+
+    from brainlz.learning import tempotron as T
+
+    rng = np.random.default_rng(1)
+    setup = T._setup_for(6, 2, 40, 1 * ms, 5 * ms, 15e-3, 3.75e-3, 1.0, 0.0)
+    weights = rng.normal(0, 0.2, size=(1, 6, 2))
+    config, arrays = T.genn_design(setup, [rng.random((5, 6, 40)) < 0.1], rng.choice([-1.0, 1.0], size=(5, 2)),
+                                   weights, np.zeros_like(weights), np.full(2, 0.01), record_weights=True)
+    target, dt = prefs.codegen.target, defaultclock.dt
+    recorded = genn.run_tempotron_design(config, arrays, target="numpy")
+    assert prefs.codegen.target == target and defaultclock.dt == dt
+    assert sorted(recorded) == ["Vmax", "dw_prev", "fired", "tmax", "w", "w_trace"]
+    assert recorded["fired"].shape == (2, 6) and recorded["w"].shape == (12,)  # a column per boundary, t = 0 ... 5 P
+    epoch = T.collect_arrays(setup, 5, recorded, 1, 0.0)
+    np.testing.assert_array_equal(epoch.weight_trace[0], weights)
+    with pytest.raises(ParameterError, match="^config"):
+        genn.run_tempotron_design({"mode": "stdp"}, arrays)
+
+
 def test_codegen_tempotron_training_epoch(genn_env, tmp_path):
     """One tempotron epoch as GeNN code: one summed input, the Euler running maximum, the trial-boundary
     operations (recognised by brian2genn by their names) and the trial monitor."""

@@ -9,10 +9,12 @@ from brian2 import Mohm, mV, ms
 from brainlz.backends import runtime, standalone
 from brainlz.data import SpikeDataset, make_task
 from brainlz.errors import ParameterError
-from brainlz.learning.intrinsic import (IntrinsicSpace, TwinObjective, descent_check, estimate_gradient,
-                                        estimate_lipschitz, optimize_intrinsic, simulate_parameter_sets,
+from brainlz.learning.intrinsic import (IntrinsicSpace, OuterSearch, TwinObjective, descent_check,
+                                        estimate_gradient, estimate_lipschitz, optimize_intrinsic,
+                                        simulate_parameter_sets,
                                         spsa_gains, train_with_intrinsic, twin_gradient, twin_objective,
                                         validation_objective)
+from brainlz.learning.rules import make_rule
 from brainlz.network import NetworkSpec, check_copy_params
 from brainlz.readout import LZCFeatures, default_pipeline
 
@@ -378,11 +380,16 @@ def test_validation_objective_is_the_validation_log_loss_of_the_lzc_readout():
     assert len(objective.last["accuracy"]) == 2
 
 
+def inner_rule(spec, rule, **options):
+    """The inner weight learning of ``rule`` through the rule contract, on the runtime backend (numpy)."""
+    return make_rule({"rule": rule, **options}).inner_trainer(spec, "runtime", {"target": "numpy"})
+
+
 @pytest.mark.parametrize("rule, options, objective, method", [
     ("surrogate", {"epochs": 1, "batch_size": 8, "validation_fraction": 0}, "validation", "spsa"),
-    ("tempotron", {"epochs": 2, "backend": "runtime", "target": "numpy"}, "twin", "gradient"),
+    ("tempotron", {"epochs": 2}, "twin", "gradient"),
     ("surrogate", {"epochs": 1, "batch_size": 8, "validation_fraction": 0}, "twin", "gradient"),
-    ("stdp", {"epochs": 1, "backend": "runtime", "target": "numpy", "gap": 10 * ms}, "validation", "central"),
+    ("stdp", {"epochs": 1, "gap": 10 * ms}, "validation", "central"),
 ])
 def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, method):
     spec = NetworkSpec.create(6, hidden=4, output=2, seed=2)
@@ -390,12 +397,14 @@ def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, m
     train = SpikeDataset(data.spiketrains[:8], data.labels[:8], data.dt)
     val = SpikeDataset(data.spiketrains[8:], data.labels[8:], data.dt)
     calls = []
-    new, history = train_with_intrinsic(spec, train, val, rule=rule, rule_options=options,
-                                        parameters=("tau_m", "V_th"), outer_steps=2, method=method,
+    new, history = train_with_intrinsic(spec, train, val, inner_rule(spec, rule, **options),
+                                        space={"parameters": ("tau_m", "V_th")},
+                                        search={"outer_steps": 2, "method": method, "step_size": 0.05,
+                                                "perturbation": 0.05, "select": "last"},
                                         objective=objective, backend="runtime", backend_options={"target": "numpy"},
-                                        step_size=0.05, perturbation=0.05, seed=0, callback=calls.append,
-                                        select="last")
+                                        seed=0, callback=calls.append)
     assert json.loads(json.dumps(history)) == history
+    assert history["rule"] == rule and all(record["inner"]["rule"] == rule for record in history["outer"])
     assert len(history["outer"]) == 2 and len(calls) == 2
     assert history["max_step"] == 0.05  # the default trust region: the perturbation
     for record in history["outer"]:
@@ -425,10 +434,9 @@ def test_outer_loop_on_standalone_compiles_its_objective_once(standalone_dir):
     val = SpikeDataset(data.spiketrains[8:], data.labels[8:], data.dt)
     before = standalone.build_count()
     new, history = train_with_intrinsic(
-        spec, train, val, rule="stdp", rule_options={"epochs": 1, "backend": "runtime", "target": "numpy",
-                                                     "gap": 10 * ms},
-        parameters=("tau_m", "V_th"), outer_steps=3, method="spsa", step_size=0.2, perturbation=0.1,
-        backend="standalone", backend_options={"directory": standalone_dir}, restart_inner=False, seed=0)
+        spec, train, val, inner_rule(spec, "stdp", epochs=1, gap=10 * ms), space={"parameters": ("tau_m", "V_th")},
+        search=OuterSearch(outer_steps=3, method="spsa", step_size=0.2, perturbation=0.1, restart_inner=False),
+        backend="standalone", backend_options={"directory": standalone_dir}, seed=0)
     assert standalone.build_count() - before <= 1  # 3 steps x 3 candidates + the final point: one program
     assert len(history["outer"]) == 3 and all(record["n_candidates"] == 3 for record in history["outer"])
     # the inner STDP changed the weights (restart_inner=False: they keep changing over the steps), yet no rebuild
@@ -436,28 +444,26 @@ def test_outer_loop_on_standalone_compiles_its_objective_once(standalone_dir):
 
 
 @pytest.mark.parametrize("restart", [True, False])
-def test_train_with_intrinsic_restarts_inner_and_selects_best(monkeypatch, restart):
+def test_train_with_intrinsic_restarts_inner_and_selects_best(restart):
     """Every inner learning starts from the initial weights; the result is the best visited point."""
-    import brainlz.learning.intrinsic as intrinsic
-
     spec = NetworkSpec.create(6, hidden=4, output=2, seed=2)
     data = make_task("rate", n_samples=14, n_channels=6, n_bins=60, difficulty=0.2, seed=1)
     train = SpikeDataset(data.spiketrains[:8], data.labels[:8], data.dt)
     val = SpikeDataset(data.spiketrains[8:], data.labels[8:], data.dt)
     seen = []
 
-    def inner(rule, current, x, labels, options, seed):  # a stand-in weight learner: scales the weights
+    def inner(current, train_set, seed):  # a stand-in weight learner: scales the weights
         seen.append(np.asarray(current.weights[0], dtype=float).copy())
-        return current.with_weights([w * 1.5 for w in current.weights]), {"rule": rule}
+        return current.with_weights([w * 1.5 for w in current.weights]), {"rule": "scale"}
 
-    monkeypatch.setattr(intrinsic, "_inner", inner)
     results = {}
     for select in ("accuracy", "objective", "last"):
         seen.clear()
         results[select] = train_with_intrinsic(
-            spec, train, val, rule="stdp", layers="output", parameters=("V_th",), outer_steps=3, method="spsa",
-            step_size=0.5, perturbation=0.2, seed=3, backend="runtime", backend_options={"target": "numpy"},
-            restart_inner=restart, select=select)
+            spec, train, val, inner, space={"layers": "output", "parameters": ("V_th",)},
+            search={"outer_steps": 3, "method": "spsa", "step_size": 0.5, "perturbation": 0.2,
+                    "restart_inner": restart, "select": select},
+            seed=3, backend="runtime", backend_options={"target": "numpy"})
         assert len(seen) == 4
         start = np.asarray(spec.weights[0], dtype=float)
         for k, weights in enumerate(seen):
@@ -488,7 +494,7 @@ def test_train_with_intrinsic_restarts_inner_and_selects_best(monkeypatch, resta
     # the selected point's objective is not above the starting point's (model selection on validation)
     assert history["selected_objective"] <= values[0]
     with pytest.raises(ParameterError, match="select"):
-        train_with_intrinsic(spec, train, val, rule="stdp", select="best")
+        train_with_intrinsic(spec, train, val, inner, search={"select": "best"})
 
 
 def test_train_with_intrinsic_stops_on_callback_and_validates():
@@ -496,18 +502,20 @@ def test_train_with_intrinsic_stops_on_callback_and_validates():
     data = make_task("rate", n_samples=12, n_channels=6, n_bins=40, difficulty=0.2, seed=1)
     train = SpikeDataset(data.spiketrains[:8], data.labels[:8], data.dt)
     val = SpikeDataset(data.spiketrains[8:], data.labels[8:], data.dt)
-    new, history = train_with_intrinsic(spec, train, val, rule="surrogate",
-                                        rule_options={"epochs": 1, "validation_fraction": 0},
-                                        layers="output", parameters=("V_th",), per_neuron=True, outer_steps=5,
-                                        objective="twin", method="spsa", callback=lambda record: True,
-                                        final_inner=False)
+    inner = inner_rule(spec, "surrogate", epochs=1, validation_fraction=0)
+    new, history = train_with_intrinsic(spec, train, val, inner,
+                                        space={"layers": "output", "parameters": ("V_th",), "per_neuron": True},
+                                        search={"outer_steps": 5, "method": "spsa", "final_inner": False},
+                                        objective="twin", callback=lambda record: True)
     assert history["stopped_early"] and len(history["outer"]) == 1
     assert history["space"]["names"] == ["output.V_th[0]", "output.V_th[1]"]
-    for kwargs, field in (({"rule": "hebb"}, "rule"), ({"method": "gradient"}, "method"),
-                          ({"outer_steps": 0}, "outer_steps"), ({"parameters": ("tau_x",)}, "parameters"),
-                          ({"layers": "nope"}, "layers"), ({"objective": "accuracy"}, "objective"),
-                          ({"seed": 1.5}, "seed"), ({"rule_options": 3}, "rule_options"),
-                          ({"max_step": "large"}, "max_step"), ({"max_step": 0}, "max_step")):
+    for kwargs, field in (({"inner": "hebb"}, "inner"), ({"search": {"method": "gradient"}}, "method"),
+                          ({"search": {"outer_steps": 0}}, "outer_steps"),
+                          ({"space": {"parameters": ("tau_x",)}}, "parameters"),
+                          ({"space": {"layers": "nope"}}, "layers"), ({"space": {"tau": 1}}, "space"),
+                          ({"objective": "accuracy"}, "objective"), ({"seed": 1.5}, "seed"),
+                          ({"search": 3}, "search"), ({"search": {"steps": 3}}, "search"),
+                          ({"search": {"max_step": "large"}}, "max_step"), ({"search": {"max_step": 0}}, "max_step")):
         with pytest.raises(ParameterError) as info:
-            train_with_intrinsic(spec, train, val, **{"rule": "surrogate", **kwargs})
+            train_with_intrinsic(spec, train, val, **{"inner": inner, **kwargs})
         assert info.value.field == field, (kwargs, info.value)

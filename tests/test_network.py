@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import mV, ms, nA
+from brian2 import Hz, mV, ms, nA
 
 from brainlz.errors import DataError, ParameterError
 from brainlz.network import NetworkSpec, rasters_from_monitor, spike_counts, spike_table
@@ -23,11 +23,17 @@ def test_create_shapes_units_and_seed():
 
 def test_default_weight_puts_mean_drive_at_threshold():
     """n_pre inputs at 20 Hz with the mean weight drive E_L + R*I to V_th (closed form of the mean current)."""
-    spec = NetworkSpec.create(50, hidden=0, output=400, input_rate=20.0, seed=0)
+    spec = NetworkSpec.create(50, hidden=0, output=400, input_rate=20 * Hz, seed=0)
     w = float(np.mean(np.asarray(spec.weights[0])))
     p = {k: float(np.asarray(v)[0]) for k, v in spec.output.params.items()}
     mean_current = 50 * 20.0 * w * p["tau_syn"]
     assert p["E_L"] + p["R"] * mean_current == pytest.approx(p["V_th"], abs=1.5e-3)
+    # twice the assumed rate, half the weights (same seed, same normal draws)
+    doubled = NetworkSpec.create(50, hidden=0, output=400, input_rate=40 * Hz, seed=0)
+    np.testing.assert_allclose(np.asarray(doubled.weights[0]), np.asarray(spec.weights[0]) / 2, rtol=1e-12)
+    for bad in (20.0, 20 * ms, -5 * Hz):
+        with pytest.raises(ParameterError, match=r"^input_rate = "):
+            NetworkSpec.create(50, hidden=0, output=4, input_rate=bad)
 
 
 def test_validation_names_the_field():
@@ -181,6 +187,7 @@ def test_no_runtime_simulation_or_training_returns_a_truncated_run(half_runs):
 
     from brainlz.backends import runtime
     from brainlz.data import SpikeDataset, poisson_spikes
+    from brainlz.experiments.tempotron_capacity import capacity_patterns
     from brainlz.learning import tempotron
     from brainlz.learning.stdp import STDPRule, train_stdp
 
@@ -191,7 +198,7 @@ def test_no_runtime_simulation_or_training_returns_a_truncated_run(half_runs):
     rule = STDPRule(w_max=3 * float(np.mean(np.asarray(spec.weights[0]))) * amp)
     with pytest.raises(KeyboardInterrupt, match="stopped at"):
         train_stdp(spec, SpikeDataset(x, np.array([0, 1, 0, 1])), rule, backend="runtime", target="numpy", seed=0)
-    patterns, labels = tempotron.capacity_patterns(6, 8, duration=50 * ms, seed=2)
+    patterns, labels = capacity_patterns(6, 8, duration=50 * ms, seed=2)
     with pytest.raises(KeyboardInterrupt, match="stopped at"):
         tempotron.train_tempotron(patterns, labels, n_classes=2, epochs=1, seed=0, backend="runtime",
                                   target="numpy", evaluate_final=False)

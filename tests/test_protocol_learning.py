@@ -45,8 +45,6 @@ def test_intrinsic_outer_loop_runs_inside_a_protocol(tmp_path, rule, options):
     # The refit: the final weights are what fixed-parameter learning gives, from the initial weights, for the
     # selected intrinsic parameters on the whole training part (30 samples), like the tuned baseline's.
     assert history["refit"] is True and history["refit_samples"] == 30
-    from brian2 import ms
-
     from brainlz.data import make_task
     from brainlz.protocol import derived_seeds, train_network
     from brainlz.readout import split_indices
@@ -55,7 +53,7 @@ def test_intrinsic_outer_loop_runs_inside_a_protocol(tmp_path, rule, options):
     seeds = derived_seeds(protocol.seed)
     dataset = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
                         difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
-                        dt=protocol.dt_ms * ms, seed=seeds["data"])
+                        dt=protocol.dt, seed=seeds["data"])
     train_indices, _ = split_indices(dataset.labels, protocol.test_size, seeds["readout"])
     plain = {k: v for k, v in learning.items() if k != "intrinsic"}
     expected, _ = train_network(trained.with_weights(initial.weights), dataset.subset(train_indices), plain,

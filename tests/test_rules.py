@@ -59,11 +59,21 @@ def test_a_users_rule_runs_in_a_protocol(user_rule, tmp_path):
     assert rates[1] > rates[0]  # stronger weights, more output spikes: the trained network is the one simulated
 
 
-def test_a_rule_without_an_inner_form_refuses_the_outer_loop(user_rule):
-    rule = rules.make_rule({"rule": "scale_output", "intrinsic": {"outer_steps": 1}})
-    assert isinstance(rule, rules.OuterLoop)
-    with pytest.raises(ParameterError, match="cannot run inside the outer loop"):
-        rule.train(None, None)
+def test_the_outer_loop_wraps_a_users_rule_through_the_contract(user_rule, tmp_path):
+    """A rule that only implements ``train`` learns intrinsic parameters too: the outer loop calls its ``train``."""
+    learning = {"rule": "scale_output", "factor": 1.5,
+                "intrinsic": {"outer_steps": 1, "layers": "output", "parameters": ["V_th"]}}
+    assert isinstance(rules.make_rule(learning), rules.OuterLoop)
+    run = run_protocol(Protocol(name="looped", learning=learning, **TINY), tmp_path, progress=False, figures=False)
+    history = json.loads((run.directory / "metrics.json").read_text())["learning"]
+    assert history["rule"] == "scale_output" and history["intrinsic"]["rule"] == "scale_output"
+    inner = [record["inner"] for record in history["intrinsic"]["outer"]] + [history["intrinsic"]["final"]["inner"]]
+    assert len(inner) == 2 and all(summary == {"rule": "scale_output", "factor": 1.5, "n_samples": 13}
+                                   for summary in inner)  # 18 training samples less ceil(0.25 * 18) for validation
+    assert history["refit_inner"] == {"rule": "scale_output", "factor": 1.5, "n_samples": 18}
+    assert history["refit_samples"] == 18
+    names = history["intrinsic"]["space"]["names"]
+    assert names == ["output.V_th"]
 
 
 def test_register_rule_checks_what_it_registers():

@@ -1,5 +1,5 @@
-"""Tempotron learning: kernel constants, an exact event-driven oracle, capacity, voting, NetworkSpec integration,
-standalone reruns and input errors."""
+"""Tempotron learning: kernel constants, an exact event-driven oracle, problems side by side, voting, NetworkSpec
+integration, standalone reruns and input errors (the capacity experiment: ``test_tempotron_capacity.py``)."""
 
 import json
 from pathlib import Path
@@ -12,6 +12,7 @@ import tempotron_oracle as oracle
 from brainlz.backends import runtime, standalone
 from brainlz.data import SpikeDataset
 from brainlz.errors import DataError, ParameterError
+from brainlz.experiments.tempotron_capacity import capacity_patterns
 from brainlz.learning import tempotron as T
 from brainlz.learning.tempotron import TempotronParams
 from brainlz.network import NetworkSpec
@@ -108,32 +109,8 @@ def test_brian2_matches_exact_oracle():
     assert worst_dw < 1 and worst_t <= dt + 1e-12
 
 
-@pytest.mark.slow  # ~20 s of training; the rule itself is checked against the exact oracle in the default run
-def test_capacity_half_load_is_learned_and_overload_is_not(standalone_dir):
-    """Gütig & Sompolinsky setting scaled down: N = 100 afferents firing once in 500 ms, random labels."""
-    result = T.tempotron_capacity(100, loads=[0.5, 5.0], epochs=25, seed=0,
-                                  params=TempotronParams(learning_rate=0.05), directory=standalone_dir)
-    assert result["n_patterns"] == [50, 500]
-    assert result["converged"][0] and result["final_accuracy"][0] == 1.0
-    assert result["epochs"][0] < 25
-    assert not result["converged"][1] and result["final_accuracy"][1] < 0.9
-    assert result["epochs"][1] == 25
-    assert result["builds"] <= 1        # one program for both loads and all epochs
-
-
-def test_capacity_loads_are_independent_blocks():
-    """Loads trained side by side in one run give the same result as alone (runtime numpy, short trials)."""
-    kwargs = dict(epochs=4, seed=3, duration=100 * ms, params=TempotronParams(learning_rate=0.05),
-                  backend="runtime", target="numpy")
-    alone = T.tempotron_capacity(20, loads=[0.5], **kwargs)
-    together = T.tempotron_capacity(20, loads=[0.5, 2.0], **kwargs)
-    assert alone["errors"][0] == together["errors"][0]
-    assert alone["final_accuracy"][0] == together["final_accuracy"][0]
-    assert sum(together["errors"][1]) > 0
-
-
 def test_standalone_reruns_without_rebuilding_and_matches_runtime(standalone_dir):
-    x, y = T.capacity_patterns(30, 16, duration=100 * ms, seed=2)
+    x, y = capacity_patterns(30, 16, duration=100 * ms, seed=2)
     kwargs = dict(n_classes=2, epochs=2, seed=4, params=TempotronParams(learning_rate=0.05),
                   stop_when_perfect=False, evaluate_final=False)
     w_runtime, h_runtime = T.train_tempotron(x, y, backend="runtime", target="numpy", **kwargs)
@@ -154,6 +131,22 @@ def test_standalone_reruns_without_rebuilding_and_matches_runtime(standalone_dir
     p_runtime = T.predict_tempotron(x, w_runtime, n_classes=2)
     np.testing.assert_array_equal(p_standalone["fired"], p_runtime["fired"])
     np.testing.assert_allclose(p_standalone["t_max"], p_runtime["t_max"], atol=1e-12)
+
+
+def test_blocks_train_each_problem_as_train_tempotron_does():
+    """Problems side by side (runtime numpy): each gives what train_tempotron gives for it alone with the same
+    seed (presentation orders from child k of SeedSequence(seed)), whether or not the other one converged."""
+    x, y = capacity_patterns(12, 10, duration=60 * ms, seed=5)
+    rng = np.random.default_rng(0)
+    inits = [rng.normal(0.0, 0.05, size=(12, 1)) for _ in range(2)]
+    params = TempotronParams(learning_rate=0.05, momentum=0.2)
+    both = T.train_tempotron_blocks([x, x[:4]], [y, y[:4]], inits, params=params, epochs=5, seed=7,
+                                    backend="runtime", target="numpy")
+    alone_w, alone = T.train_tempotron(x, y, params=params, epochs=5, init_weights=inits[0], seed=7)
+    (w0, h0), (w1, h1) = both
+    assert h0["errors"] == alone["errors"] and h0["final_accuracy"] == alone["final_accuracy"]
+    np.testing.assert_array_equal(w0, alone_w)
+    assert w1.shape == (12, 1) and h1["epochs"] >= 1 and h0["builds"] == h1["builds"]
 
 
 def test_table_capacity_is_the_smallest_power_of_two_rung():
@@ -280,7 +273,7 @@ def test_tau_s_error_message():
 
 
 def _small():
-    x, y = T.capacity_patterns(5, 4, duration=20 * ms, seed=0)
+    x, y = capacity_patterns(5, 4, duration=20 * ms, seed=0)
     return x, y
 
 
@@ -295,7 +288,10 @@ def _small():
     (lambda x, y: T.train_tempotron(x, y, init_weights=np.zeros((4, 1))), "init_weights"),
     (lambda x, y: T.train_tempotron(x, y, params={"tau": 15 * ms}), "params"),
     (lambda x, y: T.predict_tempotron(x, np.zeros((5, 1)) * mV), "weights"),
-    (lambda x, y: T.tempotron_capacity(10, loads=[-1.0]), "loads"),
+    (lambda x, y: T.train_tempotron_blocks([x, x[:, :4]], [y, y], [np.zeros((5, 1))] * 2), "spiketrains[1]"),
+    (lambda x, y: T.train_tempotron_blocks([x], [np.full(4, 2)], [np.zeros((5, 1))]), "labels[0]"),
+    (lambda x, y: T.train_tempotron_blocks([x], [y], [np.zeros((4, 1))]), "init_weights[0]"),
+    (lambda x, y: T.check_backend("runtime", "gpu"), "target"),
 ])
 def test_bad_inputs_name_the_field(call, field):
     x, y = _small()
@@ -320,16 +316,6 @@ def test_train_output_layer_errors_name_the_field():
     with pytest.raises(ParameterError) as info:
         T.train_output_layer(NetworkSpec.create(5, hidden=0, output=1, seed=0), SpikeDataset(x, y))
     assert info.value.field == "output.n_neurons"
-
-
-@pytest.mark.slow
-def test_capacity_full_size(standalone_dir):
-    """N = 200 afferents: loads 0.5 and 1 are learned perfectly, load 3 is not, within 100 epochs (~1-2 min)."""
-    result = T.tempotron_capacity(200, loads=[0.5, 1.0, 3.0], epochs=100, seed=1,
-                                  params=TempotronParams(learning_rate=0.05), directory=standalone_dir)
-    assert result["final_accuracy"][:2] == [1.0, 1.0]
-    assert result["final_accuracy"][2] < 1.0
-    assert result["builds"] <= 1
 
 
 @pytest.mark.parametrize("tau_m", [20.0, 2.0], ids=["tau_m > tau_syn", "tau_m < tau_syn"])

@@ -11,7 +11,8 @@ Run by :mod:`brainlz.backends.cuda` as ``python -I _cuda_worker.py RUN_DIR`` ins
 * ``network.npz``: ``weights_<k>`` ``[n_pre, n_post]``, ``param_<layer>_<name>`` and ``state_<layer>_<name>``
   ``[n_samples * n_neurons]`` (SI units), ``input_indices`` and ``input_steps`` (the input spikes of all copies).
 
-Every sample is an independent copy of the network (block-diagonal synapses), as in ``brainlz.network.build``.
+Every sample is an independent copy of the network (block-diagonal synapses), built by ``brainlz/builder.py``
+(loaded by its path) as ``brainlz.network.build`` builds it.
 Output: ``spikes.npz`` with ``<layer>_i`` (neuron index over all copies) and ``<layer>_t`` (s) per recorded layer,
 and ``trace_t``, ``trace_<state>`` for a traced neuron.  With ``codegen_only`` the CUDA project is generated
 (``set_device('cuda_standalone', compile=False, run=False)``) and nothing is compiled or run.
@@ -42,6 +43,18 @@ def _set_preferences(b2, cuda):
         backend.cuda_path = str(cuda["cuda_path"])
 
 
+def load_builder():
+    """brainlz's Brian2 builder (``brainlz/builder.py``, numpy only), loaded by its path: this script runs with
+    ``python -I`` in an environment without brainlz."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "builder.py"
+    spec = importlib.util.spec_from_file_location("brainlz_builder", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(run_dir):
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
@@ -57,49 +70,31 @@ def main(run_dir):
         b2.seed(int(config["seed"]))
     dt = config["dt"] * b2.second
     b2.defaultclock.dt = dt  # one clock for everything (brian2cuda issue #222: Synapses with another dt)
-    n_samples, n_pre = config["n_samples"], config["n_inputs"]
-    steps = data["input_steps"]
-    pre = b2.SpikeGeneratorGroup(n_samples * n_pre, data["input_indices"], steps * dt, sorted=True, name="inputs")
-    monitors, objects, trace = {}, [pre], None
-    for index, layer in enumerate(config["layers"]):
-        name, n_post = layer["name"], layer["n_neurons"]
-        group = b2.NeuronGroup(n_samples * n_post, layer["equations"], threshold=layer["threshold"],
-                               reset=layer["reset"], refractory=layer["refractory"], method=layer["method"],
-                               name=name, namespace={})
+    n_samples, n_inputs = config["n_samples"], config["n_inputs"]
+    inputs = b2.SpikeGeneratorGroup(n_samples * n_inputs, data["input_indices"], data["input_steps"] * dt,
+                                    sorted=True, name="inputs")
+    builder = load_builder()
+    groups, synapses, monitors = builder.build_layers(
+        b2, inputs, n_inputs, config["layers"], n_samples, record=config["record"], constant_weights=True,
+        group_options={"namespace": {}}, synapse_options={"namespace": {}})
+    objects = [inputs]
+    trace = None
+    for index, (group, projection, layer) in enumerate(zip(groups, synapses, config["layers"])):
         for variable in layer["params"]:
-            setattr(group, variable + "_", data["param_%s_%s" % (name, variable)])
+            setattr(group, variable + "_", data["param_%s_%s" % (layer["name"], variable)])
         for variable in layer["states"]:
-            setattr(group, variable + "_", data["state_%s_%s" % (name, variable)])
-        sample = np.repeat(np.arange(n_samples), n_pre * n_post)
-        local_pre = np.tile(np.repeat(np.arange(n_pre), n_post), n_samples)
-        local_post = np.tile(np.tile(np.arange(n_post), n_pre), n_samples)
-        weights = np.tile(np.asarray(data["weights_%d" % index], dtype=float).ravel(), n_samples)
-        syn = b2.Synapses(pre, group, model="w : %s (constant)" % layer["weight_unit"], on_pre=layer["on_pre"],
-                          name="syn_%d_%s" % (index, name), namespace={})
-        syn.connect(i=sample * n_pre + local_pre, j=sample * n_post + local_post)
-        syn.w_ = weights
-        objects.append(syn)
-        if name in config["record"]:
-            monitors[name] = b2.SpikeMonitor(group, name="spikes_%s" % name)
-            objects.append(monitors[name])
-        if config["trace"] is not None and config["trace"][0] == name:
-            _, sample_index, neuron = config["trace"]
-            trace = b2.StateMonitor(group, layer["states"], record=[sample_index * n_post + neuron], name="trace")
-            objects.append(trace)
-        objects.append(group)
-        pre, n_pre = group, n_post
+            setattr(group, variable + "_", data["state_%s_%s" % (layer["name"], variable)])
+        for syn in projection:
+            syn.w_ = np.tile(np.asarray(data["weights_%d" % index], dtype=float).ravel(), n_samples)
+        if config["trace"] is not None and config["trace"][0] == layer["name"]:
+            trace = builder.trace_monitor(b2, group, layer["states"], config["trace"][1], config["trace"][2],
+                                          layer["n_neurons"])
+        objects += [*projection, group]
+    objects += list(monitors.values()) + ([trace] if trace is not None else [])
     b2.Network(*objects).run(config["n_bins"] * dt, namespace={})  # build_on_run: generate (compile, run)
     if not codegen_only:
-        arrays = {}
-        for name, monitor in monitors.items():
-            # brian2cuda sorts monitor data by time only (docs, known issues: issue #46); rasters do not care
-            arrays[name + "_i"] = np.asarray(monitor.i[:], dtype=np.int64)
-            arrays[name + "_t"] = np.asarray(monitor.t_[:], dtype=float)
-        if trace is not None:
-            arrays["trace_t"] = np.asarray(trace.t_[:], dtype=float)
-            for variable in trace.record_variables:
-                arrays["trace_" + variable] = np.asarray(getattr(trace, variable + "_")[0], dtype=float)
-        np.savez(run_dir / "spikes.npz", **arrays)
+        # brian2cuda sorts monitor data by time only (docs, known issues: issue #46); rasters do not care
+        np.savez(run_dir / "spikes.npz", **builder.recorded_arrays(monitors, trace))
     print("brainlz cuda worker: done")
 
 

@@ -29,7 +29,8 @@ rerun a program with new values.  Stochastic models are refused: brian2genn cann
 
 GeNN itself is on no package registry: point ``GENN_PATH`` (or the ``genn_path`` argument) at a GeNN 4.x
 installation to compile and run.  ``codegen_only=True`` needs no GeNN: it generates the GeNN project (model
-definition and user code) and stops, which is what the tests check where no GeNN or GPU is available.
+definition and user code) and stops, which is what the tests check where no GeNN or GPU is available;
+:func:`run_tempotron_design` runs the tempotron's GeNN design with plain Brian2 on the CPU.
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrainlzError, ParameterError
-from ..network import (NetworkSpec, check_copy_params, check_spiketrains, evaluate_initial, rasters_from_monitor,
-                       unit_name)
+from ..network import (NetworkSpec, brian_array, check_copy_params, check_spiketrains, evaluate_initial,
+                       rasters_from_monitor, run_network, unit_name)
 from .base import SimulationResult, batches, validate_trace
 from ..files import write_json
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
-__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "require_genn", "find_genn", "build_genn",
-           "design_blockers", "capabilities", "check_genn_support",
+__all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "run_tempotron_design", "require_genn",
+           "find_genn", "build_genn", "design_blockers", "capabilities", "check_genn_support",
            "create_env", "default_env_path", "env_python", "layer_config", "layer_arrays",
            "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
            "WORKER"]
@@ -812,4 +813,53 @@ def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use
     with np.load(run_dir / "tempotron.npz") as data:
         recorded = {key: np.asarray(data[key]) for key in data.files}
     recorded["project"] = str(project)
+    return recorded
+
+
+def run_tempotron_design(config: dict, arrays: dict, *, target: str = "numpy") -> dict:
+    """Run the GeNN design of one tempotron epoch with plain Brian2 on the CPU (runtime device), no GeNN needed.
+
+    The worker's own objects (``build_tempotron`` of ``_genn_worker.py``, as :func:`tempotron_epoch` builds them
+    for GeNN) in one ``run()``: the check that the GeNN design learns what the CPU design of
+    :mod:`brainlz.learning.tempotron` learns.  Switches Brian2 to the runtime device if another one is set;
+    ``prefs.codegen.target`` and ``defaultclock.dt`` are restored afterwards.
+
+    Parameters
+    ----------
+    config, arrays
+        The design of the epoch, from :func:`brainlz.learning.tempotron.genn_design`.
+    target : {"numpy", "cython"}
+        Brian2's code-generation target for the run.
+
+    Returns
+    -------
+    dict
+        The recorded arrays, as :func:`tempotron_epoch` returns them (without ``project``): ``fired``, ``Vmax``,
+        ``tmax`` (SI floats, rows: variables, columns: every trial boundary), the final ``w`` and ``dw_prev``, and
+        ``w_trace`` if ``config["record_weights"]``.
+    """
+    import brian2
+    from brian2 import defaultclock, get_device, prefs, set_device
+
+    from ._genn_worker import build_tempotron
+
+    if not isinstance(config, dict) or config.get("mode") != "tempotron":
+        raise ParameterError("config", type(config).__name__, "expected the config of tempotron.genn_design")
+    if type(get_device()).__name__ != "RuntimeDevice":
+        set_device("runtime")
+    old_target, old_dt = prefs.codegen.target, defaultclock.dt
+    prefs.codegen.target = target
+    try:
+        objects = build_tempotron(brian2, config, arrays)
+        run_network([value for key, value in objects.items() if key != "duration" and value is not None],
+                    objects["duration"])
+        monitor, synapses = objects["trial_monitor"], objects["synapses"]
+        recorded = {"fired": brian_array(monitor.fired_[:]), "Vmax": brian_array(monitor.Vmax_[:]),
+                    "tmax": brian_array(monitor.tmax_[:]), "w": brian_array(synapses.w_[:]),
+                    "dw_prev": brian_array(synapses.dw_prev_[:])}
+        if objects["weight_monitor"] is not None:
+            recorded["w_trace"] = brian_array(objects["weight_monitor"].w_[:])
+    finally:
+        prefs.codegen.target = old_target
+        defaultclock.dt = old_dt
     return recorded

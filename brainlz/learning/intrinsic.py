@@ -77,6 +77,7 @@ weights, repeated; the gains continue across outer steps.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import numbers
 import time
@@ -85,16 +86,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DataError, ParameterError
+from ..files import jsonable
 
-__all__ = ["METHODS", "RULES", "IntrinsicSpace", "simulate_parameter_sets", "estimate_gradient",
+__all__ = ["METHODS", "IntrinsicSpace", "simulate_parameter_sets", "estimate_gradient",
            "IntrinsicOptimizer", "OptimizeResult", "optimize_intrinsic", "spsa_gains", "estimate_lipschitz",
            "descent_check", "ValidationObjective", "validation_objective", "TwinObjective", "twin_objective",
-           "twin_gradient", "train_with_intrinsic"]
+           "twin_gradient", "OuterSearch", "SPACE_OPTIONS", "train_with_intrinsic"]
 
 #: Gradient estimators of :func:`optimize_intrinsic`.
 METHODS = ("central", "spsa", "gradient")
-#: Inner weight-learning rules of :func:`train_with_intrinsic`.
-RULES = ("stdp", "tempotron", "surrogate")
 
 SPSA_ALPHA = 0.602  # Spall 1998: the smallest exponents that satisfy the convergence conditions, good in practice
 SPSA_GAMMA = 0.101
@@ -131,22 +131,6 @@ def _check_callable(value, field_name):
     return value
 
 
-def _to_json(value):
-    """Plain JSON types (non-finite floats become None; objects that are not numbers, strings, arrays or
-    containers their ``repr``)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _to_json(value.tolist())
-    if isinstance(value, np.generic):
-        return _to_json(value.item())
-    return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
-
-
 def _check_spec(spec):
     from ..network import NetworkSpec
 
@@ -176,6 +160,14 @@ def _dataset(data, spec, field_name) -> tuple:
         raise DataError(f"{field_name}.labels: expected {x.shape[0]} non-negative integer labels, got shape "
                         f"{labels.shape} and dtype {labels.dtype}")
     return x, labels.astype(np.int64)
+
+
+def _spike_dataset(data, spec, field_name):
+    """``data`` as a :class:`~brainlz.data.SpikeDataset` with the spec's time step (checked as :func:`_dataset`)."""
+    from ..data import SpikeDataset
+
+    x, labels = _dataset(data, spec, field_name)
+    return data if isinstance(data, SpikeDataset) else SpikeDataset(x, labels, spec.dt)
 
 
 # ====================================================================== parameter vector
@@ -811,7 +803,7 @@ class OptimizeResult:
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
-        return _to_json({"x": self.x, "x_unit": self.x_unit, "fun": self.fun, "history": self.history,
+        return jsonable({"x": self.x, "x_unit": self.x_unit, "fun": self.fun, "history": self.history,
                          "stopped_early": self.stopped_early, "n_evaluations": self.n_evaluations,
                          "method": self.method})
 
@@ -1405,84 +1397,17 @@ def twin_gradient(spec, data, x=None, *, layers=None, parameters=None, per_neuro
 
 
 # ====================================================================== alternation with weight learning
-def _inner(rule, spec, x, labels, options, seed):
-    """One inner weight update; returns ``(spec, summary dict)``."""
-    options = dict(options)
-    if rule == "stdp":
-        from brian2 import Quantity
-
-        from .stdp import STDPRule, train_stdp
-
-        stdp_rule = options.pop("rule", None)
-        if stdp_rule is None:
-            unit = spec.layers[0].neuron_model.weight_unit
-            w_max = 2.0 * float(np.max(np.abs(np.asarray(spec.weights[0], dtype=float)))) or 1.0
-            stdp_rule = STDPRule(w_max=Quantity(w_max, dim=unit.dim))
-        elif isinstance(stdp_rule, dict):
-            stdp_rule = STDPRule(**stdp_rule)
-        options.setdefault("seed", seed)
-        new, history = train_stdp(spec, x, stdp_rule, **options)
-        last = {key: value for key, value in history.epochs[-1].items()
-                if key not in ("order", "output_counts", "spike_indices", "spike_times")}
-        return new, {"rule": "stdp", "epochs": len(history.epochs), **last}
-    if rule == "tempotron":
-        from ..data import SpikeDataset
-        from .tempotron import train_output_layer
-
-        options.setdefault("seed", seed)
-        new, history = train_output_layer(spec, SpikeDataset(x, labels, spec.dt), **options)
-        keep = ("epochs", "converged", "final_accuracy", "accuracy", "builds", "wall_time")
-        return new, {"rule": "tempotron", **{key: history[key] for key in keep if key in history}}
-    from .surrogate import train_surrogate
-
-    options.setdefault("seed", seed)
-    options.setdefault("learn", ("weights",))
-    new, history = train_surrogate(spec, x, labels, **options)
-    summary = history.to_dict()
-    return new, {"rule": "surrogate", "epochs": len(summary["epochs"]), "best_epoch": summary["best_epoch"],
-                 "last": summary["epochs"][-1] if summary["epochs"] else None}
-
-
-def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp", rule_options=None, layers=None,
-                         parameters=None, per_neuron: bool = False, outer_steps: int = 5, method: str = "spsa",
-                         step_size: float = 0.1, perturbation: float = 0.05, seed: int = 0, callback=None,
-                         objective: str = "validation", backend: str = "standalone", backend_options=None,
-                         objective_options=None, final_inner: bool = True, stability=None, progress=None,
-                         restart_inner: bool = True, select: str = "accuracy", bounds=None,
-                         max_step="perturbation", scale: str = "auto", refit_set=None) -> tuple:
-    """Alternate inner weight learning with outer steps on the intrinsic parameters.
-
-    Outer step ``k``: (1) train the weights with ``rule`` on ``train_set`` (the current intrinsic parameters
-    fixed), starting from the initial weights (``restart_inner``); (2) one step of :class:`IntrinsicOptimizer` on
-    the objective built with the new weights; (3) write the new intrinsic parameters into the spec.  After the
-    last step the weights are trained once more for the final parameters (``final_inner``) and the objective is
-    evaluated at the result.  The result is the visited point (weights trained for its parameters) that is best
-    on the validation set, the starting parameters included (model selection, ``select``), so that a noisy SPSA
-    step into a worse region is not returned.
+@dataclass(frozen=True)
+class OuterSearch:
+    """How :func:`train_with_intrinsic` searches: steps, gradient estimator, gains, restarts and selection.
 
     Parameters
     ----------
-    spec : NetworkSpec
-        Starting network.
-    train_set, validation_set : SpikeDataset or (spiketrains, labels)
-        Inner learning and the readout fit use ``train_set``; the outer objective is scored on ``validation_set``.
-    rule : {"stdp", "tempotron", "surrogate"}
-        Inner rule: :func:`~brainlz.learning.stdp.train_stdp` (input weights, unsupervised; ``rule_options["rule"]``
-        an :class:`~brainlz.learning.stdp.STDPRule` or its keyword dict, default ``w_max`` = twice the largest
-        initial weight), :func:`~brainlz.learning.tempotron.train_output_layer` (output weights; needs a
-        SpikeDataset-compatible train set) or :func:`~brainlz.learning.surrogate.train_surrogate` (weights only by
-        default).
-    rule_options : dict, optional
-        Keyword arguments of the inner trainer (``epochs``, ``backend``, ...).  ``seed`` defaults to
-        ``seed + k``.
-    layers, parameters, per_neuron, bounds, scale
-        The intrinsic parameter vector, its box and its coordinates (see :class:`IntrinsicSpace`); shared per
-        layer, within the models' bounds, logarithmic for the wide positive boxes by default.
     outer_steps : int
-        Outer steps.
+        Outer steps (default 5).
     method : {"spsa", "central", "gradient"}
         Gradient estimator (``"gradient"`` needs ``objective="twin"``).
-    step_size, perturbation, stability
+    step_size, perturbation, stability : float
         Gains in normalised units (see :func:`optimize_intrinsic`; SPSA's ``A`` defaults to ``0.1 * outer_steps``).
     max_step : float, "perturbation" or None
         Trust region of every outer step, per coordinate in normalised units (see :func:`optimize_intrinsic`).
@@ -1493,37 +1418,124 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
         large and noisy), and 16 of the 20 loops stepped into a point where the trained layer was silent (STDP,
         9 of 10) or the readout gave every validation sample one class (tempotron, 7 of 10), where the objective
         is flat (log 2) and the loop stays.
-    seed : int
-        Seed of the SPSA perturbations and (offset by the step) of the inner trainers.
-    callback : callable, optional
-        ``callback(record)`` after every outer step; returning True stops.
-    objective : {"validation", "twin"}
-        ``"validation"``: log-loss of the LZC readout on the validation set (:class:`ValidationObjective`,
-        simulated with ``backend``); ``"twin"``: count loss of the surrogate twin on the validation set
-        (:class:`TwinObjective`).
-    backend, backend_options
-        Simulation of the candidates for the validation objective.
-    objective_options : dict, optional
-        Further keyword arguments of the objective class.
-    final_inner : bool
-        Retrain the weights once more after the last outer step.
-    refit_set : SpikeDataset or (spiketrains, labels), optional
-        After the selection, learn the weights once more, from the starting weights and with ``seed``, for the
-        selected parameters on this set (typically the training and validation samples together: the treatment a
-        tuned baseline gives its chosen settings).  Default: keep the selected point's weights (learned on
-        ``train_set``).  Recorded as ``history["refit"]`` (inner summary, ``n_samples``).
-    progress : callable, optional
-        ``progress(done, outer_steps)`` after every outer step.
     restart_inner : bool
         Every inner learning starts from the starting spec's weights (default), so that every visited point gets
         as much weight learning as a fixed-parameter run (STDP would otherwise accumulate ``outer_steps + 1``
         epochs).  ``False`` continues from the previous step's weights.
+    final_inner : bool
+        Retrain the weights once more after the last outer step (default).
     select : {"accuracy", "objective", "last"}
         Which visited point to return: the highest validation accuracy, ties broken by the objective (default;
         the objective alone where it reports no accuracy, e.g. ``"twin"``); the lowest objective; or the last
         point.  Selecting by the validation log-loss alone was measured to prefer a silent output layer (log-loss
         exactly log 2) over an accurate but overconfident readout (log-loss above log 2 on 45 validation
         samples): tempotron meta-neuron cells of the paper grid lost 26 pp that way.
+    """
+
+    outer_steps: int = 5
+    method: str = "spsa"
+    step_size: float = 0.1
+    perturbation: float = 0.05
+    stability: float | None = None
+    max_step: float | str | None = "perturbation"
+    restart_inner: bool = True
+    final_inner: bool = True
+    select: str = "accuracy"
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ParameterError("method", self.method, f"expected one of {METHODS}")
+        object.__setattr__(self, "outer_steps", _check_int(self.outer_steps, "outer_steps"))
+        for name in ("final_inner", "restart_inner"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ParameterError(name, getattr(self, name), "expected True or False")
+        if self.select not in ("accuracy", "objective", "last"):
+            raise ParameterError("select", self.select, "expected 'accuracy', 'objective' or 'last'")
+        if isinstance(self.max_step, str) and self.max_step != "perturbation":
+            raise ParameterError("max_step", self.max_step, "expected a positive number, 'perturbation' or None")
+
+    @classmethod
+    def of(cls, search) -> "OuterSearch":
+        """``search`` itself, or the search of a dict of its fields (None: the defaults)."""
+        if isinstance(search, cls):
+            return search
+        if search is None:
+            return cls()
+        if not isinstance(search, dict):
+            raise ParameterError("search", search, "expected an OuterSearch, a dict of its fields or None")
+        unknown = set(search) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ParameterError("search", sorted(unknown), "unknown fields of OuterSearch")
+        return cls(**search)
+
+
+#: Options of :class:`IntrinsicSpace` that ``space`` may give as a dict.
+SPACE_OPTIONS = ("layers", "parameters", "per_neuron", "bounds", "scale")
+
+
+def _space_of(space, spec) -> IntrinsicSpace:
+    if isinstance(space, IntrinsicSpace):
+        return space
+    if space is None:
+        return IntrinsicSpace(spec)
+    if not isinstance(space, dict):
+        raise ParameterError("space", space, "expected an IntrinsicSpace, a dict of its options or None")
+    unknown = set(space) - set(SPACE_OPTIONS)
+    if unknown:
+        raise ParameterError("space", sorted(unknown), f"unknown options; accepted: {', '.join(SPACE_OPTIONS)}")
+    return IntrinsicSpace(spec, **space)
+
+
+def train_with_intrinsic(spec, train_set, validation_set, inner, *, space=None, search=None,
+                         objective: str = "validation", objective_options=None, backend: str = "standalone",
+                         backend_options=None, seed: int = 0, callback=None, progress=None,
+                         refit_set=None) -> tuple:
+    """Alternate inner weight learning with outer steps on the intrinsic parameters.
+
+    Outer step ``k``: (1) train the weights with ``inner`` on ``train_set`` (the current intrinsic parameters
+    fixed), starting from the initial weights (``search.restart_inner``); (2) one step of
+    :class:`IntrinsicOptimizer` on the objective built with the new weights; (3) write the new intrinsic
+    parameters into the spec.  After the last step the weights are trained once more for the final parameters
+    (``search.final_inner``) and the objective is evaluated at the result.  The result is the visited point
+    (weights trained for its parameters) that is best on the validation set, the starting parameters included
+    (model selection, ``search.select``), so that a noisy SPSA step into a worse region is not returned.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        Starting network.
+    train_set, validation_set : SpikeDataset or (spiketrains, labels)
+        Inner learning and the readout fit use ``train_set``; the outer objective is scored on ``validation_set``.
+    inner : callable
+        The weight learning of a step, ``inner(spec, train_set: SpikeDataset, seed) -> (new spec, summary
+        dict)``: any learning rule through its contract,
+        ``brainlz.learning.rules.make_rule(learning).inner_trainer(spec, backend, backend_options)``.  Its seed is
+        ``seed + k`` at step ``k``.
+    space : IntrinsicSpace or dict, optional
+        The intrinsic parameter vector, its box and its coordinates, or the keyword options of
+        :class:`IntrinsicSpace` (:data:`SPACE_OPTIONS`); default every learnable parameter, shared per layer,
+        within the models' bounds, logarithmic for the wide positive boxes.
+    search : OuterSearch or dict, optional
+        Steps, gradient estimator, gains, restarts and selection (default ``OuterSearch()``).
+    objective : {"validation", "twin"}
+        ``"validation"``: log-loss of the LZC readout on the validation set (:class:`ValidationObjective`,
+        simulated with ``backend``); ``"twin"``: count loss of the surrogate twin on the validation set
+        (:class:`TwinObjective`).
+    objective_options : dict, optional
+        Further keyword arguments of the objective class.
+    backend, backend_options
+        Simulation of the candidates for the validation objective.
+    seed : int
+        Seed of the SPSA perturbations and (offset by the step) of the inner learning.
+    callback : callable, optional
+        ``callback(record)`` after every outer step; returning True stops.
+    progress : callable, optional
+        ``progress(done, outer_steps)`` after every outer step.
+    refit_set : SpikeDataset or (spiketrains, labels), optional
+        After the selection, learn the weights once more, from the starting weights and with ``seed``, for the
+        selected parameters on this set (typically the training and validation samples together: the treatment a
+        tuned baseline gives its chosen settings).  Default: keep the selected point's weights (learned on
+        ``train_set``).  Recorded as ``history["refit"]`` (inner summary, ``n_samples``).
 
     Returns
     -------
@@ -1537,49 +1549,37 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
         settings.
     """
     spec = _check_spec(spec)
-    if rule not in RULES:
-        raise ParameterError("rule", rule, f"expected one of {RULES}")
-    if rule_options is not None and not isinstance(rule_options, dict):
-        raise ParameterError("rule_options", rule_options, "expected a dict of keyword arguments")
+    if not callable(inner):
+        raise ParameterError("inner", inner, "expected a callable inner(spec, train_set, seed) -> (spec, dict)")
+    search = OuterSearch.of(search)
     if objective not in ("validation", "twin"):
         raise ParameterError("objective", objective, "expected 'validation' or 'twin'")
-    if method not in METHODS:
-        raise ParameterError("method", method, f"expected one of {METHODS}")
-    if method == "gradient" and objective != "twin":
-        raise ParameterError("method", method, "'gradient' needs objective='twin' (the validation objective has "
-                                               "no gradient)")
-    outer_steps = _check_int(outer_steps, "outer_steps")
+    if search.method == "gradient" and objective != "twin":
+        raise ParameterError("method", search.method, "'gradient' needs objective='twin' (the validation objective "
+                                                      "has no gradient)")
     seed = _check_seed(seed)
     _check_callable(callback, "callback")
     _check_callable(progress, "progress")
-    if not isinstance(final_inner, (bool, np.bool_)):
-        raise ParameterError("final_inner", final_inner, "expected True or False")
-    if not isinstance(restart_inner, (bool, np.bool_)):
-        raise ParameterError("restart_inner", restart_inner, "expected True or False")
-    if select not in ("accuracy", "objective", "last"):
-        raise ParameterError("select", select, "expected 'accuracy', 'objective' or 'last'")
     if objective_options is not None and not isinstance(objective_options, dict):
         raise ParameterError("objective_options", objective_options, "expected a dict")
-    x_train, y_train = _dataset(train_set, spec, "train_set")
-    refit_data = None if refit_set is None else _dataset(refit_set, spec, "refit_set")
+    train_data = _spike_dataset(train_set, spec, "train_set")
+    refit_data = None if refit_set is None else _spike_dataset(refit_set, spec, "refit_set")
     _dataset(validation_set, spec, "validation_set")
-    space = IntrinsicSpace(spec, layers, parameters, per_neuron, bounds, scale)
+    space = _space_of(space, spec)
     if objective == "validation":
         target = ValidationObjective(spec, train_set, validation_set, space=space, backend=backend,
                                      backend_options=backend_options, seed=seed, **dict(objective_options or {}))
     else:
         target = TwinObjective(spec, validation_set, space=space, **dict(objective_options or {}))
-    if isinstance(max_step, str):
-        if max_step != "perturbation":
-            raise ParameterError("max_step", max_step, "expected a positive number, 'perturbation' or None")
-        max_step = perturbation
-    optimizer = IntrinsicOptimizer(space.to_unit(spec), None, method=method, step_size=step_size,
-                                   perturbation=perturbation, n_steps=outer_steps, seed=seed, stability=stability,
-                                   max_step=max_step)
-    options = dict(rule_options or {})
+    max_step = search.perturbation if search.max_step == "perturbation" else search.max_step
+    optimizer = IntrinsicOptimizer(space.to_unit(spec), None, method=search.method, step_size=search.step_size,
+                                   perturbation=search.perturbation, n_steps=search.outer_steps, seed=seed,
+                                   stability=search.stability, max_step=max_step)
+    outer_steps, restart_inner, select = search.outer_steps, search.restart_inner, search.select
     started = time.perf_counter()
-    history = {"space": space.describe(), "rule": rule, "method": method, "objective": objective,
-               "outer_steps": outer_steps, "step_size": step_size, "perturbation": perturbation, "seed": seed,
+    history = {"space": space.describe(), "rule": getattr(inner, "name", getattr(inner, "__name__", repr(inner))),
+               "method": search.method, "objective": objective, "outer_steps": outer_steps,
+               "step_size": search.step_size, "perturbation": search.perturbation, "seed": seed,
                "stability": optimizer.stability, "outer": [], "stopped_early": False,
                "restart_inner": bool(restart_inner), "select": select, "max_step": optimizer.max_step}
     start_weights = spec.weights
@@ -1596,31 +1596,31 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
     for k in range(outer_steps):
         if restart_inner:
             spec = spec.with_weights(start_weights)
-        spec, inner = _inner(rule, spec, x_train, y_train, options, seed + k)
+        spec, summary = inner(spec, train_data, seed + k)
         target = target.with_spec(spec)
-        gradient = target.value_and_gradient if method == "gradient" else None
+        gradient = target.value_and_gradient if search.method == "gradient" else None
         record = optimizer.step(target, gradient)
         visited.append((np.inf if record["objective"] is None else float(record["objective"]),
                         center_accuracy(target.last), spec))
         spec = space.apply(spec, optimizer.u)
-        record.update(inner=inner, details=dict(target.last), parameters=parameters_of(spec))
-        history["outer"].append(_to_json(record))
+        record.update(inner=summary, details=dict(target.last), parameters=parameters_of(spec))
+        history["outer"].append(jsonable(record))
         if progress is not None:
             progress(k + 1, outer_steps)
         if callback is not None and callback(record):
             history["stopped_early"] = True
             break
     final = {}
-    if final_inner:
+    if search.final_inner:
         if restart_inner:
             spec = spec.with_weights(start_weights)
-        spec, final["inner"] = _inner(rule, spec, x_train, y_train, options, seed + len(history["outer"]))
+        spec, final["inner"] = inner(spec, train_data, seed + len(history["outer"]))
     target = target.with_spec(spec)
     final["objective"] = float(target(optimizer.u[None, :])[0])
     final["details"] = dict(target.last)
     final["parameters"] = parameters_of(spec)
     final["x_unit"] = optimizer.u
-    history["final"] = _to_json(final)
+    history["final"] = jsonable(final)
     visited.append((final["objective"], center_accuracy(final["details"]), spec))
     chosen = len(visited) - 1
     by_accuracy = select == "accuracy" and all(accuracy is not None for _, accuracy, _ in visited)
@@ -1629,12 +1629,12 @@ def train_with_intrinsic(spec, train_set, validation_set, *, rule: str = "stdp",
         chosen = min(keys)[2]
     spec = visited[chosen][2]
     if refit_data is not None:
-        spec, refit_inner = _inner(rule, spec.with_weights(start_weights), *refit_data, options, seed)
-        history["refit"] = {"inner": refit_inner, "n_samples": int(len(refit_data[1]))}
+        spec, refit_inner = inner(spec.with_weights(start_weights), refit_data, seed)
+        history["refit"] = {"inner": refit_inner, "n_samples": int(refit_data.n_samples)}
     history["selected"] = chosen
     history["selected_by"] = "accuracy" if by_accuracy else ("objective" if select != "last" else "last")
     history["selected_objective"] = float(visited[chosen][0])
     history["selected_accuracy"] = visited[chosen][1]
     history["n_evaluations"] = optimizer.n_evaluations + 1
     history["seconds"] = time.perf_counter() - started
-    return spec, _to_json(history)
+    return spec, jsonable(history)

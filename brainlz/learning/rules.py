@@ -12,7 +12,7 @@ of :class:`Rule` in a file of its own, imported before the protocol runs).
 ``learning["intrinsic"]`` asks for the intrinsic parameters to be learned too.  The surrogate rule learns them
 itself, jointly with the weights, by the twin's exact gradient; any other rule is wrapped in :class:`OuterLoop`,
 which moves the intrinsic parameters by SPSA around the rule's own training (:mod:`brainlz.learning.intrinsic`)
-through the rule's :meth:`Rule.inner_options`.
+through the rule's :meth:`Rule.inner_trainer`.
 """
 
 from __future__ import annotations
@@ -75,10 +75,19 @@ class Rule:
         """
         raise NotImplementedError
 
-    def inner_options(self, spec, backend: str, backend_options: dict) -> dict:
-        """The ``rule_options`` of :func:`brainlz.learning.intrinsic.train_with_intrinsic` for this rule."""
-        raise ParameterError("protocol.learning.intrinsic", self.name,
-                             "this rule cannot run inside the outer loop over intrinsic parameters")
+    def inner_trainer(self, spec, backend: str = "runtime", backend_options=None):
+        """The weight learning of one outer step of :func:`brainlz.learning.intrinsic.train_with_intrinsic`.
+
+        Returns ``trainer(spec, train_set, seed) -> (new spec, summary dict)``.  By default :meth:`train` with
+        the given backend, so that any registered rule can be wrapped in :class:`OuterLoop`; the built-in rules
+        return shorter per-step summaries.
+        """
+        backend_options = dict(backend_options or {})
+
+        def trainer(current, train_set, seed):
+            return self.train(current, train_set, backend=backend, backend_options=backend_options, seed=seed)
+        trainer.name = self.name  # recorded in the outer loop's history
+        return trainer
 
 
 def make_rule(learning: dict) -> Rule:
@@ -123,23 +132,37 @@ class STDP(Rule):
             raise ParameterError("protocol.learning", sorted(unknown), "unknown STDP options")
         return rule_options, epochs, options
 
-    def inner_options(self, spec, backend, backend_options):
-        rule_options, epochs, options = self._split(spec)
-        return {"rule": rule_options, "epochs": epochs, "backend": training_device(backend, self.name),
-                "target": backend_options.get("target", "cython"), **options}
+    def _trainer_options(self, spec, backend, backend_options):
+        """``(STDPRule, keyword arguments of train_stdp)`` on the backend's training device."""
+        from .stdp import STDPRule
 
-    def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
-        from .stdp import STDPRule, train_stdp
-
-        backend_options = dict(backend_options or {})
         rule_options, epochs, options = self._split(spec)
-        rule = STDPRule(**rule_options)
         device = training_device(backend, self.name)
         if device == "genn":  # every epoch one brian2genn build (the GeNN design, brainlz.backends.genn)
             options["genn_options"] = {key: value for key, value in backend_options.items()
                                        if key in ("env", "use_gpu", "genn_path", "timeout")}
-        new_spec, history = train_stdp(spec, train_set, rule, epochs=epochs, backend=device,
-                                       target=backend_options.get("target", "cython"), seed=seed, **options)
+        return STDPRule(**rule_options), dict(epochs=epochs, backend=device,
+                                              target=backend_options.get("target", "cython"), **options)
+
+    def inner_trainer(self, spec, backend="runtime", backend_options=None):
+        from .stdp import train_stdp
+
+        rule, options = self._trainer_options(spec, backend, dict(backend_options or {}))
+
+        def trainer(current, train_set, seed):
+            new_spec, history = train_stdp(current, train_set, rule, seed=seed, **options)
+            last = {key: value for key, value in history.epochs[-1].items()
+                    if key not in ("order", "output_counts", "spike_indices", "spike_times")}
+            return new_spec, {"rule": "stdp", "epochs": len(history.epochs), **last}
+        trainer.name = self.name  # recorded in the outer loop's history
+        return trainer
+
+    def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
+        from .stdp import train_stdp
+
+        rule, options = self._trainer_options(spec, backend, dict(backend_options or {}))
+        epochs = options["epochs"]
+        new_spec, history = train_stdp(spec, train_set, rule, seed=seed, **options)
         summary = {"rule": "stdp", "epochs": epochs, "w_max": float(rule.w_max), "initial": history.initial,
                    "per_epoch": [{k: v for k, v in e.items() if k not in ("order", "output_counts", "spike_indices",
                                                                             "spike_times")}
@@ -176,9 +199,17 @@ class Tempotron(Rule):
             options.update(backend="runtime", target=backend_options.get("target", "cython"))
         return params, epochs, options
 
-    def inner_options(self, spec, backend, backend_options):
-        params, epochs, options = self._split(backend, backend_options)
-        return {"params": params, "epochs": epochs, **options}
+    def inner_trainer(self, spec, backend="runtime", backend_options=None):
+        from .tempotron import train_output_layer
+
+        params, epochs, options = self._split(backend, dict(backend_options or {}))
+        keep = ("epochs", "converged", "final_accuracy", "accuracy", "builds", "wall_time")
+
+        def trainer(current, train_set, seed):
+            new_spec, history = train_output_layer(current, train_set, params, epochs=epochs, seed=seed, **options)
+            return new_spec, {"rule": "tempotron", **{key: history[key] for key in keep if key in history}}
+        trainer.name = self.name  # recorded in the outer loop's history
+        return trainer
 
     def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
         from .tempotron import train_output_layer
@@ -203,12 +234,30 @@ class Surrogate(Rule):
     name = "surrogate"
     learns_intrinsic = True
 
-    def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
+    def inner_trainer(self, spec, backend="runtime", backend_options=None):
+        """Weights only (``learn`` defaults to ``("weights",)``), for an outer loop that moves the intrinsic
+        parameters itself (e.g. the twin objective's gradient)."""
+        from .surrogate import train_surrogate
+
+        options = self._options(None)
+
+        def trainer(current, train_set, seed):
+            new_spec, history = train_surrogate(current, train_set.spiketrains, train_set.labels, seed=seed,
+                                                **options)
+            summary = history.to_dict()
+            return new_spec, {"rule": "surrogate", "epochs": len(summary["epochs"]),
+                              "best_epoch": summary["best_epoch"],
+                              "last": summary["epochs"][-1] if summary["epochs"] else None}
+        trainer.name = self.name  # recorded in the outer loop's history
+        return trainer
+
+    def _options(self, intrinsic):
+        """Keyword arguments of ``train_surrogate`` from the options (and ``intrinsic``), checked."""
         import inspect
 
         from .surrogate import train_surrogate
 
-        options, intrinsic = dict(self.options), self.intrinsic
+        options = dict(self.options)
         if intrinsic is not None:
             unknown = set(intrinsic) - set(INTRINSIC_OPTIONS) - {"shared"}
             if unknown:
@@ -224,6 +273,13 @@ class Surrogate(Rule):
                                  f"unknown surrogate options; accepted: {', '.join(sorted(accepted))}")
         if isinstance(options.get("learn"), list):
             options["learn"] = tuple(options["learn"])
+        return options
+
+    def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
+        from .surrogate import train_surrogate
+
+        intrinsic = self.intrinsic
+        options = self._options(intrinsic)
         new_spec, history = train_surrogate(spec, train_set.spiketrains, train_set.labels, seed=seed, **options)
         summary = jsonable({"rule": "surrogate", **history.to_dict()})
         if intrinsic is not None:
@@ -245,7 +301,7 @@ class OuterLoop(Rule):
     Parameters
     ----------
     rule : Rule
-        The inner rule (its :meth:`Rule.inner_options` give the inner training).
+        The inner rule (its :meth:`Rule.inner_trainer` is the weight learning of every outer step).
     intrinsic : dict
         Options of the outer loop (:data:`INTRINSIC_OPTIONS`).
     """
@@ -257,10 +313,10 @@ class OuterLoop(Rule):
 
     def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
         from ..readout import split_indices
-        from .intrinsic import train_with_intrinsic
+        from .intrinsic import SPACE_OPTIONS, OuterSearch, train_with_intrinsic
 
         backend_options = dict(backend_options or {})
-        inner = self.rule.inner_options(spec, backend, backend_options)
+        inner = self.rule.inner_trainer(spec, backend, backend_options)
         unknown = set(self.intrinsic) - set(INTRINSIC_OPTIONS)
         if unknown:
             raise ParameterError("protocol.learning.intrinsic", sorted(unknown),
@@ -270,12 +326,15 @@ class OuterLoop(Rule):
         refit = options.pop("refit", True)
         if not isinstance(refit, (bool, np.bool_)):
             raise ParameterError("protocol.learning.intrinsic.refit", refit, "expected true or false")
+        space = {key: options.pop(key) for key in SPACE_OPTIONS if key in options}
+        search = OuterSearch(**{key: options.pop(key) for key in [f.name for f in dataclasses.fields(OuterSearch)]
+                                if key in options})
         inner_idx, val_idx = split_indices(train_set.labels, fraction, seed)
         objective_backend = get_backend(backend).capabilities()["objective"]
         if report is not None:
-            options["callback"] = _outer_step_reporter(report, options.get("outer_steps", 5))
+            options["callback"] = _outer_step_reporter(report, search.outer_steps)
         new_spec, history = train_with_intrinsic(
-            spec, train_set.subset(inner_idx), train_set.subset(val_idx), rule=self.rule.name, rule_options=inner,
+            spec, train_set.subset(inner_idx), train_set.subset(val_idx), inner, space=space, search=search,
             seed=seed, backend=objective_backend, backend_options=backend_options,
             refit_set=train_set if refit else None, **options)
         if report is not None:

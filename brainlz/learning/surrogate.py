@@ -80,6 +80,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import checks
 from ..errors import ModelError, ParameterError
 
 __all__ = ["SURROGATES", "LOSSES", "Surrogate", "ModelTwin", "derive_twin", "SurrogateNetwork", "ForwardResult",
@@ -108,11 +109,8 @@ class Surrogate:
     slope: float = 1.0
 
     def __post_init__(self):
-        if self.name not in SURROGATES:
-            raise ParameterError("surrogate", self.name, f"expected one of {SURROGATES}")
-        if isinstance(self.slope, bool) or not isinstance(self.slope, (int, float)) or not np.isfinite(self.slope) \
-                or self.slope <= 0:
-            raise ParameterError("slope", self.slope, "expected a positive number")
+        checks.one_of("surrogate", self.name, SURROGATES)
+        checks.real("slope", self.slope, low=0, low_open=True, types=(int, float), reason="expected a positive number")
 
     def function(self, x):
         k = self.slope
@@ -634,14 +632,10 @@ class SurrogateNetwork:
         if not isinstance(spec, NetworkSpec):
             raise ParameterError("spec", type(spec).__name__, "expected a brainlz NetworkSpec")
         self.surrogate = surrogate if isinstance(surrogate, Surrogate) else Surrogate(surrogate, slope)
-        if isinstance(surrogate_scale, bool) or not isinstance(surrogate_scale, (int, float)) \
-                or not surrogate_scale > 0:
-            raise ParameterError("surrogate_scale", surrogate_scale, "expected a positive number (SI units)")
-        if checkpoint_every is not None and (isinstance(checkpoint_every, bool)
-                                             or not isinstance(checkpoint_every, (int, np.integer))
-                                             or checkpoint_every < 1):
-            raise ParameterError("checkpoint_every", checkpoint_every, "expected a positive integer or None")
-        self.surrogate_scale = float(surrogate_scale)
+        self.surrogate_scale = checks.real("surrogate_scale", surrogate_scale, low=0, low_open=True,
+                                           types=(int, float), reason="expected a positive number (SI units)")
+        if checkpoint_every is not None:
+            checks.integer("checkpoint_every", checkpoint_every, low=1, reason="expected a positive integer or None")
         self.detach_reset = bool(detach_reset)
         self.checkpoint_every = checkpoint_every
         self.shared = bool(shared)
@@ -1121,15 +1115,6 @@ class _Adam:
         return out
 
 
-def _positive(value, name, integer=False, allow_zero=False):
-    ok_type = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, ok_type) or not np.isfinite(value) \
-            or (value < 0 if allow_zero else value <= 0):
-        raise ParameterError(name, value, f"expected a {'non-negative' if allow_zero else 'positive'} "
-                                          f"{'integer' if integer else 'number'}")
-    return value
-
-
 def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bool = False, epochs: int = 30,
                     batch_size: int = 32, lr: float = 0.01, lr_intrinsic: float | None = None,
                     loss: str = "count_ce", count_scale: float | None = None, rate_on: float = 50.0, rate_off: float = 5.0,
@@ -1195,27 +1180,26 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
         raise ParameterError("labels", f"shape {labels.shape}, dtype {labels.dtype}",
                              f"expected {x.shape[0]} non-negative integer class labels")
     n_classes = int(labels.max()) + 1 if n_classes is None else n_classes
-    _positive(n_classes, "n_classes", integer=True)
+    checks.integer("n_classes", n_classes, low=1, reason="expected a positive integer")
     if spec.output.n_neurons < n_classes:
         raise ParameterError("output.n_neurons", spec.output.n_neurons,
                              f"needs at least one output neuron per class ({n_classes})")
-    _positive(epochs, "epochs", integer=True)
-    _positive(batch_size, "batch_size", integer=True)
-    _positive(lr, "lr")
-    lr_intrinsic = lr / 5 if lr_intrinsic is None else _positive(lr_intrinsic, "lr_intrinsic")
-    _positive(rate_floor, "rate_floor", allow_zero=True)
-    _positive(activity_weight, "activity_weight", allow_zero=True)
+    checks.integer("epochs", epochs, low=1, reason="expected a positive integer")
+    checks.integer("batch_size", batch_size, low=1, reason="expected a positive integer")
+    checks.real("lr", lr, low=0, low_open=True, reason="expected a positive number")
+    if lr_intrinsic is None:
+        lr_intrinsic = lr / 5
+    else:
+        checks.real("lr_intrinsic", lr_intrinsic, low=0, low_open=True, reason="expected a positive number")
+    checks.real("rate_floor", rate_floor, low=0, reason="expected a non-negative number")
+    checks.real("activity_weight", activity_weight, low=0, reason="expected a non-negative number")
     if count_scale is None:
         count_scale = 1.0 / (10.0 * x.shape[2] * float(spec.dt))
-    _positive(count_scale, "count_scale")
-    _positive(patience, "patience", integer=True)
-    if loss not in LOSSES:
-        raise ParameterError("loss", loss, f"expected one of {LOSSES}")
-    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, (int, float)) \
-            or not 0 <= validation_fraction < 1:
-        raise ParameterError("validation_fraction", validation_fraction, "expected a number in [0, 1)")
-    if callback is not None and not callable(callback):
-        raise ParameterError("callback", callback, "expected a callable")
+    checks.real("count_scale", count_scale, low=0, low_open=True, reason="expected a positive number")
+    checks.integer("patience", patience, low=1, reason="expected a positive integer")
+    checks.one_of("loss", loss, LOSSES)
+    checks.real("validation_fraction", validation_fraction, 0, 1, high_open=True, types=(int, float))
+    checks.callable_or_none("callback", callback, reason="expected a callable")
 
     net = SurrogateNetwork(spec, learn, shared=shared, surrogate=surrogate, slope=slope,
                            surrogate_scale=surrogate_scale, detach_reset=detach_reset,

@@ -74,7 +74,8 @@ variable ``next_step`` holds the step of its next spike (threshold ``timestep(t,
 reads the following one from a 2-D ``TimedArray`` spike table), because ``run_args`` can replace a table but
 cannot resize a generator.  Several independent problems (*blocks*, each its own inputs, tempotrons and
 block-diagonal synapses) can share one run, as the samples of :func:`brainlz.network.build` do;
-:func:`tempotron_capacity` trains all its loads this way in one compiled program.
+:func:`train_tempotron_blocks` trains several binary problems this way (the capacity experiment,
+:mod:`brainlz.experiments.tempotron_capacity`, all its loads in one compiled program).
 
 Brian2 features used: ``NeuronGroup`` (linear equations, ``method='exact'``, threshold/reset, ``run_regularly``),
 ``Synapses`` (``on_pre`` reading and writing *postsynaptic* variables and its own variables, ``run_regularly``),
@@ -86,12 +87,14 @@ neuron variables, no ``if``; a whole epoch is one ``run()``.
 
 brian2genn cannot translate three parts of this design (a ``run_regularly`` outside the ``'start'`` slot for the
 running maximum, ``on_pre`` writing two postsynaptic variables, objects with their own ``dt``), so
-``backend="genn"`` runs a *GeNN design* of the same epoch (:func:`genn_design`, built by
-``brainlz/backends/_genn_worker.py``): one summed input ``a`` and ``d = a - b``; the running maximum as an Euler
-step of the neurons that lags one step, caught up by the reset and by a ``run_regularly`` at the trial boundary;
-a ``SpikeGeneratorGroup`` input; one simulation clock.  :func:`brainlz.backends.genn.check_genn_support` with
-``training="tempotron"`` passes for it, and ``tests/test_tempotron.py`` runs it with plain Brian2 on the CPU:
-the same decisions, ``tmax`` and weights as this design (to 1e-12).
+``backend="genn"`` runs a *GeNN design* of the same epoch (:func:`genn_design`, built by the GeNN backend's
+worker): one summed input ``a`` and ``d = a - b``; the running maximum as an Euler step of the neurons that lags
+one step, caught up by the reset and by a ``run_regularly`` at the trial boundary; a ``SpikeGeneratorGroup``
+input; one simulation clock.  brian2genn 1.7 generates its code but cannot compile its trial-boundary update
+(:func:`brainlz.backends.genn.design_blockers`, so :func:`brainlz.backends.genn.check_genn_support` with
+``training="tempotron"`` refuses it); :func:`brainlz.backends.genn.run_tempotron_design` runs it with plain
+Brian2 on the CPU, and ``tests/test_tempotron.py`` checks that it makes the same decisions, ``tmax`` and weights
+as this design (to 1e-12).
 
 Backends
 --------
@@ -130,7 +133,7 @@ from ..errors import BrainlzError, DataError, ParameterError
 from ..network import brian_array, check_spiketrains, run_network
 
 __all__ = ["TempotronParams", "kernel_constants", "psp_kernel", "train_tempotron", "predict_tempotron",
-           "capacity_patterns", "tempotron_capacity", "train_output_layer", "lif_weight_scale", "build_count",
+           "train_tempotron_blocks", "check_backend", "train_output_layer", "lif_weight_scale", "build_count",
            "default_directory", "genn_design", "collect_arrays", "table_capacity", "BACKENDS", "TARGETS",
            "GENN_TARGETS", "TempotronError"]
 
@@ -461,8 +464,8 @@ ts = t
 """
 
 
-# ---- the GeNN design of the same epoch (brainlz.backends.genn.tempotron_epoch; built by
-# brainlz/backends/_genn_worker.py:build_tempotron, which the CPU check in tests/test_tempotron.py runs too).
+# ---- the GeNN design of the same epoch (brainlz.backends.genn.tempotron_epoch; built by the GeNN worker's
+# build_tempotron, which brainlz.backends.genn.run_tempotron_design runs on the CPU for tests/test_tempotron.py).
 # brian2genn has one clock for groups and synapses, runs run_regularly operations only in the 'start' slot and
 # sums one postsynaptic variable per synapse population, so:
 # * one kernel input: a (decay tau) and d = a - b, so that a presynaptic spike adds w to a only (b = a - d);
@@ -497,7 +500,8 @@ GENN_BOUNDARY = _BOUNDARY.replace("tmax_post > tl", "tmax_post >= tl")
 
 
 def genn_design(setup: _Setup, trials, labels_pm, weights, dw_prev, lam, record_weights=False) -> tuple:
-    """The GeNN design of one epoch as ``(config, arrays)`` for ``_genn_worker.build_tempotron``.
+    """The GeNN design of one epoch as ``(config, arrays)`` for :func:`brainlz.backends.genn.tempotron_epoch`
+    (GeNN) or :func:`brainlz.backends.genn.run_tempotron_design` (Brian2 on the CPU).
 
     ``config`` holds the shapes and the Brian2 code strings above, ``arrays`` the epoch's input spikes
     (``input_indices``, ``input_steps``), the label table and every initial value (``neurons_<name>``,
@@ -709,27 +713,14 @@ def _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weig
 
 def _run_genn_design_on_cpu(setup, trials, labels_pm, weights, dw_prev, lam, target="numpy",
                             record_weights=False) -> _EpochResult:
-    """The GeNN design of an epoch (:func:`genn_design`) run by plain Brian2 on the CPU (runtime device): the
-    check that it learns what the CPU design learns, where no GeNN is installed."""
-    import brian2
-    from brian2 import defaultclock, get_device, prefs, set_device
+    """The GeNN design of an epoch (:func:`genn_design`) run by plain Brian2 on the CPU (runtime device,
+    :func:`brainlz.backends.genn.run_tempotron_design`): the check that it learns what the CPU design learns, where
+    no GeNN is installed."""
+    from ..backends import genn
 
-    from ..backends import _genn_worker
-
-    if type(get_device()).__name__ != "RuntimeDevice":
-        set_device("runtime")
     start = time.perf_counter()
     config, arrays = genn_design(setup, trials, labels_pm, weights, dw_prev, lam, record_weights)
-    old_target, old_dt = prefs.codegen.target, defaultclock.dt
-    prefs.codegen.target = target
-    try:
-        objects = _genn_worker.build_tempotron(brian2, config, arrays)
-        run_network([value for key, value in objects.items() if key != "duration" and value is not None],
-                    objects["duration"])
-        recorded = _monitored(objects["trial_monitor"], objects["synapses"], objects["weight_monitor"])
-    finally:
-        prefs.codegen.target = old_target
-        defaultclock.dt = old_dt
+    recorded = genn.run_tempotron_design(config, arrays, target=target)
     return collect_arrays(setup, labels_pm.shape[0], recorded, 1, time.perf_counter() - start)
 
 
@@ -752,7 +743,15 @@ def _run_epoch(setup, trials, labels_pm, weights, dw_prev, lam, *, backend, targ
 # input checking
 # ---------------------------------------------------------------------------------------------------------------
 
-def _check_backend(backend, target):
+def check_backend(backend, target) -> None:
+    """Refuse a ``backend``/``target`` pair the tempotron trainer does not run (:data:`BACKENDS`; :data:`TARGETS`
+    for ``"runtime"``, :data:`GENN_TARGETS` for ``"genn"``; the standalone backend ignores ``target``).
+
+    Raises
+    ------
+    ParameterError
+        Naming ``backend`` or ``target``.
+    """
     if backend not in BACKENDS:
         raise ParameterError("backend", backend, f"expected one of {BACKENDS}")
     if backend == "runtime" and target not in TARGETS:
@@ -1026,7 +1025,7 @@ def train_tempotron(spiketrains, labels, *, n_classes=None, population: int = 1,
         Naming the offending field.
     """
     params = TempotronParams() if params is None else _check_params(params)
-    _check_backend(backend, target)
+    check_backend(backend, target)
     spiketrains = check_spiketrains(spiketrains)
     n_samples, n_inputs, n_bins = spiketrains.shape
     labels = _check_labels(labels, n_samples)
@@ -1089,7 +1088,7 @@ def predict_tempotron(spiketrains, weights, params: TempotronParams = None, *, n
         firing outputs, ties and "no output fired" going to the class whose outputs reach the largest ``Vmax``).
     """
     params = TempotronParams() if params is None else _check_params(params)
-    _check_backend(backend, target)
+    check_backend(backend, target)
     spiketrains = check_spiketrains(spiketrains)
     n_samples, n_inputs, n_bins = spiketrains.shape
     if np.ndim(weights) != 2:
@@ -1109,99 +1108,75 @@ def predict_tempotron(spiketrains, weights, params: TempotronParams = None, *, n
             "prediction": _vote(result.fired, result.v_max, classes, binary, n_cls)}
 
 
-def capacity_patterns(n_afferents: int, n_patterns: int, *, duration=500 * ms, dt=1 * ms, seed=0) -> tuple:
-    """Random patterns of the Gütig & Sompolinsky capacity setting.
+def train_tempotron_blocks(spiketrains, labels, init_weights, *, params: TempotronParams = None, epochs: int = 100,
+                           seed: int = 0, dt=1 * ms, backend: str = "runtime", target: str = "numpy", progress=None,
+                           directory=None) -> list:
+    """Train one binary tempotron on each of several independent problems, side by side in the same Brian2 runs.
 
-    Each of ``n_afferents`` afferents fires exactly once per pattern, at a time drawn uniformly in
-    ``[0, duration)`` and binned to ``dt``; labels are 0 or 1 with probability 1/2 each.
-
-    Returns
-    -------
-    spiketrains : bool ndarray [n_patterns, n_afferents, duration / dt]
-    labels : int ndarray [n_patterns]
-    """
-    n_afferents = _check_int(n_afferents, "n_afferents")
-    n_patterns = _check_int(n_patterns, "n_patterns")
-    rng = np.random.default_rng(seed)
-    n_bins = int(round(_time(duration, "duration") / _time(dt, "dt")))
-    x = np.zeros((n_patterns, n_afferents, n_bins), dtype=bool)
-    bins = rng.integers(0, n_bins, size=(n_patterns, n_afferents))
-    x[np.arange(n_patterns)[:, None], np.arange(n_afferents)[None, :], bins] = True
-    labels = rng.integers(0, 2, size=n_patterns)
-    return x, labels
-
-
-def tempotron_capacity(n_afferents: int = 100, loads=(0.5, 1.0, 2.0, 3.0, 5.0), epochs: int = 100, seed: int = 0,
-                       *, params: TempotronParams = None, duration=500 * ms, dt=1 * ms, init_std: float = 1e-3,
-                       backend: str = "standalone", target: str = "numpy", directory=None, progress=None) -> dict:
-    """Training accuracy of one tempotron against the load ``P / N`` (the setting of Gütig & Sompolinsky 2006).
-
-    For each load, ``P = round(load * N)`` random patterns (:func:`capacity_patterns`, a new draw per load) with
-    random binary labels are learned for at most ``epochs`` epochs, stopping at the first error-free epoch.  All
-    loads are trained side by side in the same Brian2 runs (independent blocks of one network, the shorter
-    problems padded with empty trials), so the standalone backend compiles one program for all of them.
+    Problem ``k`` is block ``k`` of one network (its own inputs, tempotron and synapses; see the module
+    docstring): every epoch is one run for all problems, shorter problems are padded with empty trials, and the
+    standalone backend compiles one program for all of them.  Each problem is trained as :func:`train_tempotron`
+    trains a binary task with ``population=1``, ``gap=0``, ``shuffle``, ``stop_when_perfect`` and
+    ``evaluate_final``: it stops learning after its first error-free epoch, the others go on.
 
     Parameters
     ----------
-    n_afferents : int
-        ``N``.
-    loads : sequence of float
-        ``P / N`` values (> 0).
-    epochs : int
-        Epoch budget per load.
-    seed : int
-        Seed of patterns, labels, initial weights and presentation orders.
+    spiketrains : sequence of bool ndarray [n_samples_k, n_inputs, n_bins]
+        One raster per problem; ``n_inputs`` and ``n_bins`` are the same for all.
+    labels : sequence of int ndarray [n_samples_k]
+        0/1 labels per problem: the tempotron should fire for label 1 and stay silent for label 0.
+    init_weights : sequence of array [n_inputs, 1]
+        Initial dimensionless weights per problem.
     params : TempotronParams, optional
-        Default :class:`TempotronParams` (the JSON constants, learning rate 0.01, no momentum).
-    duration, dt : Quantity
-        Trial length (500 ms) and time step (1 ms).
-    init_std : float
-        Standard deviation of the initial weights.
-    backend, target, directory
+        Kernel time constants, threshold, learning rate and momentum (default :class:`TempotronParams`).
+    epochs : int
+        Maximal number of passes over the data.
+    seed : int
+        Seed of the presentation orders: problem ``k`` draws them from child ``k`` of
+        ``numpy.random.SeedSequence(seed)``, so its result does not depend on the other problems.
+    dt : Quantity
+        Time step = bin width of the rasters.  Default 1 ms.
+    backend, target, progress, directory
         As in :func:`train_tempotron`.
-    progress : callable, optional
-        ``progress(epochs_done, epochs)``.
 
     Returns
     -------
-    dict
-        Per load: ``loads``, ``n_patterns``, ``final_accuracy`` (training accuracy of the final weights),
-        ``epochs`` (used), ``converged``, ``errors`` (per-epoch lists); and ``n_afferents``, ``epoch_budget``,
-        ``seed``, ``wall_time`` (s, all loads together), ``builds``, ``params`` (as a dict of floats in SI units).
+    list of (weights, history)
+        Per problem: the learned weights ``[n_inputs, 1]`` and a history as in :func:`train_tempotron`
+        (``epochs`` per problem; ``wall_time`` in s and ``builds`` count all problems together).
+
+    Raises
+    ------
+    ParameterError, DataError
+        Naming the offending field, e.g. ``labels[1]``.
     """
     params = TempotronParams() if params is None else _check_params(params)
-    _check_backend(backend, target)
-    n_afferents = _check_int(n_afferents, "n_afferents")
+    check_backend(backend, target)
     epochs = _check_int(epochs, "epochs")
     seed = _check_int(seed, "seed", low=0)
-    init_std = _number(init_std, "init_std", low=0.0, low_open=False)
-    loads = [_number(load, "loads", low=0.0) for load in np.atleast_1d(np.asarray(loads, dtype=object))]
-    if not loads:
-        raise ParameterError("loads", loads, "expected at least one load")
-    # load k draws its patterns, labels and initial weights from child k and its presentation orders from child k
-    # of SeedSequence(seed) inside _train, so each load's result does not depend on the other loads
-    children = np.random.SeedSequence((seed, 1)).spawn(len(loads))
+    spiketrains, labels, init_weights = list(spiketrains), list(labels), list(init_weights)
+    if not spiketrains:
+        raise ParameterError("spiketrains", spiketrains, "expected at least one problem")
+    if len(labels) != len(spiketrains) or len(init_weights) != len(spiketrains):
+        raise ParameterError("labels", f"{len(labels)} label arrays and {len(init_weights)} weight arrays",
+                             f"expected one of each per problem ({len(spiketrains)})")
     problems = []
-    for load, child in zip(loads, children):
-        pattern_seed, weight_seed = child.generate_state(2)
-        x, y = capacity_patterns(n_afferents, max(1, int(round(load * n_afferents))), duration=duration, dt=dt,
-                                 seed=int(pattern_seed))
-        init = np.random.default_rng(int(weight_seed)).normal(0.0, init_std, size=(n_afferents, 1))
+    for k, (x, y, init) in enumerate(zip(spiketrains, labels, init_weights)):
+        x = check_spiketrains(x, field=f"spiketrains[{k}]")
+        if k and x.shape[1:] != problems[0].spiketrains.shape[1:]:
+            raise DataError(f"spiketrains[{k}]: shape {x.shape}, expected (n_samples, n_inputs, n_bins) = "
+                            f"(..., {', '.join(map(str, problems[0].spiketrains.shape[1:]))}) as spiketrains[0]")
+        y = _check_labels(y, x.shape[0])
+        if y.size and y.max() > 1:
+            raise DataError(f"labels[{k}]: expected 0/1 labels, got {y.max()}")
+        init = _check_weights(init, x.shape[1], 1, f"init_weights[{k}]")
         problems.append(_Problem(x, y, np.ones(1, dtype=np.int64), True, 2, init))
-    setup = _setup_for(n_afferents, 1, problems[0].spiketrains.shape[2], dt, 0 * ms, float(params.tau),
-                       float(params.tau_s), params.threshold, params.momentum, n_blocks=len(problems))
-    results = _train(setup, problems, lam=params.learning_rate, epochs=epochs, seed=seed, shuffle=True,
-                     stop_when_perfect=True, evaluate_final=True, backend=backend, target=target, progress=progress,
-                     directory=directory, record_trials=False)
-    histories = [history for _, history in results]
-    return {"loads": loads, "n_patterns": [p.spiketrains.shape[0] for p in problems],
-            "final_accuracy": [h["final_accuracy"] for h in histories], "epochs": [h["epochs"] for h in histories],
-            "converged": [h["converged"] for h in histories], "errors": [h["errors"] for h in histories],
-            "n_afferents": n_afferents, "epoch_budget": epochs, "seed": seed,
-            "wall_time": histories[0]["wall_time"], "builds": histories[0]["builds"],
-            "params": {"tau": float(params.tau), "tau_s": float(params.tau_s), "threshold": params.threshold,
-                       "learning_rate": params.learning_rate, "momentum": params.momentum,
-                       "duration": float(duration), "dt": float(dt), "init_std": init_std}}
+    n_inputs, n_bins = problems[0].spiketrains.shape[1:]
+    setup = _setup_for(n_inputs, 1, n_bins, dt, 0 * ms, float(params.tau), float(params.tau_s), params.threshold,
+                       params.momentum, n_blocks=len(problems))
+    return _train(setup, problems, lam=params.learning_rate, epochs=epochs, seed=seed, shuffle=True,
+                  stop_when_perfect=True, evaluate_final=True, backend=backend, target=target, progress=progress,
+                  directory=directory, record_trials=False)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1338,7 +1313,7 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
     # (an intrinsic-parameter search may move tau_m below tau_syn).
     tau_decay, tau_rise = np.maximum(tau_m, tau_syn), np.minimum(tau_m, tau_syn)
     base = TempotronParams() if params is None else _check_params(params)
-    _check_backend(backend, target)
+    check_backend(backend, target)
     epochs = _check_int(epochs, "epochs")
     seed = _check_int(seed, "seed", low=0)
     x = check_spiketrains(dataset.spiketrains, spec.n_inputs, "dataset.spiketrains")

@@ -4,7 +4,7 @@ The setting of Gütig & Sompolinsky (2006), scaled down to run in about a minute
 exactly once at a uniformly random time in a 500 ms trial, P = load * N such patterns get random binary labels,
 and one tempotron (tau = 15 ms, tau_s = 3.75 ms, threshold 1) is trained with the tempotron rule for at most
 ``--epochs`` epochs (stopping at the first error-free epoch).  All loads train side by side in one compiled
-standalone program (:func:`brainlz.learning.tempotron.tempotron_capacity`).
+standalone program (:func:`brainlz.experiments.tempotron_capacity.tempotron_capacity`).
 
 Usage: ``python figures/scripts/tempotron_capacity.py [--n-afferents 100] [--epochs 60] [--seed 0]``.
 """
@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from brainlz.experiments.tempotron_capacity import tempotron_capacity  # noqa: E402
 from brainlz.figures import class_colour, save_figure, style  # noqa: E402
-from brainlz.learning.tempotron import TempotronParams, tempotron_capacity  # noqa: E402
+from brainlz.learning.tempotron import TempotronParams  # noqa: E402
 
 LOADS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
