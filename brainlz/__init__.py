@@ -31,7 +31,7 @@ _EXPORTS = {
     "Protocol": "protocol", "load_protocol": "protocol", "run_protocol": "protocol",
     "Sweep": "sweep", "run_sweep": "sweep", "load_experiment": "sweep", "run": "sweep",
     # data, models, networks, simulation
-    "SpikeDataset": "data", "make_task": "data", "TASKS": "data",
+    "SpikeDataset": "data", "Split": "data", "make_task": "data", "TASKS": "data",
     "NeuronModel": "models", "Param": "models", "load_model": "models", "available_models": "models",
     "NetworkSpec": "network",
     "simulate": "backends", "BACKENDS": "backends",
@@ -40,12 +40,15 @@ _EXPORTS = {
     "LZCFeatures": "readout", "LZCThresholdClassifier": "readout", "default_pipeline": "readout",
     "evaluate": "readout",
     "accuracy_ci": "metrics", "mean_ci": "metrics", "paired_difference_ci": "metrics",
-    # learning rules
+    # learning rules: the contract and registry, then each rule's trainer
+    "Rule": "learning.rules", "make_rule": "learning.rules", "register_rule": "learning.rules",
+    "RULES": "learning.rules",
     "STDPRule": "learning.stdp", "train_stdp": "learning.stdp",
     "TempotronParams": "learning.tempotron", "train_tempotron": "learning.tempotron",
     "train_output_layer": "learning.tempotron",
     "train_surrogate": "learning.surrogate",
-    "IntrinsicSpace": "learning.intrinsic", "train_with_intrinsic": "learning.intrinsic",
+    "IntrinsicSpace": "learning.intrinsic", "OuterSearch": "learning.intrinsic",
+    "train_with_intrinsic": "learning.intrinsic",
 }
 
 __all__ = ["BrainlzError", "DataError", "ModelError", "ParameterError", "ProtocolError", "__version__",

@@ -26,7 +26,7 @@ def copy_connections(n_samples, n_pre, n_post) -> tuple:
 
 
 def build_layers(b2, inputs, n_inputs, layers, n_samples, *, record=(), constant_weights=False, group_options=None,
-                 synapse_options=None, on_group=None) -> tuple:
+                 synapse_options=None) -> tuple:
     """The layers of ``n_samples`` copies, each driven by the one before (the first by ``inputs``).
 
     Parameters
@@ -47,8 +47,6 @@ def build_layers(b2, inputs, n_inputs, layers, n_samples, *, record=(), constant
         Declare ``w`` ``(constant)`` (brian2cuda).
     group_options, synapse_options : dict, optional
         Further keyword arguments of every ``NeuronGroup`` / ``Synapses`` (e.g. ``dt``, ``namespace``).
-    on_group : callable, optional
-        ``on_group(group, index)`` after each ``NeuronGroup`` is made (e.g. to add ``run_regularly`` operations).
 
     Returns
     -------
@@ -67,8 +65,6 @@ def build_layers(b2, inputs, n_inputs, layers, n_samples, *, record=(), constant
         group = b2.NeuronGroup(n_samples * n_post, layer["equations"], threshold=layer["threshold"],
                                reset=layer["reset"], refractory=layer["refractory"], method=layer["method"],
                                name=name, **options)
-        if on_group is not None:
-            on_group(group, index)
         model = "w : %s%s" % (layer["weight_unit"], " (constant)" if constant_weights else "")
         i, j = copy_connections(n_samples, n_pre, n_post)
         on_pre = layer["on_pre"]

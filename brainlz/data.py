@@ -46,6 +46,8 @@ from .files import atomic_write
 __all__ = [
     "TASKS",
     "SpikeDataset",
+    "Split",
+    "stratified_split",
     "make_task",
     "poisson_spikes",
     "markov_modulated_spikes",
@@ -477,6 +479,34 @@ def modulated_poisson_spikes(
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def stratified_split(labels, test_size: float, seed: int) -> tuple:
+    """The stratified split of samples with ``labels`` into two disjoint parts, as sorted index arrays.
+
+    ``ceil(test_size * n_samples)`` samples go to the second part, each class in proportion
+    (``sklearn.model_selection.StratifiedShuffleSplit(random_state=seed)``).  Every split brainlz makes is this
+    one: the protocol's test split (:meth:`SpikeDataset.split`, the split :func:`brainlz.readout.evaluate` tests
+    on), the validation splits of tuning and of the outer loop, and the surrogate rule's validation split.
+
+    Parameters
+    ----------
+    labels : array of int, shape (n_samples,)
+    test_size : float
+        Fraction in (0, 1) in the second part.
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    train_indices, test_indices : int ndarray
+    """
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    y = np.asarray(labels)
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    train_indices, test_indices = next(splitter.split(np.zeros((y.shape[0], 1)), y))
+    return np.sort(train_indices), np.sort(test_indices)
+
+
 @dataclass(eq=False)
 class SpikeDataset:
     """Labelled spike trains.
@@ -576,6 +606,24 @@ class SpikeDataset:
         original = params.get("subset")
         params["subset"] = [int(original[i]) if original is not None else int(i) for i in chosen]
         return SpikeDataset(self.spiketrains[chosen], self.labels[chosen], self.dt, params)
+
+    def split(self, test_size: float, seed: int) -> "Split":
+        """This dataset's stratified split into a training part and a held-out part (:func:`stratified_split`).
+
+        Parameters
+        ----------
+        test_size : float
+            Fraction in (0, 1) held out; ``ceil(test_size * n_samples)`` samples, each class in proportion.
+        seed : int
+            Seed of the split: the same seed gives the same parts.
+
+        Returns
+        -------
+        Split
+            Both parts as datasets (:meth:`subset`) and as sorted indices into this one.
+        """
+        train_indices, test_indices = stratified_split(self.labels, test_size, seed)
+        return Split(train_indices, test_indices, self.subset(train_indices), self.subset(test_indices))
 
     def save(self, path) -> Path:
         """Write the dataset to ``path`` as an ``.npz`` archive, atomically.
@@ -889,3 +937,21 @@ def make_task(
     if name == "digits":
         params["image_indices"] = [int(i) for i in built[2][order]]
     return SpikeDataset(spiketrains, labels, dt_s * second, params)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A dataset's stratified split (:meth:`SpikeDataset.split`): the two parts and their indices.
+
+    Attributes
+    ----------
+    train_indices, test_indices : int ndarray
+        Sorted, disjoint indices into the split dataset.
+    train, test : SpikeDataset
+        The two parts.
+    """
+
+    train_indices: np.ndarray
+    test_indices: np.ndarray
+    train: SpikeDataset
+    test: SpikeDataset

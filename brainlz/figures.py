@@ -31,6 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from . import checks
 from .errors import DataError, ParameterError
 from .files import atomic_write
 
@@ -381,8 +382,7 @@ def make_rasters(input_spiketrains, output_spiketrains, labels, dt, n_per_class:
                         f"{inputs.shape[0]}")
     labels = _labels(labels, inputs.shape[0])
     dt = _seconds("dt", dt)
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) or n_per_class < 1:
-        raise ParameterError("n_per_class", n_per_class, "expected a positive integer")
+    checks.integer("n_per_class", n_per_class, low=1, reason="expected a positive integer")
     if inputs.shape[0] == 0:
         raise DataError("input_spiketrains: no samples to show")
     shown = [int(i) for c in np.unique(labels) for i in np.flatnonzero(labels == c)[:n_per_class]]
@@ -823,10 +823,9 @@ def make_weight_histogram(weights, w_max=1.0, w_min=0.0, initial=None, compare=N
     high, low = float(np.asarray(w_max, dtype=np.float64)), float(np.asarray(w_min, dtype=np.float64))
     if not (np.isfinite(high) and np.isfinite(low)) or high <= low:
         raise ParameterError("w_max", w_max, f"expected a finite bound larger than w_min = {w_min!r}")
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
-        raise ParameterError("bins", bins, "expected an integer >= 2")
-    if isinstance(near, bool) or not isinstance(near, (int, float, np.floating)) or not 0 < near < 0.5:
-        raise ParameterError("near", near, "expected a fraction in (0, 0.5)")
+    checks.integer("bins", bins, low=2)
+    checks.real("near", near, 0, 0.5, low_open=True, high_open=True, types=(int, float, np.floating),
+                reason="expected a fraction in (0, 0.5)")
 
     def scale(array):
         return (array - low) / (high - low)
@@ -1056,8 +1055,7 @@ def make_parameter_distributions(initial_spec, trained_spec, layers=None, bins: 
     ParameterError
         For an unknown layer name or a bad ``bins``.
     """
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise ParameterError("bins", bins, "expected a positive integer")
+    checks.integer("bins", bins, low=1, reason="expected a positive integer")
     pairs = _spec_layers(initial_spec, trained_spec, layers)
     changed = set(changed_parameters(initial_spec, trained_spec, [before.name for before, _ in pairs]))
     panels = []

@@ -34,7 +34,7 @@ from . import checks
 from .errors import ParameterError
 
 __all__ = ["accuracy_ci", "mean_ci", "paired_difference_ci", "stratified_mean_ci", "ENERGY_PER_OPERATION",
-           "synaptic_operations", "dense_macs", "energy_per_inference"]
+           "synaptic_operations", "dense_macs", "energy_per_inference", "energy_report"]
 
 
 def _two_sided_quantile(confidence: float) -> float:
@@ -57,7 +57,7 @@ def accuracy_ci(n_correct: int, n_total: int, confidence: float = 0.95) -> tuple
     would not reject. Unlike the normal (Wald) interval it never leaves [0, 1] and does not collapse
     to a point at :math:`\hat p = 0` or 1: for ``n_correct == n_total`` it is
     :math:`[n/(n+z^2),\ 1]`. The bounds at ``k = 0`` (low) and ``k = n`` (high) are set to exactly 0 and
-    1, which the formula gives analytically. The values agree with
+    1, which the formula gives analytically. Computed by
     ``scipy.stats.binomtest(k, n).proportion_ci(confidence, method="wilson")``.
 
     Parameters
@@ -98,15 +98,12 @@ def accuracy_ci(n_correct: int, n_total: int, confidence: float = 0.95) -> tuple
     if k > n:
         raise ParameterError("n_correct", n_correct, f"must not exceed n_total = {n}")
 
-    p = k / n
-    z = _two_sided_quantile(conf)
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    center = (p + z2 / (2.0 * n)) / denom
-    half = (z / denom) * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
-    low = 0.0 if k == 0 else max(0.0, center - half)
-    high = 1.0 if k == n else min(1.0, center + half)
-    return float(p), float(low), float(high)
+    from scipy.stats import binomtest
+
+    interval = binomtest(k, n).proportion_ci(confidence_level=conf, method="wilson")
+    low = 0.0 if k == 0 else max(0.0, float(interval.low))
+    high = 1.0 if k == n else min(1.0, float(interval.high))
+    return float(k / n), low, high
 
 
 def _check_values(field: str, values) -> np.ndarray:
@@ -509,3 +506,28 @@ def energy_per_inference(synops, macs, *, e_ac: float = ENERGY_PER_OPERATION["ac
             "snn_over_ann": _scalar_or_array(np.asarray(snn / ann)),
             "ann_over_snn": _scalar_or_array(np.asarray(gain)),
             "e_ac": ac, "e_mac": mac, "e_update": upd}
+
+
+def energy_report(spec, spiketrains, layer_rasters) -> dict:
+    """Synaptic operations and energy per inference of the simulated network against a same-size ANN: the
+    ``energy`` entry of a run's ``metrics.json``.
+
+    See :func:`synaptic_operations`, :func:`dense_macs` and :func:`energy_per_inference` (per-operation energies
+    and their source in :data:`ENERGY_PER_OPERATION`).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    spiketrains : bool ndarray [n_samples, n_inputs, n_bins]
+        The input of every sample.
+    layer_rasters : list of bool ndarray [n_samples, n_neurons, n_bins]
+        The spikes of every layer, output last.
+    """
+    synops = synaptic_operations(spec, spiketrains, layer_rasters)
+    macs = dense_macs(spec)
+    joules = energy_per_inference(synops["mean"], macs)
+    return {"synops_per_inference": float(synops["mean"]),
+            "synops_per_projection": [float(v) for v in synops["mean_per_projection"]],
+            "ann_macs_per_inference": int(macs), "snn_joules": float(joules["snn_J"]),
+            "ann_joules": float(joules["ann_J"]), "snn_over_ann": float(joules["snn_over_ann"]),
+            "per_operation": {key: ENERGY_PER_OPERATION[key] for key in ("ac", "mac")}}

@@ -25,7 +25,7 @@ from brian2 import (Hz, NeuronGroup, Quantity, SpikeGeneratorGroup, StateMonitor
                     have_same_dimensions, ms, second)
 from brian2.units.fundamentalunits import get_unit
 
-from . import builder, invariants
+from . import builder, checks, invariants
 from .errors import DataError, ParameterError
 from .files import atomic_write
 from .models import NeuronModel, constraint_holds, load_model, parse_constraint
@@ -132,10 +132,8 @@ class NetworkSpec:
         models = [model] * len(hidden) + [output_model or model]
         options = dict(model_options or {})
         for name, size in zip(layer_names, sizes):
-            if not isinstance(size, (int, np.integer)) or size < 1:
-                raise ParameterError(f"{name}.n_neurons", size, "expected a positive integer")
-        if not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
-            raise ParameterError("n_inputs", n_inputs, "expected a positive integer")
+            checks.integer(f"{name}.n_neurons", size, low=1, reason="expected a positive integer")
+        checks.integer("n_inputs", n_inputs, low=1, reason="expected a positive integer")
         layers, weights = [], []
         n_pre = int(n_inputs)
         for name, size, model_name in zip(layer_names, sizes, models):
@@ -203,10 +201,8 @@ class NetworkSpec:
     # ------------------------------------------------------------------ validation
     def validate(self):
         """Check sizes, units, bounds and constraints; raise :class:`ParameterError` naming the field."""
-        if not isinstance(self.n_inputs, (int, np.integer)) or self.n_inputs < 1:
-            raise ParameterError("n_inputs", self.n_inputs, "expected a positive integer")
-        if not isinstance(self.dt, Quantity) or not have_same_dimensions(self.dt, second) or float(self.dt) <= 0:
-            raise ParameterError("dt", self.dt, "expected a positive time, e.g. 1*ms")
+        checks.integer("n_inputs", self.n_inputs, low=1, reason="expected a positive integer")
+        checks.seconds("dt", self.dt, reason="expected a positive time, e.g. 1*ms")
         if not self.layers:
             raise ParameterError("layers", self.layers, "at least one (output) layer is needed")
         if len(self.weights) != len(self.layers):
@@ -218,8 +214,7 @@ class NetworkSpec:
         n_pre = self.n_inputs
         for layer, weight in zip(self.layers, self.weights):
             model = layer.neuron_model
-            if not isinstance(layer.n_neurons, (int, np.integer)) or layer.n_neurons < 1:
-                raise ParameterError(f"{layer.name}.n_neurons", layer.n_neurons, "expected a positive integer")
+            checks.integer(f"{layer.name}.n_neurons", layer.n_neurons, low=1, reason="expected a positive integer")
             missing = set(model.params) - set(layer.params)
             extra = set(layer.params) - set(model.params)
             if missing or extra:
@@ -602,14 +597,6 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
         descriptions.append(description)
         factors.append(hoisted)
 
-    def on_group(group, index):
-        if factors[index]:  # after run_args (applied before the first step), before the first state update
-            group.run_regularly(invariants.initialisation_code(factors[index]), dt=n_bins * dt, when="start",
-                                order=-1, name=f"{group.name}_invariant_factors")
-        if periods > 1:
-            group.run_regularly(reset_code(spec.layers[index].neuron_model), dt=n_bins * dt, when="start",
-                                name=f"{group.name}_period_reset")
-
     # One weight per synapse (the samples' copies hold the same values, set by initial_values), so the weights of
     # a batch are the weight matrix raveled and tiled n_samples times (builder.copy_connections).  (A weight table
     # shared by the copies would pass fewer values to a rerun but costs a table lookup per synaptic event: Brian2's
@@ -618,7 +605,14 @@ def build(spec: NetworkSpec, n_samples: int, n_bins: int, capacity: int, record_
     record = spec.layer_names if record_hidden else spec.layer_names[-1:]
     groups, projections, monitors = builder.build_layers(
         brian2, inputs, spec.n_inputs, descriptions, n_samples, record=record, group_options={"dt": dt},
-        synapse_options={"delay": 0 * second, "dt": dt}, on_group=on_group)
+        synapse_options={"delay": 0 * second, "dt": dt})
+    for group, layer, hoisted in zip(groups, spec.layers, factors):
+        if hoisted:  # after run_args (applied before the first step), before the first state update
+            group.run_regularly(invariants.initialisation_code(hoisted), dt=n_bins * dt, when="start", order=-1,
+                                name=f"{layer.name}_invariant_factors")
+        if periods > 1:
+            group.run_regularly(reset_code(layer.neuron_model), dt=n_bins * dt, when="start",
+                                name=f"{layer.name}_period_reset")
     synapses = [syn for projection in projections for syn in projection]
     trace_monitor = None
     if trace is not None:

@@ -414,9 +414,10 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     backend = get_backend(protocol.backend)
     requested = protocol
 
-    # 1. data, made once; the readout's train/test split of its samples
+    # 1. data, made and split once: learning and tuning see the training part, the readout tests on the rest
     dataset = _make_dataset(protocol, seeds)
-    train_set = _training_part(protocol, dataset, seeds)
+    split = dataset.split(protocol.test_size, seeds["readout"])
+    train_set = split.train if protocol.learning else None
     # 2. network (after tuning its size on the training part, if asked)
     tuning = None
     if protocol.learning.get("tune"):
@@ -431,7 +432,7 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     # 4. simulation of every sample
     result = _simulate(protocol, backend, spec, dataset, seeds, progress)
     # 5.-6. features and readout
-    readouts = _readouts(protocol, result.output, dataset.labels, seeds)
+    readouts = _readouts(protocol, result.output, dataset.labels, split, seeds)
     # 7. metrics
     metrics = _metrics(protocol, backend, spec, dataset, result, readouts, seeds, learning_history, tuning)
     # 8. the results folder, whole or not at all
@@ -449,17 +450,6 @@ def _make_dataset(protocol: Protocol, seeds: dict):
                      dt=protocol.dt, seed=seeds["data"], **protocol.task_options)
 
 
-def _training_part(protocol: Protocol, dataset, seeds: dict):
-    """The samples learning and tuning may see: the training part of the readout's stratified split (the same
-    split :func:`brainlz.readout.evaluate` makes with the readout seed); None for a protocol without learning."""
-    if not protocol.learning:
-        return None
-    from .readout import split_indices
-
-    train_indices, _ = split_indices(dataset.labels, protocol.test_size, seeds["readout"])
-    return dataset.subset(train_indices)
-
-
 def _simulate(protocol: Protocol, backend, spec, dataset, seeds: dict, progress: bool):
     """Every sample through the network on the protocol's backend, in batches (hidden rasters recorded)."""
     bar = _Progress(f"simulating {protocol.name}", progress)
@@ -468,9 +458,10 @@ def _simulate(protocol: Protocol, backend, spec, dataset, seeds: dict, progress:
                             seed=seeds["simulation"], progress=bar, record_hidden=True, **protocol.backend_options)
 
 
-def _readouts(protocol: Protocol, output, labels, seeds: dict) -> dict:
-    """LZC features of the output rasters and the two readouts: the protocol's and the LZC-threshold baseline
-    (:func:`brainlz.readout.evaluate`; the test indices are kept for the twin check and removed from the metrics)."""
+def _readouts(protocol: Protocol, output, labels, split, seeds: dict) -> dict:
+    """LZC features of the output rasters and the two readouts, the protocol's and the LZC-threshold baseline, on
+    the run's split (:func:`brainlz.readout.evaluate`; the test indices are kept for the twin check and removed from
+    the metrics)."""
     from .readout import LZCFeatures, LZCThresholdClassifier, default_pipeline, evaluate
 
     lzc_features = LZCFeatures().fit_transform(output)
@@ -479,10 +470,11 @@ def _readouts(protocol: Protocol, output, labels, seeds: dict) -> dict:
         classifier, grid = default_pipeline(seed=seeds["readout"]), {"logisticregression__C": [0.01, 0.1, 1.0, 10.0]}
     else:
         classifier, grid = LZCThresholdClassifier(), None
+    parts = (split.train_indices, split.test_indices)
     network_readout = evaluate(features, labels, seed=seeds["readout"], classifier=classifier,
-                               test_size=protocol.test_size, n_folds=protocol.n_folds, param_grid=grid)
+                               test_size=protocol.test_size, n_folds=protocol.n_folds, param_grid=grid, split=parts)
     threshold_baseline = evaluate(lzc_features, labels, seed=seeds["readout"], classifier=LZCThresholdClassifier(),
-                                  test_size=protocol.test_size, n_folds=protocol.n_folds)
+                                  test_size=protocol.test_size, n_folds=protocol.n_folds, split=parts)
     return {"lzc_features": lzc_features, "network_readout": network_readout,
             "threshold_baseline": threshold_baseline}
 
@@ -491,16 +483,22 @@ def _metrics(protocol: Protocol, backend, spec, dataset, result, readouts: dict,
              tuning) -> dict:
     """``metrics.json``: accuracy with intervals, activity, simulation time, latency, energy, seeds, and the
     learning history, the tuning and the twin check where they apply."""
+    from .metrics import energy_report
+
     output = result.output
     dt = float(protocol.dt)
     inference = _inference_latency(backend, spec, dataset.spiketrains, result, protocol, seeds)
-    energy = _energy(spec, dataset.spiketrains, [result.hidden[name] for name in spec.layer_names[:-1]] + [output])
+    energy = energy_report(spec, dataset.spiketrains,
+                           [result.hidden[name] for name in spec.layer_names[:-1]] + [output])
     network_readout, threshold_baseline = readouts["network_readout"], readouts["threshold_baseline"]
     lzc_features = readouts["lzc_features"]
     duration_s = dataset.n_bins * dt
     twin_check = None
     if protocol.learning.get("rule") == "surrogate":
-        twin_check = _twin_check(spec, dataset, output, network_readout["test_indices"], protocol.learning)
+        from .learning.surrogate import twin_check as check_twin
+
+        twin_check = check_twin(spec, dataset, output, network_readout["test_indices"],
+                                loss=protocol.learning.get("loss", "count_ce"))
     for entry in (network_readout, threshold_baseline):
         entry.pop("train_indices", None)
         entry.pop("test_indices", None)
@@ -598,25 +596,6 @@ def _inference_latency(backend, spec, spiketrains, result, protocol, seeds) -> f
     return again.wall_time / n
 
 
-def _energy(spec, spiketrains, layer_rasters) -> dict:
-    """Synaptic operations and energy per inference of the simulated network against a same-size ANN.
-
-    See :func:`brainlz.metrics.synaptic_operations`, :func:`~brainlz.metrics.dense_macs` and
-    :func:`~brainlz.metrics.energy_per_inference` (per-operation energies and their source in
-    :data:`brainlz.metrics.ENERGY_PER_OPERATION`).
-    """
-    from .metrics import ENERGY_PER_OPERATION, dense_macs, energy_per_inference, synaptic_operations
-
-    synops = synaptic_operations(spec, spiketrains, layer_rasters)
-    macs = dense_macs(spec)
-    joules = energy_per_inference(synops["mean"], macs)
-    return {"synops_per_inference": float(synops["mean"]),
-            "synops_per_projection": [float(v) for v in synops["mean_per_projection"]],
-            "ann_macs_per_inference": int(macs), "snn_joules": float(joules["snn_J"]),
-            "ann_joules": float(joules["ann_J"]), "snn_over_ann": float(joules["snn_over_ann"]),
-            "per_operation": {key: ENERGY_PER_OPERATION[key] for key in ("ac", "mac")}}
-
-
 def _initial_spec(protocol: Protocol, n_channels: int, seeds: dict):
     from .network import NetworkSpec
 
@@ -659,13 +638,13 @@ def _tune(protocol: Protocol, train_set, seeds: dict, backend):
     """
     import itertools
 
-    from .readout import LZCFeatures, default_pipeline, split_indices
+    from .readout import LZCFeatures, default_pipeline
 
     grid = protocol.learning["tune"]
     if not isinstance(grid, dict) or not all(isinstance(v, (list, tuple)) and v for v in grid.values()):
         raise ParameterError("protocol.learning.tune", grid, "expected a dict name -> non-empty list of candidates")
-    inner_idx, val_idx = split_indices(train_set.labels, 0.25, seeds["readout"])
-    inner, val = train_set.subset(inner_idx), train_set.subset(val_idx)
+    validation = train_set.split(0.25, seeds["readout"])
+    inner, val = validation.train, validation.test
     learning = {k: v for k, v in protocol.learning.items() if k != "tune"}
     def configured(choice):
         fields = {k: v for k, v in choice.items() if k in TUNABLE_FIELDS}
@@ -686,13 +665,13 @@ def _tune(protocol: Protocol, train_set, seeds: dict, backend):
         output = backend.simulate(spec, both, batch_size=min(candidate.batch_size, len(both)),
                                   seed=seeds["simulation"], **candidate.backend_options).output
         features = LZCFeatures(include_counts=candidate.include_counts).fit_transform(output)
-        readout = default_pipeline(seed=seeds["readout"]).fit(features[:len(inner_idx)], inner.labels)
-        accuracy = float(np.mean(readout.predict(features[len(inner_idx):]) == val.labels))
+        readout = default_pipeline(seed=seeds["readout"]).fit(features[:inner.n_samples], inner.labels)
+        accuracy = float(np.mean(readout.predict(features[inner.n_samples:]) == val.labels))
         results.append({"choice": jsonable(choice), "validation_accuracy": accuracy})
     best = max(range(len(results)), key=lambda k: (results[k]["validation_accuracy"], -k))
     choice = dict(zip(grid, list(itertools.product(*grid.values()))[best]))
     tuned = configured(choice)
-    return tuned, {"candidates": results, "best": jsonable(choice), "n_validation": int(len(val_idx))}
+    return tuned, {"candidates": results, "best": jsonable(choice), "n_validation": int(val.n_samples)}
 
 
 def _report_line(name: str):
@@ -730,31 +709,6 @@ def train_network(spec, train_set, learning: dict, *, backend: str = "runtime", 
 
     return make_rule(learning).train(spec, train_set, backend=backend, backend_options=backend_options, seed=seed,
                                      report=report)
-
-
-def _twin_check(spec, dataset, output, test_indices, learning: dict) -> dict:
-    """Test accuracy of the trained twin's own decision and of the same decision on the Brian2 outputs.
-
-    The decision is the one the network was trained for (population spike counts, or the population maximum of
-    the threshold distance for ``loss="max_membrane"``, where the Brian2 column compares spike counts instead).
-    """
-    from .learning.surrogate import population_of, predict
-
-    n_classes = int(dataset.labels.max()) + 1
-    loss = learning.get("loss", "count_ce")
-    test = np.asarray(test_indices)
-    labels = dataset.labels[test]
-    twin = predict(spec, dataset.spiketrains[test], n_classes, loss=loss)
-    groups = population_of(output.shape[1], n_classes)
-    counts = output[test].sum(axis=2)
-    population = np.stack([counts[:, groups == c].mean(axis=1) for c in range(n_classes)], axis=1)
-    brian = np.argmax(population, axis=1)
-    twin_accuracy = float(np.mean(twin == labels))
-    brian_accuracy = float(np.mean(brian == labels))
-    return {"twin_accuracy_test": twin_accuracy, "brian2_accuracy_test": brian_accuracy,
-            "difference_pp": 100.0 * (twin_accuracy - brian_accuracy),
-            "decision_agreement": float(np.mean(twin == brian)), "n_test": int(test.size),
-            "decision": "population spike count" if loss != "max_membrane" else "population maximum distance"}
 
 
 def _render_figures(directory: Path, protocol, spec, dataset, output, lzc_features, backend, seeds,

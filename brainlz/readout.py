@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, StratifiedShuffleSplit, cross_val_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -28,9 +28,10 @@ from sklearn.utils.validation import check_is_fitted
 from . import checks
 from . import lzc as _lzc
 from .errors import DataError, ParameterError
+from .files import jsonable
 from .metrics import accuracy_ci
 
-__all__ = ["LZCFeatures", "LZCThresholdClassifier", "default_pipeline", "evaluate", "split_indices"]
+__all__ = ["LZCFeatures", "LZCThresholdClassifier", "default_pipeline", "evaluate"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -92,21 +93,6 @@ def _check_labels(labels, n_samples: int) -> np.ndarray:
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise DataError("labels: contains NaN or inf")
     return arr
-
-
-def _to_json(value):
-    """Convert ``value`` to plain JSON types (numpy scalars/arrays become Python numbers/lists)."""
-    if isinstance(value, dict):
-        return {str(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _to_json(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -457,35 +443,51 @@ def _check_param_grid(param_grid, estimator) -> None:
                 raise ParameterError("param_grid", param_grid, f"{name!r} must map to a non-empty list of values")
 
 
-def split_indices(labels, test_size: float, seed: int) -> tuple:
-    """The stratified train/test split that :func:`evaluate` uses, as sorted index arrays.
+def _default_split(y, test_size: float, seed: int, classes) -> tuple:
+    """The stratified split of ``y`` with ``test_size`` (checked: both parts hold at least one sample per class)."""
+    from .data import stratified_split  # here: importing brainlz.readout does not load Brian2
 
-    A learning rule that must not see the test samples trains on ``train_indices`` of this split; ``evaluate``
-    with the same ``labels``, ``test_size`` and ``seed`` then tests on exactly the held-out samples.
-
-    Parameters
-    ----------
-    labels : array of int, shape (n_samples,)
-    test_size : float
-        Fraction in (0, 1) held out for the test.
-    seed : int
-        Seed of the split.
-
-    Returns
-    -------
-    train_indices, test_indices : int ndarray
-    """
-    y = np.asarray(labels)
-    splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-    train_idx, test_idx = next(splitter.split(np.zeros((y.shape[0], 1)), y))
-    return np.sort(train_idx), np.sort(test_idx)
+    n_samples = y.shape[0]
+    n_test = int(np.ceil(test_size * n_samples))
+    if n_test < classes.size:
+        raise ParameterError(
+            "test_size",
+            test_size,
+            f"gives {n_test} test samples out of {n_samples}, fewer than the {classes.size} classes",
+        )
+    if n_samples - n_test < classes.size:
+        raise ParameterError(
+            "test_size",
+            test_size,
+            f"leaves {n_samples - n_test} training samples out of {n_samples}, "
+            f"fewer than the {classes.size} classes",
+        )
+    return stratified_split(y, test_size, seed)
 
 
-def evaluate(features, labels, *, seed, classifier=None, test_size=0.1, n_folds=5, param_grid=None) -> dict:
+def _check_split(split, n_samples: int) -> tuple:
+    """``(train_indices, test_indices)`` as sorted int arrays: disjoint, non-empty, within ``n_samples``."""
+    try:
+        train, test = (np.asarray(part) for part in split)
+    except (TypeError, ValueError):
+        raise ParameterError("split", split, "expected a pair (train_indices, test_indices)") from None
+    for name, part in (("train", train), ("test", test)):
+        if part.ndim != 1 or part.size == 0 or part.dtype.kind not in "iu" or part.min() < 0 \
+                or part.max() >= n_samples or np.unique(part).size != part.size:
+            raise ParameterError(f"split.{name}", part.tolist() if part.size < 20 else f"{part.size} indices",
+                                 f"expected distinct row indices in [0, {n_samples})")
+    if np.intersect1d(train, test).size:
+        raise ParameterError("split", np.intersect1d(train, test).tolist(), "rows in both the train and the test part")
+    return np.sort(train), np.sort(test)
+
+
+def evaluate(features, labels, *, seed, classifier=None, test_size=0.1, n_folds=5, param_grid=None,
+             split=None) -> dict:
     """Split, cross-validate, (optionally) tune, and test a classifier on features.
 
     1. A stratified shuffle split puts ``test_size`` of the samples aside as the test set
-       (``StratifiedShuffleSplit(random_state=seed)``; the test size is ``ceil(test_size * n_samples)``).
+       (:func:`brainlz.data.stratified_split` with ``seed``; the test size is ``ceil(test_size * n_samples)``),
+       unless ``split`` gives the two parts (e.g. :meth:`brainlz.data.SpikeDataset.split` of the samples).
     2. On the training part only, stratified ``n_folds``-fold cross-validation
        (``StratifiedKFold(shuffle=True, random_state=seed)``) estimates the accuracy. If ``param_grid`` is
        given, ``GridSearchCV`` with the same folds picks the parameters with the best mean fold accuracy,
@@ -510,6 +512,9 @@ def evaluate(features, labels, *, seed, classifier=None, test_size=0.1, n_folds=
         Number of cross-validation folds on the training part, >= 2. Default 5.
     param_grid : dict or list of dict, optional
         Grid for ``GridSearchCV``, e.g. ``{"logisticregression__C": [0.1, 1, 10]}``.
+    split : (train_indices, test_indices), optional
+        The rows to train on and the rows to test on (disjoint, each non-empty); ``test_size`` is then only
+        recorded.  Default: the stratified split of ``labels`` with ``test_size`` and ``seed``.
 
     Returns
     -------
@@ -558,22 +563,10 @@ def evaluate(features, labels, *, seed, classifier=None, test_size=0.1, n_folds=
                 f"labels: class {cls!r} has {count} samples, need at least {n_folds} "
                 f"for n_folds={n_folds} and the test split"
             )
-    n_test = int(np.ceil(test_size * n_samples))
-    if n_test < classes.size:
-        raise ParameterError(
-            "test_size",
-            test_size,
-            f"gives {n_test} test samples out of {n_samples}, fewer than the {classes.size} classes",
-        )
-    if n_samples - n_test < classes.size:
-        raise ParameterError(
-            "test_size",
-            test_size,
-            f"leaves {n_samples - n_test} training samples out of {n_samples}, "
-            f"fewer than the {classes.size} classes",
-        )
-
-    train_idx, test_idx = split_indices(y, test_size, seed)
+    if split is not None:
+        train_idx, test_idx = _check_split(split, n_samples)
+    else:
+        train_idx, test_idx = _default_split(y, test_size, seed, classes)
     X_train, y_train, X_test, y_test = X[train_idx], y[train_idx], X[test_idx], y[test_idx]
 
     train_counts = Counter(y_train.tolist())
@@ -613,20 +606,20 @@ def evaluate(features, labels, *, seed, classifier=None, test_size=0.1, n_folds=
         "n_samples": int(n_samples),
         "n_features": int(X.shape[1]),
         "n_classes": int(classes.size),
-        "classes": _to_json(classes),
+        "classes": jsonable(classes),
         "seed": seed,
         "test_size": test_size,
         "n_folds": n_folds,
         "classifier": " ".join(repr(estimator).split()),
         "n_train": int(train_idx.size),
         "n_test": int(test_idx.size),
-        "train_indices": _to_json(train_idx),
-        "test_indices": _to_json(test_idx),
+        "train_indices": jsonable(train_idx),
+        "test_indices": jsonable(test_idx),
         "cv_accuracy_mean": float(np.mean(fold_scores)),
         "cv_accuracy_std": float(np.std(fold_scores)),
         "cv_accuracy_folds": [float(v) for v in fold_scores],
-        "param_grid": _to_json(param_grid),
-        "best_params": _to_json(best_params),
+        "param_grid": jsonable(param_grid),
+        "best_params": jsonable(best_params),
         "n_test_correct": n_correct,
         "test_accuracy": accuracy,
         "test_accuracy_ci": [low, high],

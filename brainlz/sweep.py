@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checks
 from .errors import ParameterError, ProtocolError
 from .files import write_json, write_text
 from .protocol import Protocol, execute_experiment_file, jsonable, run_protocol
@@ -273,8 +274,7 @@ class Sweep:
             if not isinstance(values, (list, tuple)) or not values:
                 raise ParameterError(where, values, "expected a non-empty list of master seeds (integers >= 0)")
             for seed in values:
-                if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-                    raise ParameterError(where, seed, "expected an integer >= 0")
+                checks.seed(where, seed)
             if len(set(int(s) for s in values)) != len(values):
                 raise ParameterError(where, values, "seeds must be distinct")
             return [(str(int(seed)), [(SEED_AXIS, int(seed))]) for seed in values]

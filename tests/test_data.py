@@ -591,3 +591,23 @@ def test_quantity_lists_and_arrays_are_accepted():
     assert gamma_renewal_spikes(2, 2, 0 * Hz, 3, n_bins=10).sum() == 0
     assert poisson_spikes(0, 2, 5 * Hz).shape == (0, 2, 1024)
     assert make_task("rate", n_samples=4, n_bins=10, dt=1 * second / 1000).dt == 1 * ms
+
+
+def test_a_dataset_owns_its_split():
+    """SpikeDataset.split: two disjoint parts covering every sample, stratified, the same for the same seed."""
+    data = make_task("rate", n_samples=50, n_channels=4, n_bins=20, n_classes=3, seed=4)
+    split = data.split(0.2, seed=9)
+    assert np.intersect1d(split.train_indices, split.test_indices).size == 0
+    assert np.array_equal(np.union1d(split.train_indices, split.test_indices), np.arange(50))
+    assert split.test.n_samples == 10 and split.train.n_samples == 40  # ceil(0.2 * 50)
+    np.testing.assert_array_equal(split.test.spiketrains, data.spiketrains[split.test_indices])
+    np.testing.assert_array_equal(split.train.labels, data.labels[split.train_indices])
+    assert split.test.params["subset"] == split.test_indices.tolist()
+    counts = np.bincount(split.test.labels, minlength=3)
+    assert counts.max() - counts.min() <= 1  # each class in proportion
+    again = data.split(0.2, seed=9)
+    assert np.array_equal(again.test_indices, split.test_indices)
+    assert not np.array_equal(data.split(0.2, seed=10).test_indices, split.test_indices)
+    # a split of a part composes: its indices point into the original dataset
+    inner = split.train.split(0.25, seed=1)
+    assert set(inner.test.params["subset"]) <= set(split.train_indices.tolist())

@@ -116,7 +116,7 @@ def test_load_protocol_errors(tmp_path):
 
 def test_learning_sees_only_training_samples(tmp_path, monkeypatch):
     import brainlz.protocol as protocol_module
-    from brainlz.readout import split_indices
+    from brainlz.data import stratified_split
 
     seen = {}
     real = protocol_module.train_network
@@ -131,7 +131,7 @@ def test_learning_sees_only_training_samples(tmp_path, monkeypatch):
     result = run_protocol(protocol, tmp_path, progress=False, figures=False)
     labels = make_task("rate", n_samples=60, n_channels=16, difficulty=0.2, n_bins=300,
                        seed=derived_seeds(0)["data"]).labels
-    _, test = split_indices(labels, 0.2, derived_seeds(0)["readout"])
+    _, test = stratified_split(labels, 0.2, derived_seeds(0)["readout"])
     assert seen["subset"] and set(seen["subset"]).isdisjoint(test.tolist())
     assert len(seen["subset"]) == 60 - len(test)
     learning = result.metrics["learning"]

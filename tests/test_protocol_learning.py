@@ -47,16 +47,15 @@ def test_intrinsic_outer_loop_runs_inside_a_protocol(tmp_path, rule, options):
     assert history["refit"] is True and history["refit_samples"] == 30
     from brainlz.data import make_task
     from brainlz.protocol import derived_seeds, train_network
-    from brainlz.readout import split_indices
 
     protocol = Protocol(name="learn", learning=learning, **TINY)
     seeds = derived_seeds(protocol.seed)
     dataset = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
                         difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
                         dt=protocol.dt, seed=seeds["data"])
-    train_indices, _ = split_indices(dataset.labels, protocol.test_size, seeds["readout"])
     plain = {k: v for k, v in learning.items() if k != "intrinsic"}
-    expected, _ = train_network(trained.with_weights(initial.weights), dataset.subset(train_indices), plain,
+    train_set = dataset.split(protocol.test_size, seeds["readout"]).train
+    expected, _ = train_network(trained.with_weights(initial.weights), train_set, plain,
                                 backend=protocol.backend, backend_options=protocol.backend_options,
                                 seed=seeds["learning"])
     for got, want in zip(trained.weights, expected.weights):

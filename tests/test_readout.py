@@ -472,15 +472,38 @@ def test_readout_and_metrics_do_not_import_brian2():
     assert out.stdout.strip() == "False"
 
 
-def test_split_indices_is_the_split_evaluate_uses():
-    from brainlz.readout import split_indices
+def test_stratified_split_is_the_split_evaluate_uses():
+    from brainlz.data import stratified_split
 
     rng = np.random.default_rng(3)
     labels = np.repeat([0, 1, 2], 20)
     features = rng.normal(size=(60, 4))
     result = evaluate(features, labels, seed=7, test_size=0.2, n_folds=3)
-    train, test = split_indices(labels, 0.2, 7)
+    train, test = stratified_split(labels, 0.2, 7)
     assert result["train_indices"] == train.tolist() and result["test_indices"] == test.tolist()
     assert set(train).isdisjoint(test) and len(test) == 12
-    other_train, _ = split_indices(labels, 0.2, 8)
+    other_train, _ = stratified_split(labels, 0.2, 8)
     assert not np.array_equal(train, other_train)
+    # the same split given explicitly: the same result; another split: another test set
+    given = evaluate(features, labels, seed=7, test_size=0.2, n_folds=3, split=(train, test))
+    assert given == result
+    moved = evaluate(features, labels, seed=7, test_size=0.2, n_folds=3, split=stratified_split(labels, 0.2, 8))
+    assert moved["test_indices"] != result["test_indices"]
+
+
+@pytest.mark.parametrize("split, field", [
+    ((np.arange(50), np.arange(45, 60)), "split"),          # overlapping parts
+    ((np.arange(50), np.arange(50, 61)), "split.test"),     # a row that does not exist
+    ((np.arange(50), np.array([], dtype=int)), "split.test"),  # an empty test part
+    ((np.arange(50), np.array([51.0, 52.0])), "split.test"),   # not integer indices
+    ((np.array([1, 1, 2]), np.arange(50, 60)), "split.train"),  # a row twice
+    (np.arange(60), "split"),                                 # not a pair
+])
+def test_evaluate_refuses_a_bad_split(split, field):
+    labels = np.repeat([0, 1, 2], 20)
+    features = np.random.default_rng(0).normal(size=(60, 4))
+    with pytest.raises(ParameterError) as info:
+        evaluate(features, labels, seed=0, n_folds=2, split=split)
+    assert info.value.field == field
+
+

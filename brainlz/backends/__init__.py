@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
+from .. import checks
 from ..errors import ParameterError
 
 __all__ = ["BACKENDS", "simulate", "get_backend", "backend_option_names", "check_backend_options", "training_device"]
@@ -34,8 +35,7 @@ PER_CALL_OPTIONS = ("batch_size", "record_hidden", "trace", "seed", "progress", 
 
 def get_backend(name: str):
     """The backend module called ``name``."""
-    if name not in BACKENDS:
-        raise ParameterError("backend", name, f"unknown backend; known backends: {', '.join(BACKENDS)}")
+    checks.one_of("backend", name, BACKENDS, reason=f"unknown backend; known backends: {', '.join(BACKENDS)}")
     return importlib.import_module(f"{__name__}.{name}")
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import checks
 from ..errors import ParameterError
 
 __all__ = ["SimulationResult", "batches", "validate_trace"]
@@ -55,8 +56,7 @@ def batches(n_samples: int, batch_size: int | None):
     """Split ``range(n_samples)`` into consecutive ``(start, stop)`` chunks of at most ``batch_size``."""
     if batch_size is None:
         batch_size = n_samples
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ParameterError("batch_size", batch_size, "expected a positive integer")
+    checks.integer("batch_size", batch_size, low=1, reason="expected a positive integer")
     return [(start, min(start + batch_size, n_samples)) for start in range(0, n_samples, batch_size)]
 
 

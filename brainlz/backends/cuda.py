@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import checks
 from ..errors import BrainlzError, ParameterError
 from ..network import NetworkSpec, unit_name, check_copy_params, check_spiketrains, rasters_from_monitor
 from .base import SimulationResult, batches, validate_trace
@@ -222,15 +223,14 @@ def check_cuda_support(spec: NetworkSpec, *, training: str | None = None, featur
     ParameterError
         For an unknown ``training`` or feature name, or a non-numeric ``compute_capability``.
     """
-    if training not in (None, "stdp", "tempotron"):
-        raise ParameterError("training", training, "expected None, 'stdp' or 'tempotron'")
+    checks.one_of("training", training, (None, "stdp", "tempotron"), reason="expected None, 'stdp' or 'tempotron'")
     if isinstance(features, str):
         features = (features,)
     features = list(features)
     blockers = []
     for feature in features:
-        if feature not in CUDA_EXCLUSIONS:
-            raise ParameterError("features", feature, f"unknown feature; known: {', '.join(CUDA_EXCLUSIONS)}")
+        checks.one_of("features", feature, CUDA_EXCLUSIONS,
+                      reason=f"unknown feature; known: {', '.join(CUDA_EXCLUSIONS)}")
     if (platform or os.name) == "nt":
         blockers.append(("windows", f"building on {platform or os.name!r}", CUDA_EXCLUSIONS["windows"][1]))
     if compute_capability is not None:
@@ -495,16 +495,14 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, codege
         If code generation, compilation or the run fails (the message names the worker log).
     """
     check_cuda_support(spec, features=features, compute_capability=compute_capability)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ParameterError("seed", seed, "expected an integer")
+    checks.integer("seed", seed)
     for name, value in (("codegen_only", codegen_only), ("record_hidden", record_hidden)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ParameterError(name, value, "expected True or False")
+        checks.flag(name, value, reason="expected True or False")
     for name, value in (("cuda_runtime_version", cuda_runtime_version),):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ParameterError(name, value, "expected a number such as 12.0")
-    if gpu_id is not None and (isinstance(gpu_id, bool) or not isinstance(gpu_id, (int, np.integer)) or gpu_id < 0):
-        raise ParameterError("gpu_id", gpu_id, "expected a non-negative integer")
+    if gpu_id is not None:
+        checks.integer("gpu_id", gpu_id, low=0, reason="expected a non-negative integer")
     spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
     n_samples, _, n_bins = spiketrains.shape
     trace = validate_trace(trace, spec, n_samples)

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import checks
 from ..errors import BrainlzError, ParameterError
 from ..network import (NetworkSpec, brian_array, check_copy_params, check_spiketrains, evaluate_initial,
                        rasters_from_monitor, run_network, unit_name)
@@ -305,14 +306,13 @@ def check_genn_support(spec: NetworkSpec, *, training: str | None = None, featur
     ParameterError
         For an unknown ``training`` or feature name.
     """
-    if training not in (None, "stdp", "tempotron"):
-        raise ParameterError("training", training, "expected None, 'stdp' or 'tempotron'")
+    checks.one_of("training", training, (None, "stdp", "tempotron"), reason="expected None, 'stdp' or 'tempotron'")
     if isinstance(features, str):
         features = (features,)
     blockers = []
     for feature in features:
-        if feature not in GENN_EXCLUSIONS:
-            raise ParameterError("features", feature, f"unknown feature; known: {', '.join(GENN_EXCLUSIONS)}")
+        checks.one_of("features", feature, GENN_EXCLUSIONS,
+                      reason=f"unknown feature; known: {', '.join(GENN_EXCLUSIONS)}")
         blockers.append((feature, "requested", GENN_EXCLUSIONS[feature][1]))
     for layer in spec.layers:
         blockers.extend(_model_blockers(layer.neuron_model, f"layer {layer.name!r} (model {layer.model!r})"))
@@ -642,11 +642,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
         If code generation, compilation or the run fails (the message names the worker log).
     """
     check_genn_support(spec)
-    if not isinstance(seed, (int, np.integer)):
-        raise ParameterError("seed", seed, "expected an integer")
+    checks.integer("seed", seed)
     for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only), ("record_hidden", record_hidden)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ParameterError(name, value, "expected True or False")
+        checks.flag(name, value, reason="expected True or False")
     spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
     n_samples, _, n_bins = spiketrains.shape
     trace = validate_trace(trace, spec, n_samples)
@@ -730,8 +728,7 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
         all ``None`` with ``codegen_only``; ``project`` (path of the GeNN project) and ``wall_time`` (s).
     """
     for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ParameterError(name, value, "expected True or False")
+        checks.flag(name, value, reason="expected True or False")
     if not isinstance(config, dict) or config.get("mode") != "stdp":
         raise ParameterError("config", type(config).__name__, "expected the config of stdp.genn_design")
     if not codegen_only:
@@ -791,8 +788,7 @@ def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use
         alone with ``codegen_only``.
     """
     for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ParameterError(name, value, "expected True or False")
+        checks.flag(name, value, reason="expected True or False")
     if not isinstance(config, dict) or config.get("mode") != "tempotron":
         raise ParameterError("config", type(config).__name__, "expected the config of tempotron.genn_design")
     if not codegen_only and design_blockers(config):  # the code can be generated, but it does not compile

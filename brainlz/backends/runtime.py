@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ..errors import ParameterError
+from .. import checks
 from ..network import (NetworkSpec, brian_array, build, check_copy_params, check_spiketrains, rasters_from_monitor,
                        run_network)
 from .base import SimulationResult, batches, validate_trace
@@ -62,10 +62,8 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
     import brian2
     from brian2 import get_device, prefs, set_device
 
-    if target not in TARGETS:
-        raise ParameterError("target", target, f"expected one of {TARGETS}")
-    if not isinstance(seed, (int, np.integer)):
-        raise ParameterError("seed", seed, "expected an integer")
+    checks.one_of("target", target, TARGETS)
+    checks.integer("seed", seed)
     spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
     n_samples, _, n_bins = spiketrains.shape
     trace = validate_trace(trace, spec, n_samples)

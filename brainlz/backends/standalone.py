@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Quantity
 
+from .. import checks
 from ..errors import BrainlzError, ParameterError
 from ..network import (NetworkSpec, brian_array, build, check_copy_params, check_spiketrains, rasters_from_monitor,
                        spike_counts, spike_table)
@@ -424,12 +425,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
     SimulationResult
         ``n_builds`` is 0 when the compiled program of a previous call was reused.
     """
-    if not isinstance(seed, (int, np.integer)):
-        raise ParameterError("seed", seed, "expected an integer")
-    if not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ParameterError("threads", threads, "expected a positive integer")
-    if not isinstance(processes, (int, np.integer)) or isinstance(processes, bool) or processes < 1:
-        raise ParameterError("processes", processes, "expected a positive integer")
+    checks.integer("seed", seed)
+    checks.integer("threads", threads, low=1, reason="expected a positive integer")
+    checks.integer("processes", processes, low=1, reason="expected a positive integer")
     spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
     n_samples, _, n_bins = spiketrains.shape
     trace = validate_trace(trace, spec, n_samples)
@@ -441,8 +439,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         chunks = batches(n_samples, size)
     periods = 1
     if copies is not None:
-        if not isinstance(copies, (int, np.integer)) or isinstance(copies, bool) or copies < 1:
-            raise ParameterError("copies", copies, "expected a positive integer")
+        checks.integer("copies", copies, low=1, reason="expected a positive integer")
         if copies < size:
             if copy_params:
                 raise ParameterError("copies", copies, "cannot be combined with copy_params (per-copy parameters)")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import Hz, Quantity, have_same_dimensions, ms, second
 
+from .. import checks
 from ..data import poisson_spikes
 from ..errors import ParameterError
 from ..learning.stdp import SONG_2000, STDPRule, train_stdp, weight_statistics
@@ -181,14 +182,11 @@ def song_abbott_experiment(n_inputs: int = 1000, rate=15 * Hz, duration=None, ru
     SongAbbottResult
         ``weights`` are the final weights / ``w_max`` (for ``w_min = 0``).
     """
-    if isinstance(n_inputs, (bool, np.bool_)) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
-        raise ParameterError("n_inputs", n_inputs, "expected a positive integer")
+    checks.integer("n_inputs", n_inputs, low=1, reason="expected a positive integer")
     if duration is None:
         duration = 1000 * second
     for name, value in (("duration", duration), ("dt", dt), ("chunk", chunk)):
-        if not isinstance(value, Quantity) or not have_same_dimensions(value, second) or np.ndim(value) != 0 \
-                or not float(value) > 0:
-            raise ParameterError(name, value, "expected a positive time, e.g. 20*second")
+        checks.seconds(name, value, reason="expected a positive time, e.g. 20*second")
     if not isinstance(rate, Quantity) or not have_same_dimensions(rate, Hz) or np.ndim(rate) != 0 \
             or not float(rate) > 0:
         raise ParameterError("rate", rate, "expected a positive rate, e.g. 15*Hz")

@@ -11,48 +11,14 @@ Gütig & Sompolinsky 2006, Nat Neurosci 9:420.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from brian2 import Quantity, have_same_dimensions, ms, second
+from brian2 import ms
 
+from .. import checks
 from ..errors import ParameterError
 from ..learning.tempotron import TempotronParams, check_backend, train_tempotron_blocks
 
 __all__ = ["capacity_patterns", "tempotron_capacity"]
-
-
-def _check_int(value, name, low=1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(name, value, f"expected an integer >= {low}")
-    return int(value)
-
-
-def _check_number(value, name, low: float, low_open: bool) -> float:
-    """A finite dimensionless number above ``low`` (``>= low`` unless ``low_open``)."""
-    if isinstance(value, Quantity) and not value.is_dimensionless:
-        raise ParameterError(name, value, "expected a dimensionless number")
-    if isinstance(value, (bool, np.bool_)):
-        raise ParameterError(name, value, "expected a number")
-    try:
-        number = float(np.asarray(value, dtype=float))
-    except (TypeError, ValueError):
-        raise ParameterError(name, value, "expected a number") from None
-    if not math.isfinite(number):
-        raise ParameterError(name, value, "expected a finite number")
-    if number <= low if low_open else number < low:
-        raise ParameterError(name, value, f"must be {'>' if low_open else '>='} {low}")
-    return number
-
-
-def _check_time(value, name) -> float:
-    """One positive, finite time in s."""
-    if not isinstance(value, Quantity) or not have_same_dimensions(value, second):
-        raise ParameterError(name, value, "expected a time with units, e.g. 15*ms")
-    number = np.asarray(value, dtype=float)
-    if number.ndim != 0 or not np.isfinite(number) or number <= 0:
-        raise ParameterError(name, value, "expected one positive, finite time")
-    return float(number)
 
 
 def capacity_patterns(n_afferents: int, n_patterns: int, *, duration=500 * ms, dt=1 * ms, seed=0) -> tuple:
@@ -75,10 +41,10 @@ def capacity_patterns(n_afferents: int, n_patterns: int, *, duration=500 * ms, d
     spiketrains : bool ndarray [n_patterns, n_afferents, duration / dt]
     labels : int ndarray [n_patterns]
     """
-    n_afferents = _check_int(n_afferents, "n_afferents")
-    n_patterns = _check_int(n_patterns, "n_patterns")
+    n_afferents = checks.integer("n_afferents", n_afferents, low=1)
+    n_patterns = checks.integer("n_patterns", n_patterns, low=1)
     rng = np.random.default_rng(seed)
-    n_bins = int(round(_check_time(duration, "duration") / _check_time(dt, "dt")))
+    n_bins = int(round(checks.seconds("duration", duration) / checks.seconds("dt", dt)))
     x = np.zeros((n_patterns, n_afferents, n_bins), dtype=bool)
     bins = rng.integers(0, n_bins, size=(n_patterns, n_afferents))
     x[np.arange(n_patterns)[:, None], np.arange(n_afferents)[None, :], bins] = True
@@ -131,11 +97,11 @@ def tempotron_capacity(n_afferents: int = 100, loads=(0.5, 1.0, 2.0, 3.0, 5.0), 
     elif not isinstance(params, TempotronParams):
         raise ParameterError("params", params, "expected a TempotronParams")
     check_backend(backend, target)
-    n_afferents = _check_int(n_afferents, "n_afferents")
-    epochs = _check_int(epochs, "epochs")
-    seed = _check_int(seed, "seed", low=0)
-    init_std = _check_number(init_std, "init_std", low=0.0, low_open=False)
-    loads = [_check_number(load, "loads", low=0.0, low_open=True)
+    n_afferents = checks.integer("n_afferents", n_afferents, low=1)
+    epochs = checks.integer("epochs", epochs, low=1)
+    seed = checks.seed("seed", seed)
+    init_std = checks.real("init_std", init_std, low=0)
+    loads = [checks.real("loads", load, low=0, low_open=True)
              for load in np.atleast_1d(np.asarray(loads, dtype=object))]
     if not loads:
         raise ParameterError("loads", loads, "expected at least one load")

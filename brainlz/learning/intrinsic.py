@@ -78,13 +78,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import numbers
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import checks
 from ..errors import DataError, ParameterError
 from ..files import jsonable
 
@@ -102,33 +102,17 @@ _REPAIR = 1e-3  # constraint repair: fraction of the bound width
 
 
 # ====================================================================== validation helpers
-def _check_int(value, field_name, low=1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(field_name, value, f"expected an integer >= {low}")
-    return int(value)
-
-
-def _check_real(value, field_name, low=None, high=None, low_open=True, high_open=True) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ParameterError(field_name, value, "expected a finite number")
-    value = float(value)
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ParameterError(field_name, value, f"expected a number {'>' if low_open else '>='} {low}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ParameterError(field_name, value, f"expected a number {'<' if high_open else '<='} {high}")
-    return value
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError("seed", seed, "expected an integer >= 0")
-    return int(seed)
-
-
-def _check_callable(value, field_name):
-    if value is not None and not callable(value):
-        raise ParameterError(field_name, value, "expected a callable or None")
-    return value
+def _real(field_name, value, low=None, high=None, low_open=True, high_open=True) -> float:
+    """:func:`brainlz.checks.real` in this module's wording: ``"expected a finite number"`` for anything but a finite
+    real number, then ``"expected a number > {low}"`` (``< {high}``, ``>=``, ``<=``) naming the float value."""
+    number = checks.real(field_name, value, types=(numbers.Real,), reason="expected a finite number")
+    if low is not None:
+        checks.real(field_name, number, low, low_open=low_open,
+                    reason=f"expected a number {'>' if low_open else '>='} {low}")
+    if high is not None:
+        checks.real(field_name, number, high=high, high_open=high_open,
+                    reason=f"expected a number {'<' if high_open else '<='} {high}")
+    return number
 
 
 def _check_spec(spec):
@@ -273,14 +257,12 @@ class IntrinsicSpace:
     def __init__(self, spec, layers=None, parameters=None, per_neuron: bool = False, bounds=None,
                  scale: str = "auto"):
         spec = _check_spec(spec)
-        if scale not in ("auto", "linear"):
-            raise ParameterError("scale", scale, "expected 'auto' or 'linear'")
+        checks.one_of("scale", scale, ("auto", "linear"), reason="expected 'auto' or 'linear'")
         if bounds is not None and not isinstance(bounds, dict):
             raise ParameterError("bounds", bounds, "expected a dict {name or 'layer.name': (low, high)}")
         bounds = dict(bounds or {})
         used = set()
-        if not isinstance(per_neuron, (bool, np.bool_)):
-            raise ParameterError("per_neuron", per_neuron, "expected True or False")
+        checks.flag("per_neuron", per_neuron, reason="expected True or False")
         if layers is None:
             layers = spec.layer_names
         elif isinstance(layers, str):
@@ -538,8 +520,7 @@ def simulate_parameter_sets(spec, parameter_sets, spiketrains, *, backend: str =
     for key in ("copy_params", "trace", "record_hidden"):
         if key in backend_options:
             raise ParameterError(key, backend_options[key], "is set by simulate_parameter_sets, not a backend option")
-    if not isinstance(return_hidden, (bool, np.bool_)):
-        raise ParameterError("return_hidden", return_hidden, "expected True or False")
+    checks.flag("return_hidden", return_hidden, reason="expected True or False")
     checked = _check_parameter_sets(spec, parameter_sets)
     x = check_spiketrains(spiketrains, spec.n_inputs)
     S = x.shape[0]
@@ -691,13 +672,12 @@ class IntrinsicOptimizer:
                  perturbation: float = 0.05, n_steps: int | None = None, seed: int = 0, stability=None,
                  alpha: float = SPSA_ALPHA, gamma: float = SPSA_GAMMA, include_current: bool = True,
                  max_step=None):
-        if method not in METHODS:
-            raise ParameterError("method", method, f"expected one of {METHODS}")
+        checks.one_of("method", method, METHODS)
         self.method = method
-        self.max_step = None if max_step is None else _check_real(max_step, "max_step", low=0.0)
-        self.step_size = _check_real(step_size, "step_size", low=0.0)
-        self.perturbation = _check_real(perturbation, "perturbation", low=0.0, high=0.5, high_open=False)
-        self.seed = _check_seed(seed)
+        self.max_step = None if max_step is None else _real("max_step", max_step, low=0.0)
+        self.step_size = _real("step_size", step_size, low=0.0)
+        self.perturbation = _real("perturbation", perturbation, low=0.0, high=0.5, high_open=False)
+        self.seed = checks.seed("seed", seed)
         x0 = np.asarray(x0, dtype=float)
         if x0.ndim != 1 or x0.size < 1 or not np.all(np.isfinite(x0)):
             raise ParameterError("x0", x0, "expected a non-empty finite vector [d]")
@@ -708,15 +688,13 @@ class IntrinsicOptimizer:
             raise ParameterError("x0", x0, "outside the bounds")
         self.u = np.clip(u0, 0.0, 1.0)
         if n_steps is not None:
-            n_steps = _check_int(n_steps, "n_steps")
+            n_steps = checks.integer("n_steps", n_steps, low=1)
         if stability is None:
             stability = 0.1 * n_steps if (method == "spsa" and n_steps is not None) else 0.0
-        self.stability = _check_real(stability, "stability", low=0.0, low_open=False)
-        self.alpha = _check_real(alpha, "alpha", low=0.0, low_open=False)
-        self.gamma = _check_real(gamma, "gamma", low=0.0, low_open=False)
-        if not isinstance(include_current, (bool, np.bool_)):
-            raise ParameterError("include_current", include_current, "expected True or False")
-        self.include_current = bool(include_current)
+        self.stability = _real("stability", stability, low=0.0, low_open=False)
+        self.alpha = _real("alpha", alpha, low=0.0, low_open=False)
+        self.gamma = _real("gamma", gamma, low=0.0, low_open=False)
+        self.include_current = checks.flag("include_current", include_current, reason="expected True or False")
         self.k = 0
         self.n_evaluations = 0
         self.rng = np.random.default_rng(self.seed)
@@ -869,10 +847,10 @@ def optimize_intrinsic(objective, x0, bounds=None, *, method: str = "spsa", step
     """
     if not callable(objective):
         raise ParameterError("objective", objective, "expected a callable objective(X [P, d]) -> values [P]")
-    n_steps = _check_int(n_steps, "n_steps")
-    _check_callable(callback, "callback")
-    _check_callable(progress, "progress")
-    _check_callable(gradient, "gradient")
+    n_steps = checks.integer("n_steps", n_steps, low=1)
+    checks.callable_or_none("callback", callback)
+    checks.callable_or_none("progress", progress)
+    checks.callable_or_none("gradient", gradient)
     if method == "gradient" and gradient is None:
         gradient = getattr(objective, "value_and_gradient", None)
         if gradient is None:
@@ -954,8 +932,8 @@ def estimate_lipschitz(objective=None, x=None, bounds=None, *, gradient=None, ra
     """
     if objective is None and gradient is None:
         raise ParameterError("objective", None, "give an objective or a gradient function")
-    _check_callable(objective, "objective")
-    _check_callable(gradient, "gradient")
+    checks.callable_or_none("objective", objective)
+    checks.callable_or_none("gradient", gradient)
     if x is None:
         raise ParameterError("x", None, "expected the point [d]")
     x = np.asarray(x, dtype=float)
@@ -964,14 +942,14 @@ def estimate_lipschitz(objective=None, x=None, bounds=None, *, gradient=None, ra
     d = x.size
     box = _check_bounds(bounds, d)
     width = box[:, 1] - box[:, 0]
-    radius = _check_real(radius, "radius", low=0.0)
-    perturbation = _check_real(perturbation, "perturbation", low=0.0)
+    radius = _real("radius", radius, low=0.0)
+    perturbation = _real("perturbation", perturbation, low=0.0)
     if radius + perturbation >= 0.5:
         raise ParameterError("radius", radius, "radius + perturbation must be < 0.5")
-    n_iter = _check_int(n_iter, "n_iter")
+    n_iter = checks.integer("n_iter", n_iter, low=1)
     margin = radius + perturbation
     u = np.clip((x - box[:, 0]) / width, margin, 1.0 - margin)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(checks.seed("seed", seed))
     v = rng.normal(size=d)
     v /= np.linalg.norm(v)
 
@@ -983,8 +961,7 @@ def estimate_lipschitz(objective=None, x=None, bounds=None, *, gradient=None, ra
         values = _evaluate(objective, box[:, 0] + width * U).reshape(len(points), 2, d)
         return (values[:, 0] - values[:, 1]) / (2 * perturbation)
 
-    if hessian not in ("auto", "full", "power"):
-        raise ParameterError("hessian", hessian, "expected 'auto', 'full' or 'power'")
+    checks.one_of("hessian", hessian, ("auto", "full", "power"), reason="expected 'auto', 'full' or 'power'")
     if hessian == "full" or (hessian == "auto" and d <= 32):
         eye = np.eye(d) * radius
         g = gradients(np.concatenate([u + eye, u - eye]))
@@ -1040,16 +1017,15 @@ def descent_check(objective, x0, bounds=None, *, lipschitz=None, step_fraction: 
         differences), ``monotone`` (every difference below ``tolerance``) and ``result`` (the
         :class:`OptimizeResult` as a dict).
     """
-    if method not in ("central", "gradient"):
-        raise ParameterError("method", method, "the descent check needs 'central' or 'gradient'")
-    step_fraction = _check_real(step_fraction, "step_fraction", low=0.0, high=1.0)
-    tolerance = _check_real(tolerance, "tolerance", low=0.0, low_open=False)
+    checks.one_of("method", method, ("central", "gradient"), reason="the descent check needs 'central' or 'gradient'")
+    step_fraction = _real("step_fraction", step_fraction, low=0.0, high=1.0)
+    tolerance = _real("tolerance", tolerance, low=0.0, low_open=False)
     if method == "gradient" and gradient is None:
         gradient = getattr(objective, "value_and_gradient", None)
     if lipschitz is None:
         lipschitz = estimate_lipschitz(objective, x0, bounds, gradient=gradient if method == "gradient" else None,
                                        **dict(lipschitz_options or {}))
-    lipschitz = _check_real(lipschitz, "lipschitz", low=0.0)
+    lipschitz = _real("lipschitz", lipschitz, low=0.0)
     step = step_fraction / lipschitz
     result = optimize_intrinsic(objective, x0, bounds, method=method, step_size=step, perturbation=perturbation,
                                 n_steps=n_steps, seed=seed, gradient=gradient)
@@ -1112,20 +1088,17 @@ class ValidationObjective:
             raise DataError(f"validation_set.labels: classes {unknown.tolist()} do not occur in the training set")
         from ..backends import BACKENDS
 
-        if backend not in BACKENDS:
-            raise ParameterError("backend", backend, f"expected one of {BACKENDS}")
+        checks.one_of("backend", backend, BACKENDS)
         if backend_options is not None and not isinstance(backend_options, dict):
             raise ParameterError("backend_options", backend_options, "expected a dict")
         self.backend = backend
         self.backend_options = dict(backend_options or {})
         self.features = LZCFeatures(include_counts=include_counts)
         self.features.fit(np.zeros((1, spec.output.n_neurons, self.x_train.shape[2]), dtype=bool))
-        self.classifier = default_pipeline(_check_seed(seed), C) if classifier is None else clone(classifier)
+        self.classifier = default_pipeline(checks.seed("seed", seed), C) if classifier is None else clone(classifier)
         self._clone = clone
         self.inputs = np.concatenate([self.x_train, self.x_val])
-        if not isinstance(pad_population, (bool, np.bool_)):
-            raise ParameterError("pad_population", pad_population, "expected True or False")
-        self.pad_population = bool(pad_population)
+        self.pad_population = checks.flag("pad_population", pad_population, reason="expected True or False")
         self._population = 0
         self.last = {}
         self.n_calls = 0
@@ -1262,11 +1235,10 @@ class TwinObjective:
             raise ParameterError("space", space, "expected an IntrinsicSpace")
         self.space = space.with_spec(spec)
         self.x, self.labels = _dataset(data, spec, "data")
-        if mode not in ("hard", "smooth"):
-            raise ParameterError("mode", mode, "expected 'hard' or 'smooth'")
-        if loss not in LOSSES:
-            raise ParameterError("loss", loss, f"expected one of {LOSSES}")
-        self.n_classes = int(self.labels.max()) + 1 if n_classes is None else _check_int(n_classes, "n_classes", 2)
+        checks.one_of("mode", mode, ("hard", "smooth"), reason="expected 'hard' or 'smooth'")
+        checks.one_of("loss", loss, LOSSES)
+        self.n_classes = (int(self.labels.max()) + 1 if n_classes is None
+                          else checks.integer("n_classes", n_classes, low=2))
         if self.n_classes < 2 or self.labels.max() >= self.n_classes:
             raise ParameterError("n_classes", self.n_classes, "expected >= 2 classes covering the labels")
         if spec.output.n_neurons < self.n_classes:
@@ -1274,7 +1246,7 @@ class TwinObjective:
                                  f"needs at least one output neuron per class ({self.n_classes})")
         if count_scale is None:
             count_scale = 1.0 / (10.0 * self.x.shape[2] * float(spec.dt))
-        self.count_scale = _check_real(count_scale, "count_scale", low=0.0)
+        self.count_scale = _real("count_scale", count_scale, low=0.0)
         for b in self.space.blocks:
             model = spec.layer(b.layer).neuron_model
             if b.name == model.refractory:
@@ -1443,14 +1415,12 @@ class OuterSearch:
     select: str = "accuracy"
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ParameterError("method", self.method, f"expected one of {METHODS}")
-        object.__setattr__(self, "outer_steps", _check_int(self.outer_steps, "outer_steps"))
+        checks.one_of("method", self.method, METHODS)
+        object.__setattr__(self, "outer_steps", checks.integer("outer_steps", self.outer_steps, low=1))
         for name in ("final_inner", "restart_inner"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ParameterError(name, getattr(self, name), "expected True or False")
-        if self.select not in ("accuracy", "objective", "last"):
-            raise ParameterError("select", self.select, "expected 'accuracy', 'objective' or 'last'")
+            checks.flag(name, getattr(self, name), reason="expected True or False")
+        checks.one_of("select", self.select, ("accuracy", "objective", "last"),
+                      reason="expected 'accuracy', 'objective' or 'last'")
         if isinstance(self.max_step, str) and self.max_step != "perturbation":
             raise ParameterError("max_step", self.max_step, "expected a positive number, 'perturbation' or None")
 
@@ -1552,14 +1522,13 @@ def train_with_intrinsic(spec, train_set, validation_set, inner, *, space=None, 
     if not callable(inner):
         raise ParameterError("inner", inner, "expected a callable inner(spec, train_set, seed) -> (spec, dict)")
     search = OuterSearch.of(search)
-    if objective not in ("validation", "twin"):
-        raise ParameterError("objective", objective, "expected 'validation' or 'twin'")
+    checks.one_of("objective", objective, ("validation", "twin"), reason="expected 'validation' or 'twin'")
     if search.method == "gradient" and objective != "twin":
         raise ParameterError("method", search.method, "'gradient' needs objective='twin' (the validation objective "
                                                       "has no gradient)")
-    seed = _check_seed(seed)
-    _check_callable(callback, "callback")
-    _check_callable(progress, "progress")
+    seed = checks.seed("seed", seed)
+    checks.callable_or_none("callback", callback)
+    checks.callable_or_none("progress", progress)
     if objective_options is not None and not isinstance(objective_options, dict):
         raise ParameterError("objective_options", objective_options, "expected a dict")
     train_data = _spike_dataset(train_set, spec, "train_set")

@@ -312,7 +312,6 @@ class OuterLoop(Rule):
         self.name = rule.name
 
     def train(self, spec, train_set, *, backend="runtime", backend_options=None, seed=0, report=None):
-        from ..readout import split_indices
         from .intrinsic import SPACE_OPTIONS, OuterSearch, train_with_intrinsic
 
         backend_options = dict(backend_options or {})
@@ -329,12 +328,12 @@ class OuterLoop(Rule):
         space = {key: options.pop(key) for key in SPACE_OPTIONS if key in options}
         search = OuterSearch(**{key: options.pop(key) for key in [f.name for f in dataclasses.fields(OuterSearch)]
                                 if key in options})
-        inner_idx, val_idx = split_indices(train_set.labels, fraction, seed)
+        validation = train_set.split(fraction, seed)
         objective_backend = get_backend(backend).capabilities()["objective"]
         if report is not None:
             options["callback"] = _outer_step_reporter(report, search.outer_steps)
         new_spec, history = train_with_intrinsic(
-            spec, train_set.subset(inner_idx), train_set.subset(val_idx), inner, space=space, search=search,
+            spec, validation.train, validation.test, inner, space=space, search=search,
             seed=seed, backend=objective_backend, backend_options=backend_options,
             refit_set=train_set if refit else None, **options)
         if report is not None:

@@ -104,6 +104,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Quantity, get_dimensions, have_same_dimensions, ms, second
 
+from .. import checks
 from ..data import SpikeDataset
 from ..errors import DataError, ParameterError
 from ..models import NeuronModel
@@ -134,8 +135,7 @@ _RULE_VARIABLES = ("A_plus", "A_minus", "tau_plus", "tau_minus", "w_min", "w_max
 def _rule_time(name: str, value) -> Quantity:
     if not isinstance(value, Quantity) or not have_same_dimensions(value, second):
         raise ParameterError(f"stdp.{name}", value, "expected a time, e.g. 20*ms")
-    if np.ndim(value) != 0 or not math.isfinite(float(value)) or float(value) <= 0:
-        raise ParameterError(f"stdp.{name}", value, "expected one positive, finite time, e.g. 20*ms")
+    checks.seconds(f"stdp.{name}", value, reason="expected one positive, finite time, e.g. 20*ms")
     return value
 
 
@@ -224,8 +224,7 @@ class STDPRule:
             raise ParameterError("stdp.w_min", self.w_min, "expected one finite quantity")
         if float(self.w_max) <= float(self.w_min):
             raise ParameterError("stdp.w_max", self.w_max, f"must be larger than w_min = {self.w_min!r}")
-        if self.mode not in MODES:
-            raise ParameterError("stdp.mode", self.mode, f"expected one of {MODES}")
+        checks.one_of("stdp.mode", self.mode, MODES)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -666,10 +665,8 @@ def genn_design(spec: NetworkSpec, spiketrains, rule: "STDPRule", *, order=None,
     genn.check_genn_support(spec, training="stdp")
     if not isinstance(rule, STDPRule):
         raise ParameterError("rule", rule, "expected an STDPRule")
-    if between not in ("decay", "reset"):
-        raise ParameterError("between", between, "expected 'decay' or 'reset'")
-    if isinstance(gap_bins, (bool, np.bool_)) or not isinstance(gap_bins, (int, np.integer)) or gap_bins < 0:
-        raise ParameterError("gap_bins", gap_bins, "expected an integer >= 0")
+    checks.one_of("between", between, ("decay", "reset"), reason="expected 'decay' or 'reset'")
+    checks.integer("gap_bins", gap_bins, low=0)
     spiketrains = check_spiketrains(spiketrains, spec.n_inputs)
     n_samples, n_inputs, n_bins = spiketrains.shape
     order = np.arange(n_samples) if order is None else np.asarray(order)
@@ -772,21 +769,18 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
         raise ParameterError("spec", spec, "expected a NetworkSpec")
     if not isinstance(rule, STDPRule):
         raise ParameterError("rule", rule, "expected an STDPRule, e.g. STDPRule(w_max=1*nA)")
-    if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ParameterError("epochs", epochs, "expected a positive integer")
-    if between not in ("decay", "reset"):
-        raise ParameterError("between", between, "expected 'decay' or 'reset'")
-    if backend not in ("runtime", "standalone", "genn"):
-        raise ParameterError("backend", backend, "expected 'runtime', 'standalone' or 'genn'")
+    checks.integer("epochs", epochs, low=1, reason="expected a positive integer")
+    checks.one_of("between", between, ("decay", "reset"), reason="expected 'decay' or 'reset'")
+    checks.one_of("backend", backend, ("runtime", "standalone", "genn"),
+                  reason="expected 'runtime', 'standalone' or 'genn'")
     genn_options = dict(genn_options or {})
     unknown = set(genn_options) - {"env", "directory", "use_gpu", "genn_path", "timeout"}
     if unknown:
         raise ParameterError("genn_options", sorted(unknown), "accepted: env, directory, use_gpu, genn_path, timeout "
                              "(code generation alone: brainlz.backends.genn.stdp_epoch(codegen_only=True))")
-    if backend == "runtime" and target not in ("cython", "numpy"):
-        raise ParameterError("target", target, "expected 'cython' or 'numpy'")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError("seed", seed, "expected an integer >= 0")
+    if backend == "runtime":
+        checks.one_of("target", target, ("cython", "numpy"), reason="expected 'cython' or 'numpy'")
+    checks.seed("seed", seed)
     layer = spec.layers[0]
     model = layer.neuron_model
     rule.check_model(model)
@@ -796,10 +790,10 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
     needed = int(spiketrains.sum(axis=(0, 2)).max())
     if capacity is None:
         capacity = int(np.ceil(max(needed, 1) / 16) * 16)
-    elif isinstance(capacity, (bool, np.bool_)) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
-        raise ParameterError("capacity", capacity, "expected a positive integer")
-    elif needed > capacity:
-        raise ParameterError("capacity", capacity, f"an input channel has {needed} spikes in an epoch")
+    else:
+        checks.integer("capacity", capacity, low=1, reason="expected a positive integer")
+        if needed > capacity:
+            raise ParameterError("capacity", capacity, f"an input channel has {needed} spikes in an epoch")
     dt = spec.dt
     directory = Path(directory) if directory is not None else sa.default_directory()
 

@@ -84,7 +84,7 @@ from .. import checks
 from ..errors import ModelError, ParameterError
 
 __all__ = ["SURROGATES", "LOSSES", "Surrogate", "ModelTwin", "derive_twin", "SurrogateNetwork", "ForwardResult",
-           "train_surrogate", "SurrogateHistory", "population_of"]
+           "train_surrogate", "SurrogateHistory", "population_of", "twin_check"]
 
 SURROGATES = ("fast_sigmoid", "sigmoid", "arctan", "triangle")
 LOSSES = ("count_ce", "rate_mse", "max_membrane")
@@ -1207,9 +1207,9 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
     rng = np.random.default_rng(seed)
     n = x.shape[0]
     if validation_fraction > 0:
-        from ..readout import split_indices
+        from ..data import stratified_split
 
-        train_idx, val_idx = split_indices(labels, validation_fraction, seed)
+        train_idx, val_idx = stratified_split(labels, validation_fraction, seed)
     else:
         train_idx, val_idx = np.arange(n), np.arange(0)
     blocks = net._blocks()
@@ -1286,3 +1286,39 @@ def predict(spec, spiketrains, n_classes: int, *, loss: str = "count_ce", batch_
         result = net.forward(x[start:start + batch_size])
         out.append(net.loss(result, np.zeros(result.spikes[-1].shape[1], dtype=int), n_classes, kind=loss)[2])
     return np.concatenate(out)
+
+
+def twin_check(spec, dataset, output, test_indices, *, loss: str = "count_ce") -> dict:
+    """Test accuracy of the trained twin's own decision and of the same decision on the Brian2 outputs: the
+    ``twin_vs_brian2`` entry of a surrogate run's ``metrics.json``.
+
+    The decision is the one the network was trained for (population spike counts, or the population maximum of
+    the threshold distance for ``loss="max_membrane"``, where the Brian2 column compares spike counts instead).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        The trained network.
+    dataset : SpikeDataset
+        Every sample.
+    output : bool ndarray [n_samples, n_output, n_bins]
+        The output spikes Brian2 simulated for ``dataset``.
+    test_indices : sequence of int
+        The test samples.
+    loss : str
+        The loss the network was trained with (:func:`train_surrogate`).
+    """
+    n_classes = int(dataset.labels.max()) + 1
+    test = np.asarray(test_indices)
+    labels = dataset.labels[test]
+    twin = predict(spec, dataset.spiketrains[test], n_classes, loss=loss)
+    groups = population_of(output.shape[1], n_classes)
+    counts = output[test].sum(axis=2)
+    population = np.stack([counts[:, groups == c].mean(axis=1) for c in range(n_classes)], axis=1)
+    brian = np.argmax(population, axis=1)
+    twin_accuracy = float(np.mean(twin == labels))
+    brian_accuracy = float(np.mean(brian == labels))
+    return {"twin_accuracy_test": twin_accuracy, "brian2_accuracy_test": brian_accuracy,
+            "difference_pp": 100.0 * (twin_accuracy - brian_accuracy),
+            "decision_agreement": float(np.mean(twin == brian)), "n_test": int(test.size),
+            "decision": "population spike count" if loss != "max_membrane" else "population maximum distance"}

@@ -129,6 +129,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Quantity, have_same_dimensions, ms, second
 
+from .. import checks
 from ..errors import BrainlzError, DataError, ParameterError
 from ..network import brian_array, check_spiketrains, run_network
 
@@ -206,33 +207,6 @@ def psp_kernel(t, tau=15 * ms, tau_s=3.75 * ms) -> np.ndarray:
     return np.where(t >= 0, v0 * (np.exp(-positive / tau) - np.exp(-positive / tau_s)), 0.0)
 
 
-def _time(value, name) -> float:
-    if not isinstance(value, Quantity) or not have_same_dimensions(value, second):
-        raise ParameterError(name, value, "expected a time with units, e.g. 15*ms")
-    number = np.asarray(value, dtype=float)
-    if number.ndim != 0 or not np.isfinite(number) or number <= 0:
-        raise ParameterError(name, value, "expected one positive, finite time")
-    return float(number)
-
-
-def _number(value, name, low=None, high=None, low_open=True, high_open=False) -> float:
-    if isinstance(value, Quantity) and not value.is_dimensionless:
-        raise ParameterError(name, value, "expected a dimensionless number")
-    if isinstance(value, (bool, np.bool_)):
-        raise ParameterError(name, value, "expected a number")
-    try:
-        number = float(np.asarray(value, dtype=float))
-    except (TypeError, ValueError):
-        raise ParameterError(name, value, "expected a number") from None
-    if not math.isfinite(number):
-        raise ParameterError(name, value, "expected a finite number")
-    if low is not None and (number <= low if low_open else number < low):
-        raise ParameterError(name, value, f"must be {'>' if low_open else '>='} {low}")
-    if high is not None and (number >= high if high_open else number > high):
-        raise ParameterError(name, value, f"must be {'<' if high_open else '<='} {high}")
-    return number
-
-
 @dataclass(frozen=True)
 class TempotronParams:
     """Constants of the tempotron and of its learning rule.
@@ -265,14 +239,14 @@ class TempotronParams:
     momentum: float = 0.0
 
     def __post_init__(self):
-        tau = _time(self.tau, "tempotron.tau")
-        tau_s = _time(self.tau_s, "tempotron.tau_s")
+        tau = checks.seconds("tempotron.tau", self.tau)
+        tau_s = checks.seconds("tempotron.tau_s", self.tau_s)
         if tau_s >= tau:
             raise ParameterError("tempotron.tau_s", self.tau_s, f"must be smaller than tau = {self.tau}")
-        object.__setattr__(self, "threshold", _number(self.threshold, "tempotron.threshold", low=0.0))
-        object.__setattr__(self, "learning_rate", _number(self.learning_rate, "tempotron.learning_rate", low=0.0))
-        object.__setattr__(self, "momentum", _number(self.momentum, "tempotron.momentum", low=0.0, low_open=False,
-                                                     high=1.0, high_open=True))
+        object.__setattr__(self, "threshold", checks.real("tempotron.threshold", self.threshold, low=0, low_open=True))
+        object.__setattr__(self, "learning_rate", checks.real("tempotron.learning_rate", self.learning_rate, low=0,
+                                                              low_open=True))
+        object.__setattr__(self, "momentum", checks.real("tempotron.momentum", self.momentum, 0, 1, high_open=True))
 
     @property
     def V0(self) -> float:
@@ -752,13 +726,12 @@ def check_backend(backend, target) -> None:
     ParameterError
         Naming ``backend`` or ``target``.
     """
-    if backend not in BACKENDS:
-        raise ParameterError("backend", backend, f"expected one of {BACKENDS}")
-    if backend == "runtime" and target not in TARGETS:
-        raise ParameterError("target", target, f"expected one of {TARGETS}")
-    if backend == "genn" and target not in GENN_TARGETS:
-        raise ParameterError("target", target, f"expected one of {GENN_TARGETS} with backend='genn' (GeNN's CUDA "
-                                               "or CPU backend)")
+    checks.one_of("backend", backend, BACKENDS)
+    if backend == "runtime":
+        checks.one_of("target", target, TARGETS)
+    if backend == "genn":
+        checks.one_of("target", target, GENN_TARGETS,
+                      reason=f"expected one of {GENN_TARGETS} with backend='genn' (GeNN's CUDA or CPU backend)")
 
 
 def _check_labels(labels, n_samples) -> np.ndarray:
@@ -777,12 +750,6 @@ def _check_labels(labels, n_samples) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _check_int(value, name, low=1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(name, value, f"expected an integer >= {low}")
-    return int(value)
-
-
 def _check_params(params) -> TempotronParams:
     if not isinstance(params, TempotronParams):
         raise ParameterError("params", params, "expected a TempotronParams")
@@ -795,7 +762,7 @@ def _groups(labels, n_classes, population):
         binary = labels.size == 0 or labels.max() <= 1
         n_classes = 2 if binary else int(labels.max()) + 1
     else:
-        n_classes = _check_int(n_classes, "n_classes", low=2)
+        n_classes = checks.integer("n_classes", n_classes, low=2)
         binary = False
         if labels.size and labels.max() >= n_classes:
             raise DataError(f"labels: label {labels.max()} >= n_classes = {n_classes}")
@@ -835,7 +802,7 @@ def _vote(fired, v_max, classes, binary, n_classes) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 
 def _setup_for(n_inputs, n_out, n_bins, dt, gap, tau, tau_s, theta, momentum, n_blocks=1) -> _Setup:
-    dt_s = _time(dt, "dt")
+    dt_s = checks.seconds("dt", dt)
     if not isinstance(gap, Quantity) or not have_same_dimensions(gap, second) or np.ndim(gap) != 0:
         raise ParameterError("gap", gap, "expected a time with units, e.g. 0*ms")
     gap_s = float(gap)
@@ -1029,10 +996,10 @@ def train_tempotron(spiketrains, labels, *, n_classes=None, population: int = 1,
     spiketrains = check_spiketrains(spiketrains)
     n_samples, n_inputs, n_bins = spiketrains.shape
     labels = _check_labels(labels, n_samples)
-    population = _check_int(population, "population")
-    epochs = _check_int(epochs, "epochs")
-    seed = _check_int(seed, "seed", low=0)
-    init_std = _number(init_std, "init_std", low=0.0, low_open=False)
+    population = checks.integer("population", population, low=1)
+    epochs = checks.integer("epochs", epochs, low=1)
+    seed = checks.seed("seed", seed)
+    init_std = checks.real("init_std", init_std, low=0)
     binary, n_classes, classes = _groups(labels, n_classes, population)
     n_out = classes.size
     setup = _setup_for(n_inputs, n_out, n_bins, dt, gap, float(params.tau), float(params.tau_s), params.threshold,
@@ -1098,7 +1065,7 @@ def predict_tempotron(spiketrains, weights, params: TempotronParams = None, *, n
     if n_classes is None:
         binary, n_cls, classes = True, 2, np.ones(n_out, dtype=np.int64)
     else:
-        n_cls = _check_int(n_classes, "n_classes", low=2)
+        n_cls = checks.integer("n_classes", n_classes, low=2)
         binary, classes = False, np.arange(n_out) % n_cls
     setup = _setup_for(n_inputs, n_out, n_bins, dt, 0 * ms, float(params.tau), float(params.tau_s),
                        params.threshold, 0.0)
@@ -1152,8 +1119,8 @@ def train_tempotron_blocks(spiketrains, labels, init_weights, *, params: Tempotr
     """
     params = TempotronParams() if params is None else _check_params(params)
     check_backend(backend, target)
-    epochs = _check_int(epochs, "epochs")
-    seed = _check_int(seed, "seed", low=0)
+    epochs = checks.integer("epochs", epochs, low=1)
+    seed = checks.seed("seed", seed)
     spiketrains, labels, init_weights = list(spiketrains), list(labels), list(init_weights)
     if not spiketrains:
         raise ParameterError("spiketrains", spiketrains, "expected at least one problem")
@@ -1220,7 +1187,7 @@ def lif_weight_scale(layer, threshold: float = 1.0, dt=None) -> np.ndarray:
         v0, _ = kernel_constants(decay, rise)
         peak = tau_syn / (np.abs(tau_m - tau_syn) * np.asarray(v0))
     else:
-        step = _time(dt, "dt")
+        step = checks.seconds("dt", dt)
         a, c = np.exp(-step / tau_m), np.exp(-step / tau_syn)
         _, t_peak = kernel_constants(decay, rise)
         k = np.arange(1, int(np.ceil(np.max(t_peak) / step)) * 2 + 3)[:, None]
@@ -1314,8 +1281,8 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
     tau_decay, tau_rise = np.maximum(tau_m, tau_syn), np.minimum(tau_m, tau_syn)
     base = TempotronParams() if params is None else _check_params(params)
     check_backend(backend, target)
-    epochs = _check_int(epochs, "epochs")
-    seed = _check_int(seed, "seed", low=0)
+    epochs = checks.integer("epochs", epochs, low=1)
+    seed = checks.seed("seed", seed)
     x = check_spiketrains(dataset.spiketrains, spec.n_inputs, "dataset.spiketrains")
     labels = _check_labels(dataset.labels, x.shape[0])
     n_classes = max(int(labels.max()) + 1, 2)
@@ -1337,7 +1304,7 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
     if init == "spec":
         start = np.asarray(spec.weights[-1], dtype=float) / scale[None, :]
     elif init == "random":
-        init_std = _number(init_std, "init_std", low=0.0, low_open=False)
+        init_std = checks.real("init_std", init_std, low=0)
         start = np.random.default_rng(seed).normal(0.0, init_std, size=(pre.shape[1], n_out))
     else:
         raise ParameterError("init", init, 'expected "random" or "spec"')
