@@ -5,7 +5,7 @@ is smooth) with the threshold step replaced by the smooth surrogate step: the tw
 the shared per-layer tau_m, V_th, V_reset and R (8 numbers in [0, 1], each in units of its bound width: linear
 coordinates, ``scale="linear"``; the outer loop's default maps tau_m and R logarithmically).  L, the
 Lipschitz constant of the gradient, is estimated at the start from finite differences of the BPTT gradient
-(brainlz.learning.intrinsic.estimate_lipschitz).  Projected gradient descent with steps 0.5/L and 0.9/L decreases
+(brainlz.learning.optimize.estimate_lipschitz).  Projected gradient descent with steps 0.5/L and 0.9/L decreases
 the objective at every step (the guarantee for an L-smooth function); larger steps are shown for contrast.
 
 Usage: ``python figures/scripts/intrinsic_descent.py [--steps 25]``; also writes
@@ -27,8 +27,8 @@ from brian2 import ms  # noqa: E402
 
 from brainlz.data import make_task  # noqa: E402
 from brainlz.figures import save_figure, style  # noqa: E402
-from brainlz.learning.intrinsic import (IntrinsicSpace, TwinObjective, estimate_lipschitz,  # noqa: E402
-                                       optimize_intrinsic)
+from brainlz.learning.intrinsic import IntrinsicSpace, TwinObjective  # noqa: E402
+from brainlz.learning.optimize import estimate_lipschitz, optimize_intrinsic  # noqa: E402
 from brainlz.network import NetworkSpec  # noqa: E402
 
 FRACTIONS = (0.5, 0.9, 16.0, 128.0, 1024.0)
