@@ -84,6 +84,28 @@ def build_layers(b2, inputs, n_inputs, layers, n_samples, *, record=(), constant
     return groups, synapses, monitors
 
 
+def set_values(groups, synapses, layers, arrays, n_samples):
+    """Set every copy's parameters, initial states and weights from a worker's arrays (SI units):
+    ``param_<layer>_<name>`` and ``state_<layer>_<name>`` ``[n_samples * n_neurons]``, ``weights_<k>``
+    ``[n_pre, n_post]`` (the same for every copy; synapse order of :func:`copy_connections`)."""
+    for index, (group, projection, layer) in enumerate(zip(groups, synapses, layers)):
+        for variable in layer["params"]:
+            setattr(group, variable + "_", arrays["param_%s_%s" % (layer["name"], variable)])
+        for variable in layer["states"]:
+            setattr(group, variable + "_", arrays["state_%s_%s" % (layer["name"], variable)])
+        for syn in projection:
+            syn.w_ = np.tile(np.asarray(arrays["weights_%d" % index], dtype=float).ravel(), n_samples)
+
+
+def traced(b2, groups, layers, trace):
+    """The ``StateMonitor`` of ``trace`` (``[layer name, sample, neuron]`` or None) over the built ``groups``."""
+    if trace is None:
+        return None
+    name, sample, neuron = trace
+    index = [layer["name"] for layer in layers].index(name)
+    return trace_monitor(b2, groups[index], layers[index]["states"], sample, neuron, layers[index]["n_neurons"])
+
+
 def trace_monitor(b2, group, states, sample, neuron, n_neurons):
     """A ``StateMonitor`` named ``trace`` of ``states`` of one neuron of one copy."""
     return b2.StateMonitor(group, list(states), record=[sample * n_neurons + neuron], name="trace")

@@ -19,7 +19,9 @@ and ``trace_t``, ``trace_<state>`` for a traced neuron.  With ``codegen_only`` t
 """
 
 import json
+import runpy
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -44,15 +46,9 @@ def _set_preferences(b2, cuda):
 
 
 def load_builder():
-    """brainlz's Brian2 builder (``brainlz/builder.py``, numpy only), loaded by its path: this script runs with
+    """brainlz's Brian2 builder (``brainlz/builder.py``, numpy only), run from its path: this script runs with
     ``python -I`` in an environment without brainlz."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "builder.py"
-    spec = importlib.util.spec_from_file_location("brainlz_builder", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return types.SimpleNamespace(**runpy.run_path(str(Path(__file__).resolve().parents[1] / "builder.py")))
 
 
 def main(run_dir):
@@ -77,19 +73,9 @@ def main(run_dir):
     groups, synapses, monitors = builder.build_layers(
         b2, inputs, n_inputs, config["layers"], n_samples, record=config["record"], constant_weights=True,
         group_options={"namespace": {}}, synapse_options={"namespace": {}})
-    objects = [inputs]
-    trace = None
-    for index, (group, projection, layer) in enumerate(zip(groups, synapses, config["layers"])):
-        for variable in layer["params"]:
-            setattr(group, variable + "_", data["param_%s_%s" % (layer["name"], variable)])
-        for variable in layer["states"]:
-            setattr(group, variable + "_", data["state_%s_%s" % (layer["name"], variable)])
-        for syn in projection:
-            syn.w_ = np.tile(np.asarray(data["weights_%d" % index], dtype=float).ravel(), n_samples)
-        if config["trace"] is not None and config["trace"][0] == layer["name"]:
-            trace = builder.trace_monitor(b2, group, layer["states"], config["trace"][1], config["trace"][2],
-                                          layer["n_neurons"])
-        objects += [*projection, group]
+    builder.set_values(groups, synapses, config["layers"], data, n_samples)
+    trace = builder.traced(b2, groups, config["layers"], config["trace"])
+    objects = [inputs, *groups] + [syn for projection in synapses for syn in projection]
     objects += list(monitors.values()) + ([trace] if trace is not None else [])
     b2.Network(*objects).run(config["n_bins"] * dt, namespace={})  # build_on_run: generate (compile, run)
     if not codegen_only:
