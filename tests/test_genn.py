@@ -412,6 +412,74 @@ needs_genn = pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
                                        "DIR`; GeNN is on no package registry)")
 
 
+def test_project_capacity_padding_and_static_arrays(tmp_path):
+    """A compiled project's inputs: capacities on a power-of-two ladder, padding after the run's end, static
+    arrays rewritten in the C type and length the project was generated with, results read by name."""
+    from brainlz.backends import genn_project
+
+    assert [genn_project.capacity_for(n) for n in (0, 64, 65, 1000)] == [64, 64, 128, 1024]
+    indices, steps = genn_project.padded_spikes([3, 1], [0, 7], 6, n_steps=100)
+    assert indices.tolist() == [3, 1, 0, 0, 0, 0] and steps.tolist() == [0, 7, 101, 102, 103, 104]
+    assert np.all(np.diff(steps) > 0) and steps[2:].min() > 100  # time order kept; padding never emitted
+    with pytest.raises(ValueError, match="capacity"):
+        genn_project.padded_spikes(np.zeros(7), np.arange(7), 6, n_steps=100)
+    project = genn_project.GennProject(tmp_path / "project")
+    (project.directory / "static_arrays").mkdir(parents=True)
+    (project.directory / "results").mkdir()
+    np.zeros(6, dtype=np.int32).tofile(project.directory / "static_arrays" / "_static_array__dynamic_array_in_t")
+    np.zeros(6, dtype=np.int64).tofile(project.directory / "static_arrays" / "_static_array__dynamic_array_in_i")
+    project.write_static("_dynamic_array_in_t", steps)
+    project.write_static("_dynamic_array_in_i", indices)
+    path = project.directory / "static_arrays"
+    assert np.fromfile(path / "_static_array__dynamic_array_in_t", dtype=np.int32).tolist() == steps.tolist()
+    assert np.fromfile(path / "_static_array__dynamic_array_in_i", dtype=np.int64).tolist() == indices.tolist()
+    with pytest.raises(ValueError, match="do not fit"):
+        project.write_static("_dynamic_array_in_t", np.arange(5))  # the length is compiled in
+    with pytest.raises(ValueError, match="do not fit"):
+        project.write_static("_dynamic_array_in_t", np.array([2 ** 40, 0, 0, 0, 0, 0]))  # not an int32
+    # a stand-in for the compiled main: writes one result named like brian2genn's (array name, hash)
+    main = project.directory / "main"
+    main.write_text("#!/bin/sh\npython3 -c \"import numpy as np, sys; np.arange(4, dtype=np.int32).tofile("
+                    "'results/_dynamic_array_spikes_out_i_123'); open('seconds', 'w').write(sys.argv[1])\" $2\n")
+    main.chmod(0o755)
+    assert project.built
+    project.run(0.25)
+    assert (project.directory / "seconds").read_text() == "0.25"
+    assert project.result("_dynamic_array_spikes_out_i", np.int32).tolist() == [0, 1, 2, 3]
+    with pytest.raises(FileNotFoundError):
+        project.result("_dynamic_array_spikes_out_t", np.float64)
+    key = genn_project.project_key({"n_samples": 2, "layers": [1, 2]})
+    assert key == genn_project.project_key({"layers": [1, 2], "n_samples": 2})  # order of keys does not matter
+    assert key != genn_project.project_key({"n_samples": 3, "layers": [1, 2]})
+
+
+@needs_genn
+def test_genn_reruns_its_compiled_project_for_later_batches_and_calls(genn_env, tmp_path, monkeypatch,
+                                                                      standalone_dir):
+    """One build for every batch of a shape, in this call and later ones; the reruns take each batch's inputs and
+    the spec's current weights and parameters (strong enough inputs that stale values would change the spikes)."""
+    from brian2 import mV
+
+    monkeypatch.setenv("BRAINLZ_CACHE", str(tmp_path / "cache"))
+    standalone = get_backend("standalone")
+    spec = _spec("lif")
+    x = _inputs(5, 120, seed=7)
+    first = genn.simulate(spec, x, env=genn_env, use_gpu=False, record_hidden=True, batch_size=2)
+    assert first.n_builds == 1  # three batches (2, 2 and a padded 1), one build
+    reference = standalone.simulate(spec, x, record_hidden=True, directory=standalone_dir)
+    np.testing.assert_array_equal(first.output, reference.output)
+    np.testing.assert_array_equal(first.hidden["hidden"], reference.hidden["hidden"])
+    stronger = spec.with_weights([w * 1.7 for w in spec.weights])
+    stronger = stronger.with_params("output", V_th=-52 * mV)
+    y = _inputs(5, 120, seed=8)
+    again = genn.simulate(stronger, y, env=genn_env, use_gpu=False, record_hidden=True, batch_size=2)
+    expected = standalone.simulate(stronger, y, record_hidden=True, directory=standalone_dir)
+    assert again.n_builds == 0
+    assert not np.array_equal(expected.output, reference.output)
+    np.testing.assert_array_equal(again.output, expected.output)
+    np.testing.assert_array_equal(again.hidden["hidden"], expected.hidden["hidden"])
+
+
 @needs_genn
 @pytest.mark.parametrize("use_gpu", [False, True])
 def test_genn_matches_standalone(genn_env, tmp_path, standalone_dir, use_gpu):

@@ -51,6 +51,7 @@ from .. import checks
 from ..errors import BrainlzError, ParameterError
 from ..network import (NetworkSpec, brian_array, check_copy_params, check_spiketrains, evaluate_initial,
                        rasters_from_monitor, run_network, unit_name)
+from . import genn_project
 from .base import SimulationResult, batches, validate_trace
 from ..files import write_json
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
@@ -602,15 +603,20 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     env : path, optional
         The side environment (default :func:`default_env_path`); created by ``brainlz env genn``.
     directory : path, optional
-        Run directory (inputs, GeNN projects ``batch_<k>/project``, logs ``batch_<k>/worker.log``); default a
-        new temporary directory, deleted after a successful run unless ``codegen_only``.
+        For ``codegen_only`` and ``trace`` runs: the run directory (inputs, GeNN projects ``batch_<k>/project``,
+        logs ``batch_<k>/worker.log``); default a new temporary directory, deleted after a successful run unless
+        ``codegen_only``.  Other runs use the compiled project of their shape in
+        ``<cache>/genn-projects/`` (:mod:`brainlz.backends.genn_project`) and ignore it.
     use_gpu : bool
         Run GeNN's CUDA backend (``True``) or its single-threaded CPU backend (``False``).
     codegen_only : bool
         Generate the GeNN project of every batch and stop (no GeNN needed); the returned rasters are empty.
     batch_size : int, optional
-        Samples per brian2genn build (default: all in one).  Each batch is a full build (code generation,
-        compilation, one run).
+        Samples per GeNN run (default: all in one).  The first batch of a shape (batch size, network, capacity
+        of input spikes: a power of two, :func:`brainlz.backends.genn_project.capacity_for`) is a brian2genn build
+        (code generation, compilation, one run); every later batch of that shape, in this call or a later one,
+        reruns the compiled project with its own values (a shorter last batch is padded with silent samples).
+        ``codegen_only`` and ``trace`` runs build every batch.
     record_hidden : bool
         Return the hidden-layer rasters too.
     seed : int
@@ -630,7 +636,8 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     Returns
     -------
     SimulationResult
-        ``backend`` is ``"genn-gpu"`` or ``"genn-cpu"``; ``n_builds`` the number of brian2genn builds.
+        ``backend`` is ``"genn-gpu"`` or ``"genn-cpu"``; ``n_builds`` the number of brian2genn builds (0 when
+        every batch reran a compiled project).
 
     Raises
     ------
@@ -655,10 +662,13 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     python = _worker_python(env)
     layers = [layer_config(layer) for layer in spec.layers]
     weights = {f"weights_{index}": np.asarray(weight, dtype=float) for index, weight in enumerate(spec.weights)}
+    record = [layer.name for layer in spec.layers] if record_hidden else [spec.output.name]
+    if not codegen_only and trace is None:
+        return _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_params, use_gpu=use_gpu,
+                                 python=python, env=env, genn_path=genn_path, timeout=timeout, progress=progress)
     temporary = directory is None
     root = Path(tempfile.mkdtemp(prefix="brainlz-genn-")) if temporary else Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    record = [layer.name for layer in spec.layers] if record_hidden else [spec.output.name]
     start_time = time.perf_counter()
     outputs = {name: [] for name in record}
     trace_data, finished = None, False
@@ -706,7 +716,96 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     output = rasters.pop(spec.output.name)
     return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt),
                             backend="genn-gpu" if use_gpu else "genn-cpu", trace=trace_data,
-                            wall_time=time.perf_counter() - start_time, n_builds=len(chunks))
+                            wall_time=time.perf_counter() - start_time, n_builds=0 if codegen_only else len(chunks))
+
+
+def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_params, *, use_gpu, python, env,
+                      genn_path, timeout, progress) -> SimulationResult:
+    """Every batch on one compiled project of the batch's shape (:mod:`brainlz.backends.genn_project`): built by
+    the worker the first time the shape is seen, rerun with the batch's values afterwards (no rebuild).  A
+    shorter last batch is padded with silent samples whose outputs are dropped."""
+    n_samples, _, n_bins = spiketrains.shape
+    batch = max(stop - start for start, stop in chunks)
+    spikes = []
+    for start, stop in chunks:
+        flat = spiketrains[start:stop].reshape((stop - start) * spec.n_inputs, n_bins)
+        steps, indices = np.nonzero(flat.T)  # sorted by time, then index
+        spikes.append((indices, steps))
+    capacity = genn_project.capacity_for(max(indices.size for indices, _ in spikes))
+    description = {"n_inputs": int(spec.n_inputs), "dt": float(spec.dt), "n_samples": batch, "n_bins": int(n_bins),
+                   "layers": layers, "record": record, "use_gpu": bool(use_gpu), "capacity": capacity,
+                   "python": str(python), "genn_path": str(genn_path), "pins": PINS}
+    root = genn_project.project_root(genn_project.project_key(description))
+    project = genn_project.GennProject(root / "project")
+    start_time, builds = time.perf_counter(), 0
+    outputs = {name: [] for name in record}
+    environment = dict(os.environ)
+    if genn_path is not None:
+        environment["GENN_PATH"] = str(genn_path)
+    with genn_project.locked(root):
+        for (start, stop), (indices, steps) in zip(chunks, spikes):
+            padded = genn_project.padded_spikes(indices, steps, capacity, n_bins)
+            arrays = dict(weights)
+            for layer in spec.layers:
+                chunk = {name: _pad_rows(array[start:stop], batch)
+                         for name, array in copy_params.get(layer.name, {}).items()}
+                arrays.update(layer_arrays(layer, batch, chunk))
+            if not project.built:
+                run_dir = _fresh_dir(root / "run")
+                shutil.rmtree(project.directory, ignore_errors=True)
+                config = {**{key: description[key] for key in ("n_inputs", "dt", "n_samples", "n_bins", "layers",
+                                                               "record", "use_gpu")},
+                          "codegen_only": False, "project": str(project.directory), "trace": None}
+                (run_dir / "config.json").write_text(json.dumps(config, indent=1))
+                np.savez(run_dir / "network.npz", input_indices=padded[0], input_steps=padded[1], **arrays)
+                _run_worker(python, run_dir, timeout, genn_path)
+                builds += 1
+                with np.load(run_dir / "spikes.npz") as data:
+                    recorded = {name: (data[f"{name}_i"], data[f"{name}_t"]) for name in record}
+            else:
+                _write_values(project, spec, layers, arrays, padded, batch, float(spec.dt))
+                try:
+                    project.run(n_bins * float(spec.dt), env=environment, timeout=timeout, log=root / "main.log")
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    raise GennError(f"rerunning the compiled GeNN project failed: {exc} (log: {root / 'main.log'})")
+                recorded = {name: (project.result(f"_dynamic_array_spikes_{name}_i", np.int32),
+                                   project.result(f"_dynamic_array_spikes_{name}_t", np.float64)) for name in record}
+            for name in record:
+                raster = rasters_from_monitor(recorded[name][0], recorded[name][1], batch,
+                                              spec.layer(name).n_neurons, n_bins, float(spec.dt))
+                outputs[name].append(raster[: stop - start])
+            if progress is not None:
+                progress(stop, n_samples)
+    rasters = {name: np.concatenate(parts) for name, parts in outputs.items()}
+    output = rasters.pop(spec.output.name)
+    return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt),
+                            backend="genn-gpu" if use_gpu else "genn-cpu",
+                            wall_time=time.perf_counter() - start_time, n_builds=builds)
+
+
+def _pad_rows(array, rows: int) -> np.ndarray:
+    """``array`` with its last row repeated up to ``rows`` rows (values for the silent padding samples)."""
+    array = np.asarray(array)
+    return array if array.shape[0] == rows else np.concatenate([array, np.repeat(array[-1:], rows - len(array), 0)])
+
+
+def _write_values(project, spec, layers, arrays, spikes, batch: int, dt: float) -> None:
+    """A batch's values over the static arrays of a built inference project: the padded input spikes, every
+    layer's parameters and initial states and every projection's weights (one ``Synapses`` per target, as
+    ``builder.build_layers`` names them)."""
+    indices, steps = spikes
+    project.write_static("_dynamic_array_inputs_neuron_index", indices)
+    project.write_static("_dynamic_array_inputs_spike_number", np.arange(indices.size))
+    project.write_static("_dynamic_array_inputs_spike_time", steps * dt)
+    project.write_static("_dynamic_array_inputs__timebins", steps)
+    for key, values in arrays.items():
+        kind, _, rest = key.partition("_")
+        if kind in ("param", "state"):
+            project.write_static(f"_array_{rest}", values)
+    for index, layer in enumerate(layers):
+        weights = np.tile(np.asarray(arrays[f"weights_{index}"], dtype=float).ravel(), batch)
+        for target in sorted(layer["on_pre"]):
+            project.write_static(f"_dynamic_array_syn_{index}_{layer['name']}_{target}_w", weights)
 
 
 def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu: bool = True,
