@@ -521,6 +521,32 @@ def test_genn_stdp_epoch_matches_runtime(genn_env, tmp_path, strength):
 
 
 @needs_genn
+def test_genn_stdp_epochs_after_the_first_rerun_the_compiled_project(genn_env, tmp_path, monkeypatch):
+    """Three shuffled epochs on GeNN: one build, then reruns with each epoch's order and the weights learned so
+    far; the weights and spike counts follow the CPU design's epoch by epoch."""
+    from brian2 import amp, ms
+
+    from brainlz.learning.stdp import STDPRule, train_stdp
+
+    monkeypatch.setenv("BRAINLZ_CACHE", str(tmp_path / "cache"))
+    spec = _spec("lif")
+    spec = spec.with_weights([w * 3.0 for w in spec.weights])
+    x = _inputs(4, 200, seed=9)
+    rule = STDPRule(w_max=float(_stdp_rule(spec).w_max) * amp, A_plus=0.05, A_minus=0.06)
+    options = dict(epochs=3, gap=20 * ms, shuffle=True, seed=4)
+    reference, history = train_stdp(spec, x, rule, backend="runtime", target="numpy", **options)
+    trained, genn_history = train_stdp(spec, x, rule, backend="genn", **options,
+                                       genn_options={"env": genn_env, "use_gpu": False})
+    assert [epoch["n_builds"] for epoch in genn_history.epochs] == [1, 0, 0]
+    assert not np.allclose(np.asarray(reference.weights[0]), np.asarray(spec.weights[0]))
+    np.testing.assert_allclose(np.asarray(trained.weights[0]), np.asarray(reference.weights[0]), rtol=1e-5,
+                               atol=1e-6 * float(rule.w_max))
+    for got, want in zip(genn_history.epochs, history.epochs):
+        np.testing.assert_array_equal(got["output_counts"], want["output_counts"])
+        assert got["order"].tolist() == want["order"].tolist()
+
+
+@needs_genn
 @pytest.mark.xfail(strict=True, raises=genn.GennSupportError,
                    reason="issue 19: the tempotron's GeNN design reads postsynaptic variables in a synaptic "
                           "run_regularly, which brian2genn 1.7 cannot compile; refused before the build")

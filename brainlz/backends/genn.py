@@ -818,13 +818,16 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
         The design of the epoch, from :func:`brainlz.learning.stdp.genn_design` (the layer's and the plastic
         synapses' code; input spikes, initial weights, per-neuron parameters).
     env, directory, use_gpu, codegen_only, genn_path, timeout
-        As in :func:`simulate`; the GeNN project is ``<directory>/stdp/project``.
+        As in :func:`simulate`.  The compiled project of the design is kept in ``<cache>/genn-projects/`` and
+        rerun for every later epoch of the same design (:mod:`brainlz.backends.genn_project`); ``directory``
+        (``<directory>/stdp/project``) is used only with ``codegen_only``.
 
     Returns
     -------
     dict
         ``weights`` (float ``[n_inputs, n_neurons]``, SI) and the layer's ``spike_indices``/``spike_times`` (s),
-        all ``None`` with ``codegen_only``; ``project`` (path of the GeNN project) and ``wall_time`` (s).
+        all ``None`` with ``codegen_only``; ``project`` (path of the GeNN project), ``wall_time`` (s) and
+        ``builds`` (1 for a build, 0 for a rerun of the compiled project).
     """
     for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only)):
         checks.flag(name, value, reason="expected True or False")
@@ -833,6 +836,9 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
     if not codegen_only:
         genn_path = require_genn(genn_path, env)
     python = _worker_python(env)
+    if not codegen_only:
+        return _stdp_epoch_reusing(config, arrays, use_gpu=use_gpu, python=python, genn_path=genn_path,
+                                   timeout=timeout)
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-stdp-"))
     run_dir = _fresh_dir(root / "stdp")
     config = {**config, "use_gpu": bool(use_gpu), "codegen_only": bool(codegen_only),
@@ -852,6 +858,63 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
                           spike_times=np.asarray(data["spike_t"]))
     result["wall_time"] = time.perf_counter() - start
     return result
+
+
+def _stdp_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) -> dict:
+    """An STDP epoch on the compiled project of its design (:mod:`brainlz.backends.genn_project`): built the first
+    time, rerun with the epoch's input spikes, weights and parameters afterwards (the rule's constants, the
+    layer's code and the epoch's length are compiled in and part of the project's key)."""
+    n_inputs, n = config["n_inputs"], config["layer"]["n_neurons"]
+    capacity = genn_project.capacity_for(np.asarray(arrays["input_indices"]).size)
+    description = {**config, "use_gpu": bool(use_gpu), "capacity": capacity, "python": str(python),
+                   "genn_path": str(genn_path), "pins": PINS}
+    root = genn_project.project_root(genn_project.project_key(description))
+    project = genn_project.GennProject(root / "project")
+    padded = genn_project.padded_spikes(arrays["input_indices"], arrays["input_steps"], capacity,
+                                        int(config["n_steps"]))
+    start = time.perf_counter()
+    with genn_project.locked(root):
+        if not project.built:
+            run_dir = _fresh_dir(root / "run")
+            shutil.rmtree(project.directory, ignore_errors=True)
+            worker_config = {**config, "use_gpu": bool(use_gpu), "codegen_only": False,
+                             "project": str(project.directory)}
+            (run_dir / "config.json").write_text(json.dumps(worker_config, indent=1))
+            np.savez(run_dir / "network.npz", **{**arrays, "input_indices": padded[0], "input_steps": padded[1]})
+            _run_worker(python, run_dir, timeout, genn_path)
+            with np.load(run_dir / "stdp.npz") as data:
+                i, j, w = (np.asarray(data[key]) for key in ("i", "j", "w"))
+                spike_i, spike_t = np.asarray(data["spike_i"]), np.asarray(data["spike_t"])
+            builds = 1
+        else:
+            dt = float(config["dt"])
+            project.write_static("_dynamic_array_stdp_inputs_neuron_index", padded[0])
+            project.write_static("_dynamic_array_stdp_inputs_spike_number", np.arange(capacity))
+            project.write_static("_dynamic_array_stdp_inputs_spike_time", padded[1] * dt)
+            project.write_static("_dynamic_array_stdp_inputs__timebins", padded[1])
+            project.write_static("_dynamic_array_stdp_synapses_w", np.asarray(arrays["weights"], dtype=float))
+            prefix = f"_{config['layer']['name']}_"
+            for key, values in arrays.items():
+                kind, _, rest = key.partition(prefix)
+                if kind in ("param", "state"):
+                    project.write_static(f"_array_stdp_layer_{rest}", values)
+            environment = dict(os.environ, **({"GENN_PATH": str(genn_path)} if genn_path is not None else {}))
+            try:
+                project.run(int(config["n_steps"]) * dt, env=environment, timeout=timeout, log=root / "main.log")
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                raise GennError(f"rerunning the compiled GeNN project failed: {exc} (log: {root / 'main.log'})")
+            i = project.result("_dynamic_array_stdp_synapses__synaptic_pre", np.int32)
+            j = project.result("_dynamic_array_stdp_synapses__synaptic_post", np.int32)
+            w = project.result("_dynamic_array_stdp_synapses_w", np.float64)
+            spike_i = project.result("_dynamic_array_stdp_spikes_i", np.int32).astype(np.int64)
+            spike_t = project.result("_dynamic_array_stdp_spikes_t", np.float64)
+            builds = 0
+    matrix = np.full((n_inputs, n), np.nan)
+    matrix[i, j] = w
+    if np.isnan(matrix).any():
+        raise GennError(f"stdp: the GeNN run returned {w.size} weights, expected {matrix.size}")
+    return {"weights": matrix, "spike_indices": spike_i, "spike_times": spike_t, "project": str(project.directory),
+            "wall_time": time.perf_counter() - start, "builds": builds}
 
 
 def design_blockers(config: dict) -> list:

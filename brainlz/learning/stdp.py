@@ -727,8 +727,10 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
         or ``"numpy"``).  ``"standalone"`` compiles a C++ program once (input as a spike table read through a
         ``TimedArray``) and reruns it for every epoch — and for later calls with the same shapes — passing
         weights, parameters, rule variables and inputs through ``run_args``, without recompiling.
-        ``"genn"`` runs every epoch as one brian2genn build and run (:func:`brainlz.backends.genn.stdp_epoch`;
-        needs ``brainlz env genn`` and a GeNN 4.x installation; deterministic single-target models only).
+        ``"genn"`` runs every epoch with brian2genn (:func:`brainlz.backends.genn.stdp_epoch`): the first epoch
+        of a design builds its GeNN project, later epochs (and later calls) of the same design rerun it with new
+        inputs, weights and parameters (needs ``brainlz env genn`` and a GeNN 4.x installation; deterministic
+        single-target models only).
     target : {"cython", "numpy"}
         Code-generation target of the runtime backend.
     seed : int
@@ -818,7 +820,7 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
             epoch_spec = spec.with_weights([weights * model.weight_unit, *spec.weights[1:]])
             done = genn.stdp_epoch(*genn_design(epoch_spec, spiketrains, rule, order=order, gap_bins=gap_bins,
                                                 between=between), **genn_options)
-            weights, spikes, builds = done["weights"], (done["spike_indices"], done["spike_times"]), 1
+            weights, spikes, builds = done["weights"], (done["spike_indices"], done["spike_times"]), done["builds"]
         else:
             weights, spikes, builds = _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins,
                                                       between, int(seed), directory, capacity)
