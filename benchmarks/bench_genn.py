@@ -1,7 +1,8 @@
 """Standalone against GeNN (CPU-only or GPU): inference and an STDP epoch, first call and the next, side by side.
 
-Every GeNN call is a brian2genn build (code generation, compilation, run); the standalone backend compiles once
-per network shape and reruns the program.  Both are timed in one run of this script, in fresh folders, on a
+Both backends compile once per network shape and rerun the compiled program afterwards: standalone through
+``run_args``, GeNN by rewriting the static arrays of its compiled brian2genn project and running its ``main``
+again (:mod:`brainlz.backends.genn_project`).  Both are timed in one run of this script, with fresh caches, on a
 20 -> 16 -> 8 LIF network: inference on 10 samples x 300 bins, an STDP epoch (first projection) on 6 samples x 200
 bins, each called twice with the same shapes.  Wall times in seconds (time.perf_counter around the call).
 
@@ -16,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -57,6 +59,7 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-genn-") as scratch:
         scratch = Path(scratch)
+        os.environ["BRAINLZ_CACHE"] = str(scratch / "cache")  # fresh: the first GeNN call of a shape builds
         for call in (1, 2):
             rows.append({"task": "inference, 10 samples", "backend": "standalone", "call": call,
                          "seconds": timed(lambda: standalone.simulate(spec, inputs, directory=scratch / "sa"))})
