@@ -92,7 +92,7 @@ def client(cluster_env):
     env = {k: v for k, v in cluster_env.items() if k != "root"}
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=0,
-                                           dashboard_address=None, silence_logs=50, env=env)
+                                           dashboard_address=":0", silence_logs=50, env=env)
     client = distributed.Client(cluster, set_as_default=False)
     yield client
     client.close()
@@ -161,6 +161,7 @@ def test_cells_on_a_cluster_are_bitwise_those_of_the_serial_run(tmp_path, client
     assert again.ran == [] and again.skipped == ids
 
 
+@pytest.mark.slow  # a real LocalCluster; about 10-25 s on 2 cores
 def test_each_worker_compiles_a_network_shape_once(tmp_path, client, cluster_env):
     sweep = Sweep("compiled", tiny(backend="standalone", backend_options={}, n_samples=16),
                   axes={"seed": [0, 1, 2, 3]})
@@ -182,6 +183,7 @@ def test_each_worker_compiles_a_network_shape_once(tmp_path, client, cluster_env
     assert not (Path(cluster_env["BRAINLZ_CACHE"]) / "standalone").exists()  # never the shared one
 
 
+@pytest.mark.slow  # a real LocalCluster; about 10-25 s on 2 cores
 def test_a_worker_killed_mid_cell_has_its_cell_rerun_elsewhere(tmp_path, client, cluster_env, monkeypatch):
     monkeypatch.setenv("BRAINLZ_MODEL_PATH", cluster_env["BRAINLZ_MODEL_PATH"])
     marks = tmp_path / "marks"
@@ -214,6 +216,7 @@ def test_a_worker_killed_mid_cell_has_its_cell_rerun_elsewhere(tmp_path, client,
         assert json.loads((cells / cell_id / "metrics.json").read_text())["accuracy"] is not None
 
 
+@pytest.mark.slow  # a real LocalCluster; about 10-25 s on 2 cores
 def test_a_cell_whose_workers_keep_dying_is_reported_failed_and_the_others_finish(tmp_path, client, cluster_env,
                                                                                   capsys, monkeypatch):
     monkeypatch.setenv("BRAINLZ_MODEL_PATH", cluster_env["BRAINLZ_MODEL_PATH"])
@@ -398,7 +401,8 @@ def test_a_client_killed_with_sigkill_and_run_again_has_every_cell_exactly_once(
     process = _launch(tmp_path, model, [0, 1, 2, 3], "--workers", "2")
     cells = tmp_path / "out" / "slow" / "cells"
     # seeds 0 and 1 finish; seeds 2 and 3 are held half-written on the two workers
-    _wait_for(lambda: len(list(cells.glob("*/metrics.json"))) == 2 and len(list(marks.glob("pid-*"))) == 2, process)
+    finished = lambda: [p for p in cells.glob("*/metrics.json") if not p.parent.name.startswith(".")]  # noqa: E731
+    _wait_for(lambda: len(finished()) == 2 and len(list(marks.glob("pid-*"))) == 2, process)
     workers = [int(m.name.split("-")[1]) for m in marks.glob("pid-*")]
     os.kill(process.pid, signal.SIGKILL)  # the client only
     process.communicate()
