@@ -1,10 +1,13 @@
 """The ``brainlz`` command line.
 
-``brainlz run FILE.py [--out DIR] [--seed N] [--backend NAME] [--workers N] [--quiet] [--no-figures]``
+``brainlz run FILE.py [--out DIR] [--seed N] [--backend NAME] [--workers N] [--scheduler ADDRESS] [--cluster NAME] [--quiet] [--no-figures]``
     Run a protocol (a file defining ``PROTOCOL``) and print its results table, or run a sweep (a file defining
     ``SWEEP``; see :mod:`brainlz.sweep`), resuming it where it stopped, and print its summary table.  ``--seed``
-    does not apply to sweeps (their seeds are the sweep's ``seed`` axis); ``--workers N`` only to sweeps (N cells
-    at once, one process each).
+    does not apply to sweeps (their seeds are the sweep's ``seed`` axis).  Sweeps only: ``--workers N`` runs N
+    cells at once on a Dask LocalCluster (N worker processes, one thread each); ``--scheduler ADDRESS`` runs them
+    on an existing Dask cluster; ``--cluster slurm|pbs|sge [--cluster-option KEY=VALUE ...]`` starts ``--workers``
+    batch jobs through dask-jobqueue (see :mod:`brainlz.cluster`); ``--rerun-broken`` reruns cells whose
+    ``metrics.json`` is missing or corrupt.
 ``brainlz models``
     List the neuron models on the search path with their intrinsic parameters.
 ``brainlz tasks``
@@ -50,8 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="override the protocol's master seed (not for sweeps)")
     run.add_argument("--backend", default=None, help="override the backend (runtime, standalone, genn, cuda); "
                      "backend options the new backend does not take are dropped, with a note")
-    run.add_argument("--workers", type=int, default=1,
-                     help="sweeps only: cells run at once, each in its own process (default 1)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="sweeps only: cells run at once (default 1: one after another in this process); more "
+                          "starts a Dask LocalCluster of N worker processes; with --cluster, the number of jobs")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="sweeps only: run the cells on the existing Dask cluster whose scheduler is at ADDRESS "
+                          "(e.g. tcp://10.0.0.5:8786)")
+    run.add_argument("--cluster", default=None, metavar="{slurm,pbs,sge}",
+                     help="sweeps only: start --workers workers as batch jobs through dask-jobqueue "
+                          "(pip install 'brainlz[cluster]'; configured in ~/.config/dask/jobqueue.yaml)")
+    run.add_argument("--cluster-option", action="append", default=[], metavar="KEY=VALUE",
+                     help="with --cluster: an option of the dask-jobqueue cluster, e.g. walltime=04:00:00, "
+                          "queue=short, memory=8GiB, account=lab (repeatable)")
+    run.add_argument("--rerun-broken", action="store_true",
+                     help="sweeps only: delete and rerun cells whose metrics.json is missing or corrupt")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-figures", action="store_true", help="do not render figures")
     commands.add_parser("models", help="list the neuron models and their intrinsic parameters")
@@ -90,6 +105,21 @@ def _check_out(out: str) -> None:
             raise ParameterError("--out", out, f"cannot write there ({exc.strerror})") from None
 
 
+def _cluster_options(args) -> dict:
+    """``--cluster-option KEY=VALUE`` as a dict (refused without ``--cluster``)."""
+    from .errors import ParameterError
+
+    options = {}
+    for item in args.cluster_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError("--cluster-option", item, "expected KEY=VALUE, e.g. walltime=04:00:00")
+        options[key.strip()] = value
+    if options and args.cluster is None:
+        raise ParameterError("--cluster-option", args.cluster_option[0], "only with --cluster slurm|pbs|sge")
+    return options
+
+
 def _dropped_note(backend: str, dropped: dict) -> None:
     if dropped:
         options = ", ".join(f"{key}={value!r}" for key, value in dropped.items())
@@ -105,9 +135,13 @@ def _run(args) -> int:
 
     if args.seed is not None:
         checks.integer("--seed", args.seed, low=0, reason="expected a whole number >= 0")
-    checks.integer("--workers", args.workers, low=1, reason="a positive whole number")
+    if args.workers is not None:
+        checks.integer("--workers", args.workers, low=1, reason="a positive whole number")
+    cluster_options = _cluster_options(args)
     _check_out(args.out)
     experiment = load_experiment(args.protocol)
+    engine = {"--workers": args.workers, "--scheduler": args.scheduler, "--cluster": args.cluster,
+              "--rerun-broken": args.rerun_broken or None}
     if isinstance(experiment, Sweep):
         if args.seed is not None:
             raise ParameterError("--seed", args.seed, f"cannot override the seeds of sweep {experiment.name!r}; "
@@ -116,15 +150,23 @@ def _run(args) -> int:
             base, dropped = experiment.base.on_backend(args.backend)
             experiment = experiment.with_base(backend=base.backend, backend_options=base.backend_options)
             _dropped_note(args.backend, dropped)
-        result = run_sweep(experiment, args.out, sweep_file=args.protocol, progress=not args.quiet,
-                           figures=not args.no_figures, workers=args.workers)
+        try:
+            result = run_sweep(experiment, args.out, sweep_file=args.protocol, progress=not args.quiet,
+                               figures=not args.no_figures, workers=args.workers or 1, scheduler=args.scheduler,
+                               cluster=args.cluster, cluster_options=cluster_options,
+                               rerun_broken=args.rerun_broken)
+        except ParameterError as exc:
+            if exc.field in ("workers", "scheduler", "cluster"):  # name the option the user typed
+                raise ParameterError(f"--{exc.field}", exc.value, exc.reason) from None
+            raise
         print(result.table, end="")
         print(f"\nresults written to {result.directory} ({len(result.ran)} cells run now, "
               f"{len(result.skipped)} finished before)")
         return 0
-    if args.workers != 1:
-        raise ParameterError("--workers", args.workers, f"{args.protocol} defines a single protocol, not a sweep; "
-                                                        "workers run the cells of a sweep")
+    for option, value in engine.items():
+        if value is not None:
+            raise ParameterError(option, value, f"{args.protocol} defines a single protocol, not a sweep; "
+                                                f"{option} applies to the cells of a sweep")
     protocol = experiment
     if args.seed is not None:
         protocol = protocol.replace(seed=args.seed)

@@ -46,6 +46,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -450,6 +451,11 @@ class SweepResult:
         Ids of the cells run by this call.
     skipped : list of str
         Ids of the selected cells that were finished already (resumed) and not run again.
+    tasks : dict
+        Per cell run by this call: ``status`` (``"written"`` by the process that ran it, ``"files"`` returned and
+        written by this one, ``"present"`` found finished by another run), ``seconds``, ``builds`` (compiled
+        programs its process built for it), ``worker`` (the Dask worker's name, None in this process) and
+        ``cache`` (that process' cache of compiled programs).
     """
 
     directory: Path
@@ -457,6 +463,7 @@ class SweepResult:
     table: str
     ran: list
     skipped: list
+    tasks: dict = dataclasses.field(default_factory=dict)
 
 
 def _sweep_dir(sweep: Sweep, out) -> Path:
@@ -563,7 +570,10 @@ def summarize_sweep(sweep: Sweep, out="results") -> dict:
         directory = root / "cells" / cell.id
         entry = {"id": cell.id, "labels": dict(cell.labels), "seed": cell.seed,
                  "directory": str(Path("cells") / cell.id), "finished": False, "accuracy": None}
-        if _is_complete(directory):
+        state = _cell_state(directory)
+        if state not in ("finished", "missing"):
+            entry["broken"] = state
+        if state == "finished":
             metrics = json.loads((directory / "metrics.json").read_text())
             entry["finished"] = True
             entry["accuracy"] = float(metrics["accuracy"])
@@ -736,7 +746,7 @@ def run(experiment, out="results", **options):
 
     The library's form of ``brainlz run FILE``: a protocol goes to :func:`brainlz.protocol.run_protocol` and
     returns its ``RunResult``, a sweep to :func:`run_sweep` and returns its ``SweepResult``; ``options`` are
-    theirs (``progress``, ``figures``; for sweeps also ``only`` and ``workers``).
+    theirs (``progress``, ``figures``; for sweeps also ``only``, ``workers``, ``scheduler``, ``cluster``...).
     """
     source = None
     if isinstance(experiment, (str, os.PathLike)):
@@ -749,7 +759,8 @@ def run(experiment, out="results", **options):
 
 
 def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = True, figures: bool = True,
-              only=None, workers: int = 1) -> SweepResult:
+              only=None, workers: int = 1, scheduler=None, cluster=None, cluster_options=None, write_on="auto",
+              rerun_broken: bool = False) -> SweepResult:
     """Run every cell of a sweep that has not finished yet, and write the summary after each.
 
     Parameters
@@ -762,23 +773,40 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
     sweep_file : path, optional
         The file the sweep came from (recorded as each cell's ``protocol_file``).
     progress : bool
-        Print a line per cell (from the second on, with the cells still to run and the time they would take at
-        the pace of the finished ones) and the simulation progress bar on stderr.
+        Print a line per finished or failed cell on stderr (cells done, failed and left, the time left at the pace
+        so far) and, with one worker, the simulation progress bar.
     figures : bool
         Render each cell's figures.
     only : dict or iterable of str, optional
         Run only some cells: a dict axis -> label (or list of labels), or cell ids.  The summary still covers
         every finished cell.
     workers : int
-        Cells run at once (default 1: one after another in this process).  With more, every cell runs in a
-        spawned process of its own, at most ``workers`` at a time; worker slot ``k`` keeps its compiled standalone
-        programs in ``<cache>/sweep-workers/<k>`` (``<cache>`` is ``$BRAINLZ_CACHE`` or ``~/.cache/brainlz``):
-        two processes must not rerun one compiled program at the same time, its results are files in the project
-        directory.  A cell's result does not depend on the process that ran it (its seeds are the cell's).
-        Progress is one line per finished cell (its time, the cells still to finish and the time left at the
-        pace so far); the summary is rewritten after each, as with one worker.  If a
-        cell fails (or its process dies), no further cell starts, the running ones finish, and the first error is
-        raised; Ctrl+C stops the running cells at once and removes what they had begun to write.
+        Cells run at once.  1 (the default, with no ``scheduler`` or ``cluster``): one after another in this
+        process, no cluster started.  More: each cell is one task of a ``dask.distributed.LocalCluster`` of
+        ``workers`` processes with one thread each (:mod:`brainlz.cluster`).  With ``cluster``: the number of
+        batch jobs (one worker each).
+    scheduler : str or distributed.Client, optional
+        Run the cells on an existing Dask cluster: its scheduler's address (``tcp://host:8786``) or a client.
+    cluster : {"slurm", "pbs", "sge"}, optional
+        Start ``workers`` workers as jobs of a batch system (dask-jobqueue, ``pip install 'brainlz[cluster]'``);
+        ``cluster_options`` are the dask-jobqueue cluster's keyword arguments (``walltime``, ``queue``, ...).
+    write_on : {"auto", "worker", "client"}
+        Who writes a cell's directory.  ``"auto"``: the worker, where it sees this run's output folder (the same
+        file system: it reads this run's token in the sweep folder's lock file), else the client, from the files the
+        worker returns; ``"client"``: always the client.  Either way a cell's directory is assembled under a
+        temporary name (``.<cell id>.<8 characters>``) beside its final place and renamed into it, once.
+    rerun_broken : bool
+        Delete and rerun the selected cells whose directory has no readable ``metrics.json`` (otherwise they are
+        reported, left as they are, and the call ends with an error naming them after the other cells ran).
+
+    A worker keeps its compiled standalone programs in a cache of its own (``<cache>/sweep-workers/<k>``, see
+    :mod:`brainlz.cluster`); a cell's result does not depend on the process that ran it (its seeds are the
+    cell's).  A cell that fails, or whose worker died more often than Dask's ``distributed.scheduler.allowed-failures``
+    (a worker that dies mid-cell has its cell rerun on another), is reported and the other cells go on; the first
+    failure is raised at the end.  Ctrl+C (KeyboardInterrupt) stops the LocalCluster's workers and everything they
+    started at once, and removes what the running cells had begun to write.  One run at a time writes a sweep
+    folder: a second one refuses to start (the lock file ``.brainlz-run.lock``); the staging folders that killed
+    runs left behind are removed when the next run starts.
 
     Returns
     -------
@@ -787,112 +815,386 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
     Raises
     ------
     ProtocolError
-        Before anything runs, if a cell directory exists without ``metrics.json`` or a finished cell was run with
-        a different protocol.
+        Before anything runs, if a finished cell was run with a different protocol or another run is writing the
+        sweep folder; at the end, if a cell is broken (and not rerun).
     ParameterError
-        For a bad ``only`` or ``workers``.
+        For a bad ``only``, ``workers``, ``scheduler``, ``cluster`` or ``write_on``.
     """
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ParameterError("workers", workers, "a positive whole number of worker processes")
+    if write_on not in ("auto", "worker", "client"):
+        raise ParameterError("write_on", write_on, "expected 'auto', 'worker' or 'client'")
+    if scheduler is not None and cluster is not None:
+        raise ParameterError("cluster", cluster, "give a scheduler address or a cluster to start, not both")
+    if scheduler is not None and workers != 1:
+        raise ParameterError("workers", workers, "the cluster at the scheduler address has its own workers")
+    if scheduler is not None and not isinstance(scheduler, str) and type(scheduler).__name__ != "Client":
+        raise ParameterError("scheduler", scheduler, "expected a Dask scheduler address such as tcp://host:8786")
+    if cluster is not None:
+        from .cluster import CLUSTERS
+
+        if cluster not in CLUSTERS:
+            raise ParameterError("cluster", cluster, f"expected one of {', '.join(CLUSTERS)}")
+    distributed_run = workers > 1 or scheduler is not None or cluster is not None
     root = _sweep_dir(sweep, out)
     cells_dir = root / "cells"
     selected = _select(sweep, only)
+    if distributed_run:
+        for cell in selected:
+            if "directory" in cell.protocol.backend_options:
+                raise ParameterError("workers", workers, f"cell {cell.id} sets backend_options.directory: worker "
+                                                         f"processes would share it; leave it unset (each worker "
+                                                         f"then has its own) or use workers=1")
+    engine = None
+    if scheduler is not None:  # an unreachable scheduler is refused before anything is written
+        from .cluster import connect
+
+        engine = connect(scheduler=scheduler)
+    try:
+        lock = _RunLock(root, sweep.name)
+        try:
+            return _run_locked(sweep, out, root, cells_dir, selected, lock, sweep_file=sweep_file,
+                               progress=progress, figures=figures, workers=int(workers), engine=engine,
+                               cluster=cluster, cluster_options=cluster_options, write_on=write_on,
+                               rerun_broken=rerun_broken, distributed_run=distributed_run)
+        finally:
+            lock.release()
+    finally:
+        if engine is not None:
+            engine.stop()
+
+
+def _run_locked(sweep, out, root, cells_dir, selected, lock, *, sweep_file, progress, figures, workers, engine,
+                cluster, cluster_options, write_on, rerun_broken, distributed_run) -> SweepResult:
+    import shutil
+
+    for cell in sweep.cells:  # what killed cells left behind: no other run writes here now
+        _remove_staging(cells_dir, cell.id)
     selected_ids = {cell.id for cell in selected}
-    todo, skipped = [], []
+    todo, skipped, broken = [], [], []
     for cell in sweep.cells:
         directory = cells_dir / cell.id
-        if _is_complete(directory):
+        state = _cell_state(directory)
+        if state == "finished":
             _check_recorded(sweep, cell, directory)
             if cell.id in selected_ids:
                 skipped.append(cell.id)
-        elif directory.exists():
-            raise ProtocolError(f"sweep {sweep.name}: cell directory {directory} exists but holds no metrics.json; "
-                                f"delete it to rerun the cell")
-        elif cell.id in selected_ids:
+        elif state == "missing":
+            if cell.id in selected_ids:
+                todo.append(cell)
+        elif rerun_broken and cell.id in selected_ids:
+            shutil.rmtree(directory)
             todo.append(cell)
+        else:
+            broken.append((cell.id, state))
+            sys.stderr.write(f"sweep {sweep.name}: cell {cell.id} is broken ({state}); not counted; "
+                             f"--rerun-broken (rerun_broken=True) reruns it\n")
     cells_dir.mkdir(parents=True, exist_ok=True)
-    summary, table = _write_summary(sweep, out)
+    _write_summary(sweep, out)
     if progress and skipped:
         sys.stderr.write(f"sweep {sweep.name}: {len(skipped)} of {len(selected)} cells finished before, "
                          f"{len(todo)} to run\n")
-    ran = []
-    if workers > 1 and len(todo) > 1:
-        ran = _run_parallel(sweep, todo, cells_dir, out, sweep_file=sweep_file, progress=progress, figures=figures,
-                            workers=min(int(workers), len(todo)))
-        summary, table = _write_summary(sweep, out)
-        return SweepResult(root, summary, table, ran, skipped)
-    started = time.perf_counter()
-    for k, cell in enumerate(todo, start=1):
-        if progress:
-            left = _time_left(time.perf_counter() - started, k - 1, len(todo) - k + 1)
-            sys.stderr.write(f"sweep {sweep.name}: cell {k}/{len(todo)} {cell.id}{left}\n")
+    jobs = [{"cell_id": cell.id, "protocol": cell.protocol, "sweep_file": None if sweep_file is None else str(sweep_file),
+             "figures": figures, "cells_dir": str(cells_dir), "lock": str(lock.path), "token": lock.token,
+             "write_on": write_on, "progress": progress and not distributed_run} for cell in todo]
+    report = _Report(sweep.name, len(todo), progress)
+    tasks, failures = {}, []
+    if todo and distributed_run:
+        _run_on_dask(sweep, out, jobs, cells_dir, report, tasks, failures, workers=workers, engine=engine,
+                     cluster=cluster, cluster_options=cluster_options)
+    elif todo:
+        _run_here(sweep, out, jobs, cells_dir, report, tasks, failures)
+    summary, table = _write_summary(sweep, out)
+    order = {cell.id: k for k, cell in enumerate(sweep.cells)}
+    ran = sorted(tasks, key=order.__getitem__)
+    if failures:
+        sys.stderr.write(f"sweep {sweep.name}: {len(failures)} of {len(todo)} cells failed: "
+                         + "; ".join(f"{cell_id} ({_one_line(exc)})" for cell_id, exc in failures) + "\n")
+        raise failures[0][1]
+    if broken:
+        raise ProtocolError(f"sweep {sweep.name}: {len(broken)} broken cell{'s' * (len(broken) > 1)} not counted: "
+                            + "; ".join(f"{cell_id} ({reason})" for cell_id, reason in broken)
+                            + "; delete or rerun with --rerun-broken (rerun_broken=True)")
+    return SweepResult(root, summary, table, ran, skipped, tasks)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _cell_state(directory: Path) -> str:
+    """``"missing"``, ``"finished"`` or why the cell directory is broken (no or a corrupt ``metrics.json``)."""
+    if not directory.exists():
+        return "missing"
+    path = directory / "metrics.json"
+    if not path.is_file():
+        return "its directory holds no metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+        float(metrics["accuracy"])
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return f"metrics.json is corrupt: {_one_line(exc)}"
+    return "finished"
+
+
+class _RunLock:
+    """The sweep folder's lock file ``.brainlz-run.lock`` (``flock``): one run at a time writes a sweep's cells.
+
+    The holder writes a token into it; a worker that reads the same token sees this run's output folder.
+    """
+
+    def __init__(self, root: Path, name: str):
+        import fcntl
+        import secrets
+        import socket
+
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root / ".brainlz-run.lock"
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            try:
+                holder = json.loads(self.file.read())
+                who = f"pid {holder['pid']} on {holder['host']}, since {holder['since']}"
+            except (ValueError, KeyError, TypeError):
+                who = "holding its lock file"
+            self.file.close()
+            raise ProtocolError(f"sweep {name}: another run is writing {root} ({who}); wait for it to finish or "
+                                f"use another --out") from None
+        self.token = secrets.token_hex(16)
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(json.dumps({"token": self.token, "pid": os.getpid(), "host": socket.gethostname(),
+                                    "since": datetime.datetime.now().isoformat(timespec="seconds")}))
+        self.file.flush()
+
+    def release(self):
+        import fcntl
+
+        if not self.file.closed:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+
+
+def _sees_output(job) -> bool:
+    """Whether this process sees the client's output folder (reads the client's token in its lock file)."""
+    try:
+        return json.loads(Path(job["lock"]).read_text()).get("token") == job["token"]
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _build_count() -> int:
+    from .backends import standalone
+    from .learning import tempotron
+
+    return standalone.build_count() + tempotron.build_count()
+
+
+_CELL_LOCK = threading.Lock()  # one cell at a time per process, whatever its Dask threads
+
+
+def _run_cell(job) -> dict:
+    """One cell: the body of a Dask task (or of the loop in this process with one worker).
+
+    Where this process sees the output folder, the cell is written into place (assembled under a temporary name
+    and renamed, by :func:`brainlz.protocol.run_protocol`), unless it is there already (then nothing is written);
+    elsewhere it is run into a temporary folder and its files are returned for the client to write.  Returns
+    ``{"status": "written" | "present" | "files", "files": {path: bytes} or None, "seconds", "builds" (compiled
+    programs built for this cell), "worker", "cache"}``.
+    """
+    import tempfile
+
+    from .cluster import worker_cache
+
+    with _CELL_LOCK:
+        worker = _worker_name()
+        if worker is not None:
+            from .cluster import prepare_worker
+
+            prepare_worker()
+        builds = _build_count()
+        started = time.perf_counter()
+        final = Path(job["cells_dir"]) / job["cell_id"]
+        files = None
+        options = dict(protocol_file=job["sweep_file"], progress=job["progress"], figures=job["figures"])
+        if job["write_on"] != "client" and _sees_output(job):
+            status = "written"
+            if _is_complete(final):
+                status = "present"
+            else:
+                try:
+                    run_protocol(job["protocol"], directory=final, **options)
+                except (OSError, ProtocolError):
+                    if not _is_complete(final):
+                        raise
+                    status = "present"  # another writer put it there first
+        else:
+            status = "files"
+            with tempfile.TemporaryDirectory(prefix="brainlz-cell-") as scratch:
+                place = Path(scratch) / job["cell_id"]
+                run_protocol(job["protocol"], directory=place, **options)
+                files = {str(p.relative_to(place)): p.read_bytes() for p in sorted(place.rglob("*")) if p.is_file()}
+        cache = worker_cache() or os.environ.get("BRAINLZ_CACHE")
+        return {"status": status, "files": files, "seconds": time.perf_counter() - started,
+                "builds": _build_count() - builds, "worker": worker, "cache": None if cache is None else str(cache)}
+
+
+def _worker_name():
+    """The name of the Dask worker running this code, or None outside one."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_worker
+
+    try:
+        return str(get_worker().name)
+    except ValueError:
+        return None
+
+
+def _write_cell_files(cells_dir: Path, cell_id: str, files: dict) -> bool:
+    """Write a cell's files (returned by a worker that does not see the output folder) under a temporary name and
+    rename it into place; False (nothing written) if the cell is there already."""
+    import shutil
+    import tempfile
+
+    final = cells_dir / cell_id
+    if _is_complete(final):
+        return False
+    staging = Path(tempfile.mkdtemp(prefix=f".{cell_id}.", dir=cells_dir))
+    try:
+        for name, data in files.items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(sys.exc_info()[1], OSError) and _is_complete(final):
+            return False
+        raise
+    return True
+
+
+class _Report:
+    """Progress lines on stderr: per finished or failed cell, the cells done, failed and left and the time left at
+    the pace so far."""
+
+    def __init__(self, name: str, total: int, enabled: bool):
+        self.name, self.total, self.enabled = name, total, enabled
+        self.done = self.failed = 0
+        self.started = time.perf_counter()
+
+    def line(self, text: str):
+        if self.enabled:
+            sys.stderr.write(f"sweep {self.name}: {text}\n")
             sys.stderr.flush()
-        run_protocol(cell.protocol, protocol_file=sweep_file, progress=progress, figures=figures,
-                     directory=cells_dir / cell.id)
-        ran.append(cell.id)
-        summary, table = _write_summary(sweep, out)
-    return SweepResult(root, summary, table, ran, skipped)
+
+    def finished(self, cell_id: str, seconds=None, where=None, error=None):
+        if error is None:
+            self.done += 1
+            what = f"cell {cell_id} done" + (f" in {seconds:.0f} s" if seconds is not None else "") \
+                + (f" on worker {where}" if where is not None else "")
+        else:
+            self.failed += 1
+            what = f"cell {cell_id} FAILED ({_one_line(error)})"
+        left = self.total - self.done - self.failed
+        pace = _time_left(time.perf_counter() - self.started, self.done + self.failed, left)
+        self.line(f"{what}; {self.done} done, {self.failed} failed, {left} left" + (f", {pace}" if pace else ""))
 
 
 def _time_left(elapsed: float, finished: int, remaining: int) -> str:
-    """``"; 3 to go, about 12 min left at this pace"``: the remaining cells at the pace of the finished ones
-    (wall-clock seconds per finished cell, so parallel workers count); ``""`` before the first or after the last."""
+    """``"about 12 min left at this pace"``: the remaining cells at the pace of the finished ones (wall-clock seconds
+    per finished cell, so parallel workers count); ``""`` before the first or after the last."""
     if finished < 1 or remaining < 1:
         return ""
-    minutes = elapsed / finished * remaining / 60.0
-    pace = f"about {minutes:.0f} min" if minutes < 90 else f"about {minutes / 60.0:.1f} h"
-    return f"; {remaining} to go, {pace} left at this pace"
+    seconds = elapsed / finished * remaining
+    minutes = seconds / 60.0
+    pace = f"about {seconds:.0f} s" if seconds < 60 else f"about {minutes:.0f} min" if minutes < 90 \
+        else f"about {minutes / 60.0:.1f} h"
+    return f"{pace} left at this pace"
 
 
-def _cell_process(job, cache: str, connection):
-    """Body of a worker process: run one cell with the standalone cache ``cache``; send back ``("done", seconds)``
-    or ``("error", exception)``.
+def _run_here(sweep, out, jobs, cells_dir, report, tasks, failures):
+    """The cells one after another in this process (one worker, no cluster)."""
+    for k, job in enumerate(jobs, start=1):
+        report.line(f"cell {k}/{len(jobs)} {job['cell_id']} running in this process")
+        try:
+            outcome = _run_cell(job)
+        except Exception as exc:
+            failures.append((job["cell_id"], exc))
+            report.finished(job["cell_id"], error=exc)
+            continue
+        finally:
+            _remove_staging(cells_dir, job["cell_id"])
+        outcome.pop("files", None)
+        tasks[job["cell_id"]] = outcome
+        _write_summary(sweep, out)
+        report.finished(job["cell_id"], outcome["seconds"])
 
-    The worker starts with SIGINT blocked (see :func:`_run_parallel`), moves itself and everything it will start
-    (compilers, standalone programs) into a process group of its own, out of reach of the terminal's Ctrl+C,
-    and only then lets SIGINT through (to a handler that ignores it; a handler, unlike ``SIG_IGN``, is not
-    inherited by the programs it runs).  Ctrl+C is the parent's: it stops the whole group.
-    """
-    import pickle
-    import signal
-    import time
 
-    signal.signal(signal.SIGINT, _ignore_signal)
-    os.setpgid(0, 0)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    os.environ["BRAINLZ_CACHE"] = cache
-    cell_id, protocol, sweep_file, figures, directory = job
-    start = time.perf_counter()
+def _run_on_dask(sweep, out, jobs, cells_dir, report, tasks, failures, *, workers, engine, cluster,
+                 cluster_options):
+    """Every cell one task of a Dask cluster (``engine``, or one :func:`brainlz.cluster.connect` starts); the
+    summary after each cell."""
+    import secrets
+
+    from .cluster import WorkerSetup, connect
+
+    import contextlib
+
+    futures = {}
+    owned = engine is None
+    if owned:
+        engine = connect(workers=workers, cluster=cluster, cluster_options=cluster_options)
     try:
-        run_protocol(protocol, protocol_file=sweep_file, progress=False, figures=figures, directory=directory)
-        message = ("done", time.perf_counter() - start)
-    except Exception as exc:
-        try:  # the parent re-raises it: it must survive the trip back
-            pickle.loads(pickle.dumps(exc))
-            message = ("error", exc)
-        except Exception:
-            message = ("error", ProtocolError(f"cell {cell_id}: {type(exc).__name__}: {exc}"))
-    connection.send(message)
-    connection.close()
+        from distributed import as_completed
+
+        engine.client.register_plugin(WorkerSetup(own_group=engine.local))
+        dashboard = engine.dashboard
+        report.line(f"{len(jobs)} cells on {engine.description}" + (f"; dashboard {dashboard}" if dashboard else ""))
+        run = secrets.token_hex(4)
+        futures = {engine.client.submit(_run_cell, job, key=f"brainlz-cell-{run}-{job['cell_id']}", pure=False):
+                   job["cell_id"] for job in jobs}
+        for future in as_completed(futures, loop=engine.client.loop):
+            cell_id = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:
+                if type(exc).__name__ == "KilledWorker":
+                    exc = ProtocolError(f"cell {cell_id}: the workers running it died (Dask gave up after "
+                                        f"distributed.scheduler.allowed-failures = "
+                                        f"{_allowed_failures()} reruns)")
+                failures.append((cell_id, exc))
+                _remove_staging(cells_dir, cell_id)  # of an attempt whose worker died
+                report.finished(cell_id, error=exc)
+                continue
+            if outcome["status"] == "files":
+                if not _write_cell_files(cells_dir, cell_id, outcome["files"]):
+                    outcome["status"] = "present"
+            outcome.pop("files", None)
+            _remove_staging(cells_dir, cell_id)  # of an attempt whose worker died
+            tasks[cell_id] = outcome
+            _write_summary(sweep, out)
+            report.finished(cell_id, outcome["seconds"], outcome["worker"])
+    except BaseException:
+        with contextlib.suppress(Exception):  # queued cells do not start; running ones are stopped below
+            engine.client.cancel(list(futures))
+        engine.stop(now=True)
+        for job in jobs:
+            _remove_staging(cells_dir, job["cell_id"])
+        raise
+    if owned:
+        engine.stop()
 
 
-def _ignore_signal(signum, frame):
-    """A SIGINT handler that does nothing (Brian2 installs its own at import; this one replaces it)."""
+def _allowed_failures():
+    import dask
 
-
-def _stop_worker(process):
-    """Terminate a worker process and everything in its process group (compilers, standalone programs)."""
-    import signal
-
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):  # not (yet) a group leader, or gone
-        process.terminate()
-    process.join()
-    try:  # what it started and left behind
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    return dask.config.get("distributed.scheduler.allowed-failures")
 
 
 def _remove_staging(cells_dir: Path, cell_id: str):
@@ -903,96 +1205,3 @@ def _remove_staging(cells_dir: Path, cell_id: str):
 
     for staging in cells_dir.glob(f".{glob.escape(cell_id)}.????????"):
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _run_parallel(sweep: Sweep, todo, cells_dir: Path, out, *, sweep_file, progress, figures, workers) -> list:
-    """Run ``todo`` in spawned processes, one per cell and at most ``workers`` at a time; rewrite the summary after
-    each finished cell.
-
-    Worker slot ``k`` always uses the standalone cache ``<cache>/sweep-workers/<k>``, so the programs one cell
-    compiled are there for the next cell of that slot.  On a cell's error (or a worker that dies without
-    answering) no further cell starts, the running ones finish, and the first error is raised; on Ctrl+C
-    (KeyboardInterrupt) the workers and what they started are stopped at once and their unfinished cell
-    directories removed.
-    """
-    import multiprocessing
-    import multiprocessing.connection
-    import signal
-
-    from .backends.standalone import default_directory
-
-    for cell in todo:
-        if "directory" in cell.protocol.backend_options:
-            raise ParameterError("workers", workers, f"cell {cell.id} sets backend_options.directory: worker "
-                                                     f"processes would share it; leave it unset (each worker then "
-                                                     f"has its own) or use workers=1")
-    context = multiprocessing.get_context("spawn")  # no forked Brian2 state (devices, caches) in the workers
-    cache_root = default_directory().parent / "sweep-workers"
-    pending = [(cell.id, cell.protocol, None if sweep_file is None else str(sweep_file), figures,
-                cells_dir / cell.id) for cell in todo]
-    running = {}  # slot -> (process, connection, cell id)
-    ran, error = [], None
-    started = time.perf_counter()
-    if progress:
-        sys.stderr.write(f"sweep {sweep.name}: {len(todo)} cells on {workers} worker processes\n")
-        sys.stderr.flush()
-
-    def start(slot):
-        job = pending.pop(0)
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(target=_cell_process, args=(job, str(cache_root / str(slot)), sender),
-                                  name=f"brainlz-sweep-worker-{slot}", daemon=True)
-        # the child inherits the blocked SIGINT and unblocks it once it has left this process group
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            process.start()
-            running[slot] = (process, receiver, job[0])
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        sender.close()  # the child holds its end; EOF here means the child is gone
-
-    try:
-        for slot in range(workers):
-            if pending:
-                start(slot)
-        while running:
-            ready = multiprocessing.connection.wait([receiver for _, receiver, _ in running.values()])
-            for slot in [s for s, (_, receiver, _) in running.items() if receiver in ready]:
-                process, receiver, cell_id = running.pop(slot)
-                try:
-                    status, value = receiver.recv()
-                except EOFError:
-                    process.join()
-                    status, value = "error", ProtocolError(
-                        f"cell {cell_id}: the worker process ended without a result (exit code {process.exitcode}; "
-                        f"a script that calls run_sweep with workers > 1 needs an if __name__ == '__main__': "
-                        f"guard)")
-                receiver.close()
-                process.join()
-                if status == "error":
-                    if error is None:
-                        error = value
-                        pending.clear()
-                        if progress:
-                            sys.stderr.write(f"sweep {sweep.name}: cell {cell_id} failed; waiting for the running "
-                                             f"cells\n")
-                else:
-                    ran.append(cell_id)
-                    _write_summary(sweep, out)
-                    if progress:
-                        left = _time_left(time.perf_counter() - started, len(ran), len(pending) + len(running))
-                        sys.stderr.write(f"sweep {sweep.name}: cell {len(ran)}/{len(todo)} {cell_id} done in "
-                                         f"{value:.0f} s{left}\n")
-                        sys.stderr.flush()
-                if pending:
-                    start(slot)
-    except BaseException:
-        for process, receiver, cell_id in running.values():
-            _stop_worker(process)
-            receiver.close()
-            _remove_staging(cells_dir, cell_id)
-        raise
-    if error is not None:
-        raise error
-    order = {cell.id: k for k, cell in enumerate(todo)}
-    return sorted(ran, key=order.__getitem__)

@@ -10,7 +10,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 # The suite runs on several processes (pytest-xdist, ``-n auto`` in pyproject.toml).  Compiled standalone projects
 # and tempotron programs are cached in $BRAINLZ_CACHE (default ~/.cache/brainlz) without locks, so each test process
-# gets its own cache below it, as the sweep's worker processes do (brainlz.sweep: <cache>/sweep-workers/<k>).
+# gets its own cache below it, as the Dask workers of a sweep do (brainlz.cluster: <cache>/sweep-workers/<k>).
 # Brian2's own Cython cache is shared: it locks each extension while compiling it.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER:

@@ -162,7 +162,7 @@ def test_run_resumes_and_reruns_only_missing_cells(tmp_path, counted):
     shutil.rmtree(root / "cells" / ids[2])
     third = run_sweep(sweep, tmp_path, progress=False, figures=False)
     assert counted == [ids[2]] and third.ran == [ids[2]] and len(third.skipped) == 3
-    assert not [p for p in root.rglob(".*")]  # no temporaries left behind
+    assert [p.name for p in root.rglob(".*")] == [".brainlz-run.lock"]  # no temporaries left behind
     # the exact directory of a finished cell is never overwritten
     with pytest.raises(ProtocolError, match="exists already"):
         run_protocol(sweep.cells[0].protocol, directory=root / "cells" / ids[0], progress=False, figures=False)
@@ -382,80 +382,16 @@ def test_extra_metrics_are_summarised_like_the_accuracy(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------------------------- workers
-
-
-def _cell_record(directory: Path) -> dict:
-    """What a cell computed (not how long it took): accuracies, activity, learning, and the output LZC values."""
-    metrics = json.loads((directory / "metrics.json").read_text())
-    outputs = np.load(directory / "outputs.npz")
-    return {"network_readout": metrics["network_readout"], "activity": metrics["activity"],
-            "learning": metrics.get("learning"), "lzc": outputs["lzc"].tolist(), "labels": outputs["labels"].tolist()}
-
-
-def test_workers_run_the_cells_in_other_processes_with_the_same_results(tmp_path, capsys):
-    sweep = Sweep("parallel", tiny(), axes={"difficulty": [0.2, 0.8], "seed": [0]})
-    one = run_sweep(sweep, tmp_path / "one", progress=False, figures=False)
-    two = run_sweep(sweep, tmp_path / "two", progress=True, figures=False, workers=2)
-    ids = [cell.id for cell in sweep.cells]
-    assert one.ran == ids and two.ran == ids
-    for cell_id in ids:  # the same numbers, whichever process ran the cell
-        assert (_cell_record(tmp_path / "one" / "parallel" / "cells" / cell_id)
-                == _cell_record(tmp_path / "two" / "parallel" / "cells" / cell_id))
-    assert two.summary["rows"] == one.summary["rows"] and two.summary["n_finished"] == 2
-    err = capsys.readouterr().err
-    assert "2 cells on 2 worker processes" in err and err.count(" done in ") == 2
-    # the first cell to finish tells how many are left and a time at the pace so far; the last one does not
-    assert re.search(r"cell 1/2 \S+ done in \d+ s; 1 to go, about \d+ min left at this pace\n", err)
-    assert re.search(r"cell 2/2 \S+ done in \d+ s\n", err)
-    assert run_sweep(sweep, tmp_path / "two", progress=False, workers=2).skipped == ids
+# (the Dask engine: tests/test_sweep_dask.py)
 
 
 def test_time_left_is_the_pace_of_the_finished_cells():
     from brainlz.sweep import _time_left
 
-    assert _time_left(600.0, 2, 3) == "; 3 to go, about 15 min left at this pace"
-    assert _time_left(3600.0, 2, 10) == "; 10 to go, about 5.0 h left at this pace"
+    assert _time_left(600.0, 2, 3) == "about 15 min left at this pace"
+    assert _time_left(3600.0, 2, 10) == "about 5.0 h left at this pace"
+    assert _time_left(20.0, 2, 3) == "about 30 s left at this pace"
     assert _time_left(10.0, 0, 3) == "" and _time_left(10.0, 3, 0) == ""
-
-
-def test_each_worker_slot_compiles_into_its_own_standalone_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("BRAINLZ_CACHE", str(tmp_path / "cache"))  # the spawned workers inherit it
-    sweep = Sweep("compiled", tiny(backend="standalone", backend_options={}, n_samples=16),
-                  axes={"seed": [0, 1]})
-    result = run_sweep(sweep, tmp_path / "out", progress=False, figures=False, workers=2)
-    assert result.ran == [cell.id for cell in sweep.cells]
-    slots = tmp_path / "cache" / "sweep-workers"
-    assert sorted(p.name for p in slots.iterdir()) == ["0", "1"]
-    for slot in ("0", "1"):  # both cells ran at once: each compiled its program in its own slot's cache
-        assert len([p for p in (slots / slot / "standalone").iterdir() if p.is_dir()]) >= 1
-    assert not (tmp_path / "cache" / "standalone").exists()  # never the shared one
-
-
-def test_a_failing_cell_in_a_worker_raises_its_error_in_the_caller(tmp_path, monkeypatch):
-    models = tmp_path / "models"
-    models.mkdir()
-    lif = Path(__file__).resolve().parent.parent / "models" / "lif.py"
-    (models / "vanishing_lif.py").write_text(lif.read_text())
-    monkeypatch.setenv("BRAINLZ_MODEL_PATH", str(models))
-    sweep = Sweep("failing", tiny(model="vanishing_lif"), axes={"seed": [0, 1]})  # the model is there now...
-    (models / "vanishing_lif.py").unlink()  # ...and gone when the workers load it
-    with pytest.raises(ParameterError, match="^model = 'vanishing_lif': unknown model"):
-        run_sweep(sweep, tmp_path / "out", progress=False, figures=False, workers=2)
-    assert not list((tmp_path / "out" / "failing" / "cells").iterdir())  # no half-written cell directory
-
-
-def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
-    models = tmp_path / "models"
-    models.mkdir()
-    lif = (Path(__file__).resolve().parent.parent / "models" / "lif.py").read_text()
-    dying = 'import os\nif os.environ.get("BRAINLZ_TEST_WORKER_DIES"):\n    os._exit(3)\n'
-    (models / "dying_lif.py").write_text(dying + lif)
-    monkeypatch.setenv("BRAINLZ_MODEL_PATH", str(models))
-    sweep = Sweep("dying", tiny(model="dying_lif"), axes={"seed": [0, 1, 2]})  # loads here...
-    monkeypatch.setenv("BRAINLZ_TEST_WORKER_DIES", "1")  # ...and kills every worker that loads it
-    with pytest.raises(ProtocolError, match=r"the worker process ended without a result \(exit code 3;"):
-        run_sweep(sweep, tmp_path / "out", progress=False, figures=False, workers=2)
-    assert not list((tmp_path / "out" / "dying" / "cells").iterdir())
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
@@ -471,84 +407,6 @@ def test_parameter_errors_survive_the_trip_from_a_worker():
     error = pickle.loads(pickle.dumps(ParameterError("hidden", -3, "a positive number of neurons")))
     assert (error.field, error.value, error.reason) == ("hidden", -3, "a positive number of neurons")
     assert str(error) == "hidden = -3: a positive number of neurons"
-
-
-SLOW_SWEEP = """
-from brainlz.protocol import Protocol
-from brainlz.sweep import Sweep
-BASE = Protocol(name="slow", task="rate", difficulty=0.5, n_samples=2000, n_channels=8, n_bins=1024, hidden=6,
-                output=4, model="marked_lif", backend="runtime", backend_options={"target": "numpy"}, n_folds=2,
-                test_size=0.25)
-SWEEP = Sweep(name="slow", base=BASE, axes={"seed": [0, 1, 2]})
-"""
-
-# a model file that, loaded in a sweep worker, starts a long-lived program (as a standalone run or a compiler
-# would) and leaves a mark: the worker's pid and the program's pid
-MARKED_MODEL_HEAD = """
-import multiprocessing, os, pathlib, subprocess
-if multiprocessing.current_process().name.startswith("brainlz-sweep-worker"):
-    _program = subprocess.Popen(["sleep", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pathlib.Path(os.environ["BRAINLZ_TEST_MARKS"], f"{os.getpid()}-{_program.pid}").write_text("")
-"""
-
-INTERRUPTIBLE = """
-import signal, sys
-if __name__ == "__main__":
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever launched the test
-    from brainlz.cli import main
-    sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--workers", "2", "--no-figures"]))
-"""
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())  # a zombie has finished
-
-
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
-def test_ctrl_c_stops_the_workers_and_their_programs_and_leaves_no_half_written_cell(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    models, marks = tmp_path / "models", tmp_path / "marks"
-    models.mkdir()
-    marks.mkdir()
-    lif = (Path(__file__).resolve().parent.parent / "models" / "lif.py").read_text()
-    (models / "marked_lif.py").write_text(MARKED_MODEL_HEAD + lif)
-    (tmp_path / "slow.py").write_text(SLOW_SWEEP)
-    (tmp_path / "launch.py").write_text(INTERRUPTIBLE)
-    env = {**os.environ, "BRAINLZ_MODEL_PATH": str(models), "BRAINLZ_TEST_MARKS": str(marks)}
-    process = subprocess.Popen([sys.executable, str(tmp_path / "launch.py"), str(tmp_path / "slow.py"),
-                                str(tmp_path / "out")], stderr=subprocess.PIPE, text=True, start_new_session=True,
-                               env=env)
-    deadline = time.monotonic() + 120
-    while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:  # both workers are running a cell
-        assert process.poll() is None, process.stderr.read()
-        time.sleep(0.2)
-    pids = [int(pid) for mark in marks.iterdir() for pid in mark.name.split("-")]
-    assert len(pids) == 4 and all(_alive(pid) for pid in pids)
-    started = time.perf_counter()
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl+C reaches the terminal's foreground process group
-    code = process.wait(timeout=60)
-    stopped_after = time.perf_counter() - started
-    err = process.stderr.read()
-    assert code == 130 and "brainlz: interrupted" in err and "Traceback" not in err, err
-    assert stopped_after < 10  # at once, not after the running cells
-    assert list((tmp_path / "out" / "slow" / "cells").iterdir()) == []  # nothing half-written
-    for _ in range(50):
-        if not any(_alive(pid) for pid in pids):
-            break
-        time.sleep(0.1)
-    assert not [pid for pid in pids if _alive(pid)]  # no worker, and no program a worker started, outlives it
 
 
 def test_staging_directories_of_an_interrupted_cell_are_removed_and_nothing_else(tmp_path):
