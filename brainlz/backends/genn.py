@@ -716,7 +716,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     output = rasters.pop(spec.output.name)
     return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt),
                             backend="genn-gpu" if use_gpu else "genn-cpu", trace=trace_data,
-                            wall_time=time.perf_counter() - start_time, n_builds=0 if codegen_only else len(chunks))
+                            wall_time=time.perf_counter() - start_time, n_builds=len(chunks))
 
 
 def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_params, *, use_gpu, python, env,
