@@ -392,6 +392,28 @@ def test_ctrl_c_stops_the_workers_and_their_programs_and_leaves_no_staging_folde
     assert not [pid for pid in pids if _alive(pid)]  # no worker, and no program a worker started, outlives it
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_two_commands_into_one_sweep_folder_at_once_the_second_refuses_in_one_line(tmp_path):
+    """Two real command-line runs of one sweep into one folder: while the first writes its cells, the second stops
+    at once with exit status 2 and one line naming the first (no traceback, nothing written by it)."""
+    marks = tmp_path / "marks"
+    model = _faulty_model(tmp_path / "models", marks, "all", "stalling_lif")
+    first = _launch(tmp_path, model, [0, 1, 2], "--workers", "2")
+    try:
+        _wait_for(lambda: len(list(marks.glob("pid-*"))) == 2, first)  # the first run's workers are writing
+        second = _launch(tmp_path, model, [0, 1, 2], "--workers", "2")
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 2, (out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("brainlz: error: sweep slow: another run is writing"), err
+        assert f"pid {first.pid} " in lines[0] and "Traceback" not in err
+        assert len(list((tmp_path / "out" / "slow" / "cells").glob(".*"))) == 2  # only the first run's staging
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=60)
+    assert first.returncode == 130
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
 def test_a_client_killed_with_sigkill_and_run_again_has_every_cell_exactly_once(tmp_path):
