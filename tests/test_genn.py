@@ -115,30 +115,30 @@ def test_stdp_design_passes_for_deterministic_single_target_models():
         genn.check_genn_support(_spec("meta_neuron", stochastic=True), training="stdp")
 
 
-def test_tempotron_design_is_refused_where_it_would_not_compile(tmp_path):
-    """The tempotron's GeNN design generates code, but its trial-boundary Synapses.run_regularly reads
-    postsynaptic variables, which brian2genn 1.7 declares as synapse variables that do not exist (compilation
-    fails; seen with GeNN 4.9.0): refused in one line before any build, from the table and from the code."""
+def test_tempotron_design_passes_the_checks_and_refusals_stay_for_synaptic_run_regularly(tmp_path):
+    """The tempotron's GeNN design makes its trial-boundary update in on_pre code driven by marker spikes
+    (postsynaptic reads there compile) instead of a Synapses.run_regularly reading postsynaptic variables, which
+    brian2genn 1.7 declares as synapse variables that do not exist (compilation fails; seen with GeNN 4.9.0): the
+    design passes check_genn_support and design_blockers, and a design with such a run_regularly is still refused
+    in one line."""
     from brian2 import ms
 
     from brainlz.learning import tempotron as T
 
-    with pytest.raises(genn.GennSupportError, match="pre/post variables in synaptic run_regularly"):
-        genn.check_genn_support(_spec("lif"), training="tempotron")
+    genn.check_genn_support(_spec("lif"), training="tempotron")
     parts = " ".join(part for part, _, _, _ in genn.TRAINING_DESIGNS["tempotron"])
-    assert "a_post only" in parts and "Euler step" in parts and "SpikeGeneratorGroup" in parts
+    assert "a_post only" in parts and "Euler step" in parts and "marker spike" in parts and "SpikeGeneratorGroup" in parts
     setup = T._setup_for(6, 2, 40, 1 * ms, 5 * ms, 15e-3, 3.75e-3, 1.0, 0.0)
     rng = np.random.default_rng(1)
     weights = rng.normal(0, 0.2, size=(1, 6, 2))
     config, _ = T.genn_design(setup, [rng.random((5, 6, 40)) < 0.1], rng.choice([-1.0, 1.0], size=(5, 2)), weights,
                               np.zeros_like(weights), np.full(2, 0.01))
-    [(feature, where, alternative)] = genn.design_blockers(config)
-    assert "tmax_post" in where and "label_post" in where and "runtime or standalone" in alternative
+    assert genn.design_blockers(config) == [] and "boundary" not in config["synapses"]
+    old_design = {"mode": "tempotron", "synapses": {"boundary": T._BOUNDARY}}
+    [(feature, where, alternative)] = genn.design_blockers(old_design)
+    assert feature == "pre/post variables in synaptic run_regularly"
+    assert "tmax_post" in where and "label_post" in where and "marker spikes" in alternative
     assert genn.design_blockers({"mode": "stdp", "synapses": {"boundary": "w = clip(w, 0, w_max)"}}) == []
-    with pytest.raises(genn.GennSupportError, match="^brian2genn cannot translate: pre/post variables"):
-        T.train_tempotron(_inputs(4, 40), np.arange(4) % 2, epochs=1, backend="genn", target="cpu",
-                          directory=tmp_path)
-    assert not (tmp_path / "tempotron").exists()  # refused before anything was written or built
 
 
 def test_missing_environment_is_one_clear_error(tmp_path):
@@ -294,8 +294,8 @@ def test_tempotron_design_runs_with_brian2_on_the_cpu():
 
 
 def test_codegen_tempotron_training_epoch(genn_env, tmp_path):
-    """One tempotron epoch as GeNN code: one summed input, the Euler running maximum, the trial-boundary
-    operations (recognised by brian2genn by their names) and the trial monitor."""
+    """One tempotron epoch as GeNN code: one summed input, the Euler running maximum and crossing, the weight
+    update in on_pre, the new trial's operation (recognised by brian2genn by its name) and the trial monitor."""
     from brian2 import ms
 
     from brainlz.learning import tempotron as T
@@ -314,14 +314,14 @@ def test_codegen_tempotron_training_epoch(genn_env, tmp_path):
     for variable in ("a", "d", "Vmax", "tmax", "fired", "label", "tau", "tau_s", "V0", "theta", "lam", "mu"):
         assert f'{{"{variable}", "double"}}' in neuron
     assert "$(a) += $(inSyn)" in code and "$(b)" not in code  # one summed input
-    assert "double _tmax = $(tmax) + (((((- $(step)) + t) - $(tmax))" in neuron  # the Euler running maximum
-    assert "$(Vmax) = V;" in neuron and "$(tmax) = t;" in neuron  # the reset catches the threshold step
+    assert "double _tmax = $(tmax) + (((((((- $(step)) + t) - $(tmax)) * int_($(phase) > 0.5))" in neuron  # Euler max
+    assert "double _fired = $(fired) + (((int_($(phase) > 0.5)" in neuron  # the crossing, an Euler step too
     assert "int_($(tmax_post) >= $(tl))" in code
-    assert "$(addToInSyn,($(w) * (1 - $(fired_post))));" in code
+    assert "$(addToInSyn,(((1 - bnd) * $(w)) * (1 - $(fired_post))));" in code  # a marker transmits nothing
+    assert "$(lam_post)" in code and "$(label_post)" in code and "$(phase_post)" in code  # the update in on_pre
     engine = (project / "engine.cpp").read_text()
-    for operation in ("tempotrons_run_regularly_last_step", "tempotrons_run_regularly_new_trial",
-                      "tempotron_synapses_run_regularly_boundary"):
-        assert f"Execute run_regularly operation: {operation}" in engine
+    assert "Execute run_regularly operation: tempotrons_run_regularly_new_trial" in engine
+    assert "tempotron_synapses_run_regularly" not in engine
     static = project / "static_arrays"
     np.testing.assert_allclose(np.fromfile(static / "_static_array__dynamic_array_tempotron_synapses_w"),
                                weights.ravel())
@@ -338,7 +338,7 @@ def test_stdp_training_on_genn_refuses_bad_options(genn_env, monkeypatch, tmp_pa
     monkeypatch.setenv("GENN_PATH", str(tmp_path / "no-genn"))
     with pytest.raises(genn.GennError, match="GeNN not found.*GENN_PATH.*codegen_only"):
         train_stdp(spec, _inputs(), _stdp_rule(spec), backend="genn", genn_options={"env": genn_env})
-    with pytest.raises(genn.GennSupportError, match="pre/post variables"):  # refused before looking for GeNN
+    with pytest.raises(genn.GennError, match="GeNN not found"):
         train_tempotron(_inputs(), np.arange(3) % 2, epochs=1, backend="genn", target="cpu")
     with pytest.raises(ParameterError, match="^target"):
         train_tempotron(_inputs(), np.arange(3) % 2, epochs=1, backend="genn", target="numpy")
@@ -547,9 +547,6 @@ def test_genn_stdp_epochs_after_the_first_rerun_the_compiled_project(genn_env, t
 
 
 @needs_genn
-@pytest.mark.xfail(strict=True, raises=genn.GennSupportError,
-                   reason="issue 19: the tempotron's GeNN design reads postsynaptic variables in a synaptic "
-                          "run_regularly, which brian2genn 1.7 cannot compile; refused before the build")
 def test_genn_tempotron_matches_runtime(genn_env, tmp_path, monkeypatch):
     """Tempotron training with backend='genn' (CPU-only GeNN) learns the runtime backend's weights."""
     from brainlz.learning.tempotron import train_tempotron

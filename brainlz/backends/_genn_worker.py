@@ -77,9 +77,11 @@ def build_tempotron(b2, config, data):
 
     ``config`` and ``data`` come from ``brainlz.learning.tempotron.genn_design`` (code strings, shapes, the
     epoch's input spikes, the label table, initial values).  Every group and the synapses run on
-    ``defaultclock``; the trial clock drives only ``run_regularly`` operations (named ``*_run_regularly_*``:
-    brian2genn recognises them by name) and the ``StateMonitor``s.  Also run on the CPU by the test suite (plain
-    Brian2), to check the design against the CPU one.  Returns a dict of the objects and the run's duration.
+    ``defaultclock``; the trial clock drives only the new trial's ``run_regularly`` (named ``*_run_regularly_*``:
+    brian2genn recognises them by name) and the ``StateMonitor``s; the weight update is ``on_pre`` code, driven by
+    the inputs' marker spikes at the trial boundary.  Also run on the CPU with brian2genn's schedule
+    (``brainlz.backends.genn.run_tempotron_design``), to check the design against the CPU one.  Returns a dict of
+    the objects and the run's duration.
     """
     dt = config["dt"] * b2.second
     b2.defaultclock.dt = dt
@@ -90,10 +92,8 @@ def build_tempotron(b2, config, data):
     inputs = b2.SpikeGeneratorGroup(n_blocks * n_in, data["input_indices"], data["input_steps"] * dt,
                                     name="tempotron_inputs*")
     code = config["neurons"]
-    neurons = b2.NeuronGroup(n_blocks * n_out, code["equations"], threshold=code["threshold"], reset=code["reset"],
-                             method="euler", name="tempotrons*", namespace={"trial_labels": labels})
-    neurons.run_regularly(code["track_last"], clock=trial_clock, when="start", order=-2,
-                          name="tempotrons_run_regularly_last_step*")
+    neurons = b2.NeuronGroup(n_blocks * n_out, code["equations"], method="euler", name="tempotrons*",
+                             namespace={"trial_labels": labels})
     neurons.run_regularly(code["new_trial"], clock=trial_clock, when="start", order=2,
                           name="tempotrons_run_regularly_new_trial*")
     code = config["synapses"]
@@ -103,8 +103,6 @@ def build_tempotron(b2, config, data):
     pre = np.tile(np.repeat(np.arange(n_in), n_out), n_blocks)
     post = np.tile(np.tile(np.arange(n_out), n_in), n_blocks)
     synapses.connect(i=block * n_in + pre, j=block * n_out + post)
-    synapses.run_regularly(code["boundary"], clock=trial_clock, when="start", order=0,
-                           name="tempotron_synapses_run_regularly_boundary*")
     for key in data.keys():
         group, _, name = key.partition("_")
         if group in ("neurons", "synapses"):

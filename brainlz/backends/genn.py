@@ -74,13 +74,17 @@ _SOURCE = "brian2genn 1.7.0 docs (docs_sphinx/introduction/exclusions.rst)"
 _DEVICE = "brian2genn 1.7.0 source (brian2genn/device.py)"
 _INSYN = "brian2genn 1.7.0 source (brian2genn/insyn.py)"
 
+#: The order in which brian2genn runs every step (its device's ``network_schedule``): run_regularly operations and
+#: StateMonitors on the host, then GeNN's synapse update (the previous step's spikes) and its neuron update.
+GENN_SCHEDULE = ["start", "synapses", "groups", "thresholds", "resets", "end"]
+
 #: What brian2genn cannot translate: ``{feature: (where this is documented, what to use instead)}``.
 GENN_EXCLUSIONS = {
     "pre/post variables in synaptic run_regularly": (
         "observed with brian2genn 1.7.0 and GeNN 4.9.0 (2026-12-07): the *_pre/*_post variables that a "
         "Synapses.run_regularly reads are declared as synapse variables that engine.cpp does not define, and the "
         "project does not compile",
-        "train the tempotron on the runtime or standalone backend (a GeNN design without them is open work)"),
+        "move the update into on_pre code driven by marker spikes, as the tempotron's GeNN design does"),
     "seed": (f"{_DEVICE}: 'Setting a seed is currently not supported'; rand() draws from a per-neuron linear "
              "congruential generator seeded by C rand()",
              "use a deterministic model, or the runtime/standalone backend for stochastic models"),
@@ -137,24 +141,27 @@ TRAINING_DESIGNS = {
     ),
     "tempotron": (
         ("epoch = one run() (genn.tempotron_epoch, tempotron.genn_design)", "one run per build", None,
-         "fits brian2genn's single run; every epoch is a new build"),
+         "fits brian2genn's single run"),
         ("one kernel input: a and d = a - b, on_pre writes a_post only", "one postsynaptic write in on_pre", None,
          "the CPU design writes a_post and b_post"),
-        ("running maximum as an Euler step of the neurons (lagging one step), caught up by the reset and by a "
-         "run_regularly at the trial boundary (order -2)", "state update + run_regularly in the start slot", None,
-         "the CPU design uses run_regularly(when='before_thresholds') every step"),
+        ("running maximum and threshold crossing as Euler steps of the neurons (lagging one step) within the "
+         "trial's window", "state update only", None,
+         "the CPU design uses run_regularly(when='before_thresholds') every step and a threshold with reset"),
         ("input: SpikeGeneratorGroup with the epoch's spikes", "SpikeGeneratorGroup", None,
          "the CPU standalone design reads a TimedArray in a reset"),
         ("groups and synapses on defaultclock; the trial clock only for run_regularly and StateMonitor",
          "one simulation clock", None, "run_regularly/StateMonitor on a commensurate clock are supported"),
-        ("new trial / boundary: run_regularly on the trial clock (when='start', order 2 and 0, names "
-         "*_run_regularly_*); labels from a TimedArray inside run_regularly", "run_regularly + TimedArray in "
-         "run_regularly", None, "executed on the CPU once per trial with host-device copies"),
-        ("the weight update at the trial boundary: a Synapses.run_regularly reading lam_post, mu_post, label_post, "
-         "tau_post, tau_s_post, fired_post, V0_post and tmax_post", "postsynaptic reads in synaptic run_regularly",
-         "pre/post variables in synaptic run_regularly", "code is generated, but it does not compile"),
+        ("new trial: run_regularly on the trial clock (when='start', order 2, named *_run_regularly_*); labels "
+         "from a TimedArray inside it", "run_regularly + TimedArray in run_regularly", None,
+         "executed on the CPU once per trial with host-device copies"),
+        ("the weight update at the trial boundary: on_pre code, driven by a marker spike of every input at the first "
+         "of two silent steps that end every trial (recognised by phase_post), reading lam_post, mu_post, "
+         "label_post, tau_post, tau_s_post, fired_post, V0_post and tmax_post", "postsynaptic reads in on_pre",
+         None, "the CPU design uses a Synapses.run_regularly; brian2genn cannot compile one with postsynaptic "
+         "reads, and refuses postsynaptic reads in on_post"),
         ("trial StateMonitor on the trial clock, when='start'", "StateMonitor with a commensurate dt", None, ""),
-        ("on_pre reads tmax_post, tau_post, tau_s_post, fired_post", "postsynaptic reads in on_pre", None, ""),
+        ("on_pre reads tmax_post, tau_post, tau_s_post, fired_post; stamps its spike t - dt", "postsynaptic reads "
+         "in on_pre", None, "GeNN processes a spike one step after it was emitted"),
     ),
 }
 
@@ -978,7 +985,8 @@ def run_tempotron_design(config: dict, arrays: dict, *, target: str = "numpy") -
     """Run the GeNN design of one tempotron epoch with plain Brian2 on the CPU (runtime device), no GeNN needed.
 
     The worker's own objects (``build_tempotron`` of ``_genn_worker.py``, as :func:`tempotron_epoch` builds them
-    for GeNN) in one ``run()``: the check that the GeNN design learns what the CPU design of
+    for GeNN) in one ``run()`` with brian2genn's schedule (:data:`GENN_SCHEDULE`): the check that the GeNN design
+    learns what the CPU design of
     :mod:`brainlz.learning.tempotron` learns.  Switches Brian2 to the runtime device if another one is set;
     ``prefs.codegen.target`` and ``defaultclock.dt`` are restored afterwards.
 
@@ -1009,8 +1017,9 @@ def run_tempotron_design(config: dict, arrays: dict, *, target: str = "numpy") -
     prefs.codegen.target = target
     try:
         objects = build_tempotron(brian2, config, arrays)
-        run_network([value for key, value in objects.items() if key != "duration" and value is not None],
-                    objects["duration"])
+        network = brian2.Network([value for key, value in objects.items() if key != "duration" and value is not None])
+        network.schedule = GENN_SCHEDULE  # the order brian2genn runs every step in
+        run_network(network, objects["duration"])
         monitor, synapses = objects["trial_monitor"], objects["synapses"]
         recorded = {"fired": brian_array(monitor.fired_[:]), "Vmax": brian_array(monitor.Vmax_[:]),
                     "tmax": brian_array(monitor.tmax_[:]), "w": brian_array(synapses.w_[:]),

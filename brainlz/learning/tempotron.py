@@ -120,6 +120,8 @@ i.e. 0.25 s for an epoch of 500 patterns of 500 ms at 1 ms, plus ~15-25 s for th
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import os
 import time
@@ -439,38 +441,70 @@ ts = t
 
 
 # ---- the GeNN design of the same epoch (brainlz.backends.genn.tempotron_epoch; built by the GeNN worker's
-# build_tempotron, which brainlz.backends.genn.run_tempotron_design runs on the CPU for tests/test_tempotron.py).
-# brian2genn has one clock for groups and synapses, runs run_regularly operations only in the 'start' slot and
-# sums one postsynaptic variable per synapse population, so:
-# * one kernel input: a (decay tau) and d = a - b, so that a presynaptic spike adds w to a only (b = a - d);
-#   both are advanced by their exact one-step propagators, written as Euler steps (method='euler' is exact here:
-#   x + dt * (x' - x) / dt = x');
-# * the running maximum is an Euler step too: in the step from t to t + dt the state at t (the one the CPU
-#   design's 'before_thresholds' operation saw one step earlier, labelled t - dt) is compared, so tmax is
-#   labelled t - dt; the threshold step and the trial's last step, which this lag would miss, are caught by the
-#   reset (Vmax = V, tmax = t) and by a run_regularly at the trial boundary (order -2, before anything reads
-#   tmax);
-# * since tmax lags one step when the synapses read it, a spike at tmax counts as preceding it (>=; its kernel
-#   is 0 there, so both designs sum the same spikes).
+# build_tempotron, which brainlz.backends.genn.run_tempotron_design runs on the CPU with brian2genn's schedule).
+# brian2genn runs every step as: run_regularly operations and StateMonitors ('start', on the host), synapses (the
+# spikes of the previous step: GeNN's synapse update), groups, thresholds, resets (GeNN's neuron update).  It has
+# one clock for groups and synapses, sums one postsynaptic variable per synapse population, and cannot compile a
+# synaptic run_regularly that reads postsynaptic variables (the CPU design's trial-boundary update).  So:
+# * one kernel input: a (decay tau) and d = a - b, so that a presynaptic spike adds w to a only (b = a - d) and
+#   V = V0 d does not move when it arrives; both are advanced by their exact one-step propagators, written as
+#   Euler steps (method='euler' is exact here: x + dt * (x' - x) / dt = x');
+# * a presynaptic spike is processed one step after it was emitted, so on_pre stamps the traces with t - dt;
+# * the running maximum and the threshold crossing are Euler steps of the neurons: in the step from t to t + dt
+#   the state at t is compared (tmax labelled t - dt), within the trial's window (phase, the step in the trial);
+#   the crossing sets fired instead of a Brian2 spike;
+# * the weight update at the trial boundary is on_pre code too (brian2genn refuses postsynaptic reads in on_post):
+#   two silent steps end every trial (period P + 2 for the CPU design's P); at the first every input emits a
+#   marker spike, which on_pre processes at the second and recognises by the postsynaptic phase (P + 1: no input
+#   spike of the trial is processed that late): it makes the update instead of transmitting; the new trial then
+#   starts with a run_regularly in the start slot;
+GENN_SILENT_STEPS = 2
 GENN_NEURON_EQUATIONS = """
 da/dt = a * (exp(-dt / tau) - 1) / dt : 1
 dd/dt = (a * (exp(-dt / tau) - exp(-dt / tau_s)) + d * (exp(-dt / tau_s) - 1)) / dt : 1
 V = V0 * d : 1
-up = int(V > Vmax) * int(fired < 0.5) : 1
+open = int(phase > 0.5) * int(phase < trial_steps + 0.5) * int(fired < 0.5) : 1
+up = open * int(V > Vmax) : 1
 dVmax/dt = up * (V - Vmax) / dt : 1
 dtmax/dt = up * (t - step - tmax) / dt : second
+dfired/dt = open * int(V > theta) / dt : 1
+dphase/dt = 1 / dt : 1
 step : second
-""" + _NEURON_PARAMETERS
-GENN_THRESHOLD = "V > theta and fired < 0.5"
-GENN_RESET = "fired = 1\nVmax = V\ntmax = t"
-GENN_TRACK_LAST = """
-last = int(V > Vmax and fired < 0.5)
-tmax = last * (t - step) + (1 - last) * tmax
-Vmax = last * V + (1 - last) * Vmax
+trial_steps : 1
+label : 1
+tau : second
+tau_s : second
+V0 : 1
+theta : 1
+lam : 1
+mu : 1
 """
-GENN_NEW_TRIAL = _NEW_TRIAL.replace("b = 0", "d = 0")
-GENN_ON_PRE = _ON_PRE.replace("tmax_post > tl", "tmax_post >= tl").replace("b_post += w * (1 - fired_post)\n", "")
-GENN_BOUNDARY = _BOUNDARY.replace("tmax_post > tl", "tmax_post >= tl")
+GENN_NEW_TRIAL = _NEW_TRIAL.replace("b = 0", "d = 0") + "phase = 0\n"
+GENN_ON_PRE = """
+bnd = int(phase_post > trial_steps_post + 0.5)
+take = int(tmax_post >= tl)
+xa = take * ea + (1 - take) * sa
+xb = take * eb + (1 - take) * sb
+xt = take * tl + (1 - take) * ts
+kern = V0_post * (xa * exp(-(tmax_post - xt) / tau_post) - xb * exp(-(tmax_post - xt) / tau_s_post))
+err = int(label_post > 0.5) * (1 - fired_post) - int(label_post < -0.5) * fired_post
+upd = bnd * err * err
+change = lam_post * err * kern + mu_post * dw_prev
+w = w + upd * change
+dw_prev = upd * change + (1 - upd) * dw_prev
+sa = (1 - bnd) * xa
+sb = (1 - bnd) * xb
+ts = (1 - bnd) * xt + bnd * t
+ea = (1 - bnd) * (ea * exp(-(t - dt - tl) / tau_post) + 1)
+eb = (1 - bnd) * (eb * exp(-(t - dt - tl) / tau_s_post) + 1)
+tl = (1 - bnd) * (t - dt) + bnd * t
+a_post += (1 - bnd) * w * (1 - fired_post)
+"""
+
+
+def genn_setup(setup: _Setup) -> _Setup:
+    """The epoch's shape in the GeNN design: the CPU design's period plus :data:`GENN_SILENT_STEPS`."""
+    return dataclasses.replace(setup, period_steps=setup.period_steps + GENN_SILENT_STEPS)
 
 
 def genn_design(setup: _Setup, trials, labels_pm, weights, dw_prev, lam, record_weights=False) -> tuple:
@@ -482,17 +516,24 @@ def genn_design(setup: _Setup, trials, labels_pm, weights, dw_prev, lam, record_
     ``synapses_<name>``, SI floats).
     """
     n_trials = labels_pm.shape[0]
-    config = {"mode": "tempotron", "dt": float(setup.dt), "period_steps": int(setup.period_steps),
+    design = genn_setup(setup)
+    config = {"mode": "tempotron", "dt": float(setup.dt), "period_steps": int(design.period_steps),
               "n_trials": int(n_trials), "n_blocks": int(setup.n_blocks), "n_inputs": int(setup.n_inputs),
               "n_out": int(setup.n_out), "record_weights": bool(record_weights),
-              "neurons": {"equations": GENN_NEURON_EQUATIONS, "threshold": GENN_THRESHOLD, "reset": GENN_RESET,
-                          "track_last": GENN_TRACK_LAST, "new_trial": GENN_NEW_TRIAL},
-              "synapses": {"model": _SYNAPSE_MODEL, "on_pre": GENN_ON_PRE, "boundary": GENN_BOUNDARY}}
+              "neurons": {"equations": GENN_NEURON_EQUATIONS, "new_trial": GENN_NEW_TRIAL},
+              "synapses": {"model": _SYNAPSE_MODEL, "on_pre": GENN_ON_PRE}}
     values = _state_values(setup, weights, dw_prev, lam)
     neurons = dict(values["neurons"])
     neurons["d"] = neurons.pop("b")
     neurons["step"] = np.full(setup.total_out, float(setup.dt))
-    indices, steps = _epoch_spikes(trials, setup)
+    neurons["trial_steps"] = np.full(setup.total_out, float(setup.period_steps))
+    neurons["phase"] = np.zeros(setup.total_out)
+    indices, steps = _epoch_inputs(trials, design)
+    marker_steps = np.arange(n_trials, dtype=np.int64) * design.period_steps + setup.period_steps
+    indices = np.concatenate([indices, np.tile(np.arange(setup.total_inputs, dtype=np.int64), n_trials)])
+    steps = np.concatenate([steps, np.repeat(marker_steps, setup.total_inputs)])  # every input, every boundary
+    order = np.lexsort((indices, steps))
+    indices, steps = indices[order], steps[order]
     arrays = {"input_indices": np.asarray(indices, dtype=np.int64), "input_steps": np.asarray(steps, dtype=np.int64),
               "labels": _labels_table(labels_pm)}
     arrays.update({f"neurons_{name}": np.asarray(array, dtype=float) for name, array in neurons.items()})
@@ -695,7 +736,7 @@ def _run_genn_design_on_cpu(setup, trials, labels_pm, weights, dw_prev, lam, tar
     start = time.perf_counter()
     config, arrays = genn_design(setup, trials, labels_pm, weights, dw_prev, lam, record_weights)
     recorded = genn.run_tempotron_design(config, arrays, target=target)
-    return collect_arrays(setup, labels_pm.shape[0], recorded, 1, time.perf_counter() - start)
+    return collect_arrays(genn_setup(setup), labels_pm.shape[0], recorded, 1, time.perf_counter() - start)
 
 
 def _run_epoch(setup, trials, labels_pm, weights, dw_prev, lam, *, backend, target, record_weights,
@@ -707,7 +748,7 @@ def _run_epoch(setup, trials, labels_pm, weights, dw_prev, lam, *, backend, targ
         start = time.perf_counter()
         config, arrays = genn_design(setup, trials, labels_pm, weights, dw_prev, lam, record_weights)
         recorded = genn.tempotron_epoch(config, arrays, directory=directory, use_gpu=target == "gpu")
-        return collect_arrays(setup, labels_pm.shape[0], recorded, 1, time.perf_counter() - start)
+        return collect_arrays(genn_setup(setup), labels_pm.shape[0], recorded, 1, time.perf_counter() - start)
     if backend == "runtime":
         return _run_runtime(setup, trials, labels_pm, weights, dw_prev, lam, target, record_weights)
     return _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weights, directory)
