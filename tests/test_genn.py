@@ -448,6 +448,12 @@ def test_project_capacity_padding_and_static_arrays(tmp_path):
     assert project.result("_dynamic_array_spikes_out_i", np.int32).tolist() == [0, 1, 2, 3]
     with pytest.raises(FileNotFoundError):
         project.result("_dynamic_array_spikes_out_t", np.float64)
+    # a value Brian2 compiled in (one neuron: no static array) can be taken only where it is unchanged
+    project.remember({"_array_out_theta": np.array([0.5]), "_dynamic_array_in_t": steps})
+    assert project.can_take({"_array_out_theta": np.array([0.5]), "_dynamic_array_in_t": steps + 1})
+    assert not project.can_take({"_array_out_theta": np.array([0.7]), "_dynamic_array_in_t": steps})
+    project.write_values({"_array_out_theta": np.array([0.5]), "_dynamic_array_in_t": steps[::-1]})
+    assert np.fromfile(path / "_static_array__dynamic_array_in_t", dtype=np.int32).tolist() == steps[::-1].tolist()
     key = genn_project.project_key({"n_samples": 2, "layers": [1, 2]})
     assert key == genn_project.project_key({"layers": [1, 2], "n_samples": 2})  # order of keys does not matter
     assert key != genn_project.project_key({"n_samples": 3, "layers": [1, 2]})
@@ -544,6 +550,40 @@ def test_genn_stdp_epochs_after_the_first_rerun_the_compiled_project(genn_env, t
     for got, want in zip(genn_history.epochs, history.epochs):
         np.testing.assert_array_equal(got["output_counts"], want["output_counts"])
         assert got["order"].tolist() == want["order"].tolist()
+
+
+@needs_genn
+def test_genn_tempotron_epochs_match_the_cpu_design_and_rerun_the_compiled_project(genn_env, tmp_path, monkeypatch):
+    """Three tempotron epochs on GeNN (momentum, late volleys that put the maximum on a trial's last step), each
+    with new trials and the weights the CPU design learned so far: the first builds, the others rerun the compiled
+    project; decisions and t_max equal the CPU design's and every weight of the trace agrees to 1e-5 relative."""
+    from brian2 import ms
+
+    from brainlz.learning import tempotron as T
+
+    monkeypatch.setenv("BRAINLZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BRAINLZ_GENN_ENV", str(genn_env))
+    rng = np.random.default_rng(3)
+    n_in, n_out, n_trials, n_bins = 16, 2, 8, 60
+    setup = T._setup_for(n_in, n_out, n_bins, 1 * ms, 0 * ms, 15e-3, 3.75e-3, 1.0, 0.3, n_blocks=2)
+    labels = rng.choice([-1.0, 1.0], size=(n_trials, 2 * n_out))
+    weights = rng.normal(0.02, 0.12, size=(2, n_in, n_out))
+    dw_prev = np.zeros_like(weights)
+    builds = []
+    for _ in range(3):
+        trials = [rng.random((n_trials, n_in, n_bins)) < 0.05 for _ in range(2)]
+        for block in trials:
+            block[::3, :6, -2:] = True  # V still rising at the trial's end
+        args = (setup, trials, labels, weights, dw_prev, np.full(2 * n_out, 0.04))
+        cpu = T._run_runtime(*args, "numpy", True)
+        design = T._run_epoch(*args, backend="genn", target="cpu", record_weights=True, directory=None)
+        builds.append(design.builds)
+        assert cpu.fired.any() and not cpu.fired.all()
+        np.testing.assert_array_equal(design.fired, cpu.fired)
+        np.testing.assert_allclose(design.t_max, cpu.t_max, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(design.weight_trace, cpu.weight_trace, rtol=1e-5, atol=1e-9)
+        weights, dw_prev = cpu.weights, cpu.dw_prev
+    assert builds == [1, 0, 0]
 
 
 @needs_genn

@@ -757,6 +757,9 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
                 chunk = {name: _pad_rows(array[start:stop], batch)
                          for name, array in copy_params.get(layer.name, {}).items()}
                 arrays.update(layer_arrays(layer, batch, chunk))
+            values = _inference_values(layers, arrays, padded, batch, float(spec.dt))
+            if project.built and not project.can_take(values):
+                shutil.rmtree(project.directory)  # a value compiled in as a constant changed: build again
             if not project.built:
                 run_dir = _fresh_dir(root / "run")
                 shutil.rmtree(project.directory, ignore_errors=True)
@@ -766,11 +769,12 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
                 (run_dir / "config.json").write_text(json.dumps(config, indent=1))
                 np.savez(run_dir / "network.npz", input_indices=padded[0], input_steps=padded[1], **arrays)
                 _run_worker(python, run_dir, timeout, genn_path)
+                project.remember(values)
                 builds += 1
                 with np.load(run_dir / "spikes.npz") as data:
                     recorded = {name: (data[f"{name}_i"], data[f"{name}_t"]) for name in record}
             else:
-                _write_values(project, spec, layers, arrays, padded, batch, float(spec.dt))
+                project.write_values(values)
                 try:
                     project.run(n_bins * float(spec.dt), env=environment, timeout=timeout, log=root / "main.log")
                 except (RuntimeError, subprocess.TimeoutExpired) as exc:
@@ -796,23 +800,23 @@ def _pad_rows(array, rows: int) -> np.ndarray:
     return array if array.shape[0] == rows else np.concatenate([array, np.repeat(array[-1:], rows - len(array), 0)])
 
 
-def _write_values(project, spec, layers, arrays, spikes, batch: int, dt: float) -> None:
-    """A batch's values over the static arrays of a built inference project: the padded input spikes, every
-    layer's parameters and initial states and every projection's weights (one ``Synapses`` per target, as
+def _inference_values(layers, arrays, spikes, batch: int, dt: float) -> dict:
+    """A batch's values by Brian2 array name, as the worker sets them: the padded input spikes, every layer's
+    parameters and initial states, every projection's weights (one ``Synapses`` per target, as
     ``builder.build_layers`` names them)."""
     indices, steps = spikes
-    project.write_static("_dynamic_array_inputs_neuron_index", indices)
-    project.write_static("_dynamic_array_inputs_spike_number", np.arange(indices.size))
-    project.write_static("_dynamic_array_inputs_spike_time", steps * dt)
-    project.write_static("_dynamic_array_inputs__timebins", steps)
-    for key, values in arrays.items():
+    values = {"_dynamic_array_inputs_neuron_index": indices,
+              "_dynamic_array_inputs_spike_number": np.arange(indices.size),
+              "_dynamic_array_inputs_spike_time": steps * dt, "_dynamic_array_inputs__timebins": steps}
+    for key, array in arrays.items():
         kind, _, rest = key.partition("_")
         if kind in ("param", "state"):
-            project.write_static(f"_array_{rest}", values)
+            values[f"_array_{rest}"] = array
     for index, layer in enumerate(layers):
         weights = np.tile(np.asarray(arrays[f"weights_{index}"], dtype=float).ravel(), batch)
         for target in sorted(layer["on_pre"]):
-            project.write_static(f"_dynamic_array_syn_{index}_{layer['name']}_{target}_w", weights)
+            values[f"_dynamic_array_syn_{index}_{layer['name']}_{target}_w"] = weights
+    return values
 
 
 def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu: bool = True,
@@ -879,8 +883,21 @@ def _stdp_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) 
     project = genn_project.GennProject(root / "project")
     padded = genn_project.padded_spikes(arrays["input_indices"], arrays["input_steps"], capacity,
                                         int(config["n_steps"]))
+    dt = float(config["dt"])
+    values = {"_dynamic_array_stdp_inputs_neuron_index": padded[0],
+              "_dynamic_array_stdp_inputs_spike_number": np.arange(capacity),
+              "_dynamic_array_stdp_inputs_spike_time": padded[1] * dt,
+              "_dynamic_array_stdp_inputs__timebins": padded[1],
+              "_dynamic_array_stdp_synapses_w": np.asarray(arrays["weights"], dtype=float)}
+    prefix = f"_{config['layer']['name']}_"
+    for key, array in arrays.items():
+        kind, _, rest = key.partition(prefix)
+        if kind in ("param", "state"):
+            values[f"_array_stdp_layer_{rest}"] = array
     start = time.perf_counter()
     with genn_project.locked(root):
+        if project.built and not project.can_take(values):
+            shutil.rmtree(project.directory)  # a value compiled in as a constant changed: build again
         if not project.built:
             run_dir = _fresh_dir(root / "run")
             shutil.rmtree(project.directory, ignore_errors=True)
@@ -889,22 +906,13 @@ def _stdp_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) 
             (run_dir / "config.json").write_text(json.dumps(worker_config, indent=1))
             np.savez(run_dir / "network.npz", **{**arrays, "input_indices": padded[0], "input_steps": padded[1]})
             _run_worker(python, run_dir, timeout, genn_path)
+            project.remember(values)
             with np.load(run_dir / "stdp.npz") as data:
                 i, j, w = (np.asarray(data[key]) for key in ("i", "j", "w"))
                 spike_i, spike_t = np.asarray(data["spike_i"]), np.asarray(data["spike_t"])
             builds = 1
         else:
-            dt = float(config["dt"])
-            project.write_static("_dynamic_array_stdp_inputs_neuron_index", padded[0])
-            project.write_static("_dynamic_array_stdp_inputs_spike_number", np.arange(capacity))
-            project.write_static("_dynamic_array_stdp_inputs_spike_time", padded[1] * dt)
-            project.write_static("_dynamic_array_stdp_inputs__timebins", padded[1])
-            project.write_static("_dynamic_array_stdp_synapses_w", np.asarray(arrays["weights"], dtype=float))
-            prefix = f"_{config['layer']['name']}_"
-            for key, values in arrays.items():
-                kind, _, rest = key.partition(prefix)
-                if kind in ("param", "state"):
-                    project.write_static(f"_array_stdp_layer_{rest}", values)
+            project.write_values(values)
             environment = dict(os.environ, **({"GENN_PATH": str(genn_path)} if genn_path is not None else {}))
             try:
                 project.run(int(config["n_steps"]) * dt, env=environment, timeout=timeout, log=root / "main.log")
@@ -965,6 +973,9 @@ def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use
     if not codegen_only:
         genn_path = require_genn(genn_path, env)
     python = _worker_python(env)
+    if not codegen_only:
+        return _tempotron_epoch_reusing(config, arrays, use_gpu=use_gpu, python=python, genn_path=genn_path,
+                                        timeout=timeout)
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-tempotron-"))
     run_dir = _fresh_dir(root / "tempotron")
     project = run_dir / "project"
@@ -978,6 +989,66 @@ def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use
     with np.load(run_dir / "tempotron.npz") as data:
         recorded = {key: np.asarray(data[key]) for key in data.files}
     recorded["project"] = str(project)
+    return recorded
+
+
+def _tempotron_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) -> dict:
+    """A tempotron epoch on the compiled project of its design (:mod:`brainlz.backends.genn_project`): built the
+    first time, rerun with the epoch's input spikes, label table, weights and neuron values afterwards (the code,
+    the shapes and the number of trials are compiled in and part of the project's key)."""
+    capacity = genn_project.capacity_for(np.asarray(arrays["input_indices"]).size)
+    description = {**config, "use_gpu": bool(use_gpu), "capacity": capacity, "python": str(python),
+                   "genn_path": str(genn_path), "pins": PINS}
+    root = genn_project.project_root(genn_project.project_key(description))
+    project = genn_project.GennProject(root / "project")
+    n_steps = int(config["n_trials"]) * int(config["period_steps"]) + 1
+    padded = genn_project.padded_spikes(arrays["input_indices"], arrays["input_steps"], capacity, n_steps)
+    dt = float(config["dt"])
+    values = {"_dynamic_array_tempotron_inputs_neuron_index": padded[0],
+              "_dynamic_array_tempotron_inputs_spike_number": np.arange(capacity),
+              "_dynamic_array_tempotron_inputs_spike_time": padded[1] * dt,
+              "_dynamic_array_tempotron_inputs__timebins": padded[1],
+              "trial_labels_values": np.asarray(arrays["labels"], dtype=np.float64)}
+    for key, array in arrays.items():
+        group, _, name = key.partition("_")
+        if group == "neurons":
+            values[f"_array_tempotrons_{name}"] = array
+        elif group == "synapses":
+            values[f"_dynamic_array_tempotron_synapses_{name}"] = array
+    start = time.perf_counter()
+    with genn_project.locked(root):
+        if project.built and not project.can_take(values):
+            shutil.rmtree(project.directory)  # a value compiled in as a constant changed: build again
+        if not project.built:
+            run_dir = _fresh_dir(root / "run")
+            shutil.rmtree(project.directory, ignore_errors=True)
+            worker_config = {**config, "use_gpu": bool(use_gpu), "codegen_only": False,
+                             "project": str(project.directory)}
+            (run_dir / "config.json").write_text(json.dumps(worker_config, indent=1))
+            np.savez(run_dir / "network.npz", **{**arrays, "input_indices": padded[0], "input_steps": padded[1]})
+            _run_worker(python, run_dir, timeout, genn_path)
+            project.remember(values)
+            with np.load(run_dir / "tempotron.npz") as data:
+                recorded = {key: np.asarray(data[key]) for key in data.files}
+            recorded["builds"] = 1
+        else:
+            project.write_values(values)
+            environment = dict(os.environ, **({"GENN_PATH": str(genn_path)} if genn_path is not None else {}))
+            try:
+                project.run(n_steps * dt, env=environment, timeout=timeout, log=root / "main.log")
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                raise GennError(f"rerunning the compiled GeNN project failed: {exc} (log: {root / 'main.log'})")
+            n_out = int(config["n_blocks"]) * int(config["n_out"])
+            recorded = {name: project.result(f"_dynamic_array_tempotron_trials_{name}", np.float64)
+                        .reshape(-1, n_out).T for name in ("fired", "Vmax", "tmax")}
+            for name in ("w", "dw_prev"):
+                recorded[name] = project.result(f"_dynamic_array_tempotron_synapses_{name}", np.float64)
+            if config["record_weights"]:
+                recorded["w_trace"] = project.result("_dynamic_array_tempotron_weights_w", np.float64).reshape(
+                    -1, recorded["w"].size).T
+            recorded["builds"] = 0
+    recorded["project"] = str(project.directory)
+    recorded["wall_time"] = time.perf_counter() - start
     return recorded
 
 

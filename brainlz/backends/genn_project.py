@@ -95,10 +95,40 @@ class GennProject:
         """Whether the project has been compiled and run once (its ``main`` and ``results/`` exist)."""
         return (self.directory / "main").is_file() and (self.directory / "results").is_dir()
 
+    def static_path(self, name: str) -> Path:
+        """The file of the Brian2 array ``name``: ``static_arrays/_static_array_<name>``, or for the values of a
+        ``TimedArray`` (``<timed array>_values``) ``static_arrays/<name>``."""
+        return self.directory / "static_arrays" / (name if name.endswith("_values") else f"_static_array_{name}")
+
+    def remember(self, values: dict) -> None:
+        """Keep the values the project was just built with (``<root>/built_values.npz``): Brian2 compiles a value
+        given for a single neuron or synapse as a constant instead of a static array."""
+        np.savez(self.directory.parent / "built_values.npz", **values)
+
+    def can_take(self, values: dict) -> bool:
+        """Whether a rerun can take ``values`` (Brian2 array name -> values): every one has its static array, or
+        equals the value the project was built with (compiled in)."""
+        path = self.directory.parent / "built_values.npz"
+        if not path.is_file():
+            return False
+        with np.load(path) as built:
+            for name, array in values.items():
+                if not self.static_path(name).exists() and (
+                        name not in built.files or not np.array_equal(np.ravel(array), built[name].ravel())):
+                    return False
+        return True
+
+    def write_values(self, values: dict) -> None:
+        """Write every value that has a static array over it (:meth:`write_static`); the others are compiled in
+        and, per :meth:`can_take`, unchanged."""
+        for name, array in values.items():
+            if self.static_path(name).exists():
+                self.write_static(name, array)
+
     def write_static(self, name: str, values) -> None:
         """Write ``values`` over the static array of the Brian2 array ``name`` (e.g. ``_array_output_tau_m``),
         in the C type the project was generated with (read from the existing file's length)."""
-        path = self.directory / "static_arrays" / f"_static_array_{name}"
+        path = self.static_path(name)
         values = np.asarray(values).ravel()
         size = path.stat().st_size
         if values.size == 0 or size % values.size:

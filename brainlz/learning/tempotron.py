@@ -748,7 +748,8 @@ def _run_epoch(setup, trials, labels_pm, weights, dw_prev, lam, *, backend, targ
         start = time.perf_counter()
         config, arrays = genn_design(setup, trials, labels_pm, weights, dw_prev, lam, record_weights)
         recorded = genn.tempotron_epoch(config, arrays, directory=directory, use_gpu=target == "gpu")
-        return collect_arrays(genn_setup(setup), labels_pm.shape[0], recorded, 1, time.perf_counter() - start)
+        return collect_arrays(genn_setup(setup), labels_pm.shape[0], recorded, recorded["builds"],
+                              time.perf_counter() - start)
     if backend == "runtime":
         return _run_runtime(setup, trials, labels_pm, weights, dw_prev, lam, target, record_weights)
     return _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weights, directory)
