@@ -7,7 +7,7 @@ again (:mod:`brainlz.backends.genn_project`).  Both are timed in one run of this
 bins, each called twice with the same shapes.  Wall times in seconds (time.perf_counter around the call).
 
 Needs GeNN 4.x (``brainlz env genn --genn-source DIR`` or ``GENN_PATH``); without it the script says so and
-exits.  The tempotron is not timed on GeNN: its GeNN design does not compile (refused by check_genn_support).
+exits.  A tempotron epoch (20 inputs, 8 tempotrons, 6 trials x 200 bins) is timed on both too.
 
 Usage::
 
@@ -73,14 +73,30 @@ def main(argv=None) -> int:
             for epoch in history.epochs:
                 rows.append({"task": "STDP epoch, 6 samples", "backend": name, "call": epoch["epoch"],
                              "seconds": epoch["wall_time"], "builds": epoch["n_builds"]})
+        from brainlz.learning import tempotron as T
+
+        setup = T._setup_for(20, 8, 200, 1 * ms, 0 * ms, 15e-3, 3.75e-3, 1.0, 0.0)
+        trials = [rng.random((6, 20, 200)) < 0.05]
+        labels = rng.choice([-1.0, 1.0], size=(6, 8))
+        weights = rng.normal(0.02, 0.1, size=(1, 20, 8))
+        for call in (1, 2):
+            for name, options in (("standalone", {"backend": "standalone", "target": "numpy",
+                                                  "directory": scratch / "tempotron-sa"}),
+                                  ("genn", {"backend": "genn", "target": "gpu" if args.gpu else "cpu",
+                                            "directory": None})):
+                epoch = T._run_epoch(setup, trials, labels, weights, np.zeros_like(weights), np.full(8, 0.01),
+                                     record_weights=False, **options)
+                rows.append({"task": "tempotron epoch, 6 samples", "backend": name, "call": call,
+                             "seconds": epoch.wall_time, "builds": epoch.builds})
     results = {"genn_path": genn_path, "gpu": args.gpu, "machine": platform.node(), "cpu": platform.processor(),
                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows}
-    for task in ("inference, 10 samples", "STDP epoch, 6 samples"):
+    tasks = ("inference, 10 samples", "STDP epoch, 6 samples", "tempotron epoch, 6 samples")
+    for task in tasks:
         got = {(r["backend"], r["call"]): r["seconds"] for r in rows if r["task"] == task}
         results[f"{task}: genn / standalone, second call"] = got[("genn", 2)] / got[("standalone", 2)]
         results[f"{task}: genn second / first call"] = got[("genn", 2)] / got[("genn", 1)]
     print("| task | backend | first call (s) | second call (s) |\n|---|---|---|---|")
-    for task in ("inference, 10 samples", "STDP epoch, 6 samples"):
+    for task in tasks:
         for backend in ("standalone", "genn"):
             first, second = (next(r["seconds"] for r in rows if r["task"] == task and r["backend"] == backend
                                   and r["call"] == call) for call in (1, 2))

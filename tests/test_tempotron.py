@@ -179,9 +179,10 @@ def test_standalone_reuses_its_program_when_input_activity_changes(standalone_di
 
 @pytest.mark.parametrize("gap, momentum", [(0 * ms, 0.0), (4 * ms, 0.6)])
 def test_genn_design_learns_what_the_cpu_design_learns(gap, momentum):
-    """The GeNN design (one summed input, the running maximum as an Euler step, a boundary catch-up; see
-    tempotron.genn_design), run by plain Brian2 on the CPU, makes the CPU design's decisions, maxima and weight
-    updates, trial by trial, in two blocks; trials that end on a volley put the maximum on their last step."""
+    """The GeNN design (one summed input, the running maximum and the crossing as Euler steps, the update in on_pre
+    driven by marker spikes at two silent steps per trial; see tempotron.genn_design), run by plain Brian2 on the CPU
+    in brian2genn's schedule, makes the CPU design's decisions, maxima and weight updates, trial by trial, in two
+    blocks; trials that end on a volley put the maximum on their last step."""
     rng = np.random.default_rng(3)
     n_in, n_out, n_trials, n_bins = 24, 3, 14, 120
     setup = T._setup_for(n_in, n_out, n_bins, 1 * ms, gap, 15e-3, 3.75e-3, 1.0, momentum, n_blocks=2)

@@ -86,15 +86,16 @@ delays, no summed variables, no custom events or ``on_post`` pathway, no ``on_pr
 neuron variables, no ``if``; a whole epoch is one ``run()``.
 
 brian2genn cannot translate three parts of this design (a ``run_regularly`` outside the ``'start'`` slot for the
-running maximum, ``on_pre`` writing two postsynaptic variables, objects with their own ``dt``), so
-``backend="genn"`` runs a *GeNN design* of the same epoch (:func:`genn_design`, built by the GeNN backend's
-worker): one summed input ``a`` and ``d = a - b``; the running maximum as an Euler step of the neurons that lags
-one step, caught up by the reset and by a ``run_regularly`` at the trial boundary; a ``SpikeGeneratorGroup``
-input; one simulation clock.  brian2genn 1.7 generates its code but cannot compile its trial-boundary update
-(:func:`brainlz.backends.genn.design_blockers`, so :func:`brainlz.backends.genn.check_genn_support` with
-``training="tempotron"`` refuses it); :func:`brainlz.backends.genn.run_tempotron_design` runs it with plain
-Brian2 on the CPU, and ``tests/test_tempotron.py`` checks that it makes the same decisions, ``tmax`` and weights
-as this design (to 1e-12).
+running maximum, ``on_pre`` writing two postsynaptic variables, objects with their own ``dt``) and cannot compile
+its trial-boundary ``Synapses.run_regularly`` (postsynaptic reads; refused by
+:func:`brainlz.backends.genn.design_blockers`), so ``backend="genn"`` runs a *GeNN design* of the same epoch
+(:func:`genn_design`, built by the GeNN backend's worker): one summed input ``a`` and ``d = a - b``; the running
+maximum and the threshold crossing as Euler steps of the neurons within the trial's window; two silent steps at the
+end of every trial, where every input emits a marker spike whose ``on_pre`` makes the weight update; a
+``SpikeGeneratorGroup`` input; one simulation clock.  :func:`brainlz.backends.genn.run_tempotron_design` runs it
+with plain Brian2 on the CPU in brian2genn's schedule, and ``tests/test_tempotron.py`` checks that it makes the
+same decisions, ``tmax`` and weights as this design (to 1e-12); with GeNN, ``tests/test_genn.py`` checks the same
+on GeNN (to 1e-5).
 
 Backends
 --------
