@@ -746,9 +746,6 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
     project = genn_project.GennProject(root / "project")
     start_time, builds = time.perf_counter(), 0
     outputs = {name: [] for name in record}
-    environment = dict(os.environ)
-    if genn_path is not None:
-        environment["GENN_PATH"] = str(genn_path)
     with genn_project.locked(root):
         for (start, stop), (indices, steps) in zip(chunks, spikes):
             padded = genn_project.padded_spikes(indices, steps, capacity, n_bins)
@@ -758,27 +755,16 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
                          for name, array in copy_params.get(layer.name, {}).items()}
                 arrays.update(layer_arrays(layer, batch, chunk))
             values = _inference_values(layers, arrays, padded, batch, float(spec.dt))
-            if project.built and not project.can_take(values):
-                shutil.rmtree(project.directory)  # a value compiled in as a constant changed: build again
-            if not project.built:
-                run_dir = _fresh_dir(root / "run")
-                shutil.rmtree(project.directory, ignore_errors=True)
-                config = {**{key: description[key] for key in ("n_inputs", "dt", "n_samples", "n_bins", "layers",
-                                                               "record", "use_gpu")},
-                          "codegen_only": False, "project": str(project.directory), "trace": None}
-                (run_dir / "config.json").write_text(json.dumps(config, indent=1))
-                np.savez(run_dir / "network.npz", input_indices=padded[0], input_steps=padded[1], **arrays)
-                _run_worker(python, run_dir, timeout, genn_path)
-                project.remember(values)
+            config = {**{key: description[key] for key in ("n_inputs", "dt", "n_samples", "n_bins", "layers",
+                                                           "record")}, "trace": None}
+            built = _build_or_take(project, root, config, arrays, padded, values, use_gpu=use_gpu, python=python,
+                                   genn_path=genn_path, timeout=timeout, output="spikes")
+            if built is not None:
                 builds += 1
-                with np.load(run_dir / "spikes.npz") as data:
+                with np.load(built) as data:
                     recorded = {name: (data[f"{name}_i"], data[f"{name}_t"]) for name in record}
             else:
-                project.write_values(values)
-                try:
-                    project.run(n_bins * float(spec.dt), env=environment, timeout=timeout, log=root / "main.log")
-                except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                    raise GennError(f"rerunning the compiled GeNN project failed: {exc} (log: {root / 'main.log'})")
+                _rerun(project, root, n_bins * float(spec.dt), genn_path, timeout)
                 recorded = {name: (project.result(f"_dynamic_array_spikes_{name}_i", np.int32),
                                    project.result(f"_dynamic_array_spikes_{name}_t", np.float64)) for name in record}
             for name in record:
@@ -871,6 +857,36 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
     return result
 
 
+def _build_or_take(project, root, config, arrays, padded, values, *, use_gpu, python, genn_path, timeout,
+                   output: str):
+    """With the project's lock held: build it with the worker (the epoch's arrays, the input spikes padded) and
+    return the worker's ``<output>.npz``, or, where it is built and can take ``values``, write them over its static
+    arrays and return None (the caller reruns it).  A project that cannot take them (a value compiled in as a
+    constant changed) is built again."""
+    if project.built and not project.can_take(values):
+        shutil.rmtree(project.directory)
+    if project.built:
+        project.write_values(values)
+        return None
+    run_dir = _fresh_dir(root / "run")
+    shutil.rmtree(project.directory, ignore_errors=True)
+    worker_config = {**config, "use_gpu": bool(use_gpu), "codegen_only": False, "project": str(project.directory)}
+    (run_dir / "config.json").write_text(json.dumps(worker_config, indent=1))
+    np.savez(run_dir / "network.npz", **{**arrays, "input_indices": padded[0], "input_steps": padded[1]})
+    _run_worker(python, run_dir, timeout, genn_path)
+    project.remember(values)
+    return run_dir / f"{output}.npz"
+
+
+def _rerun(project, root, seconds: float, genn_path, timeout) -> None:
+    """Run a built project's ``main`` again (its log: ``<root>/main.log``); one :class:`GennError` if it fails."""
+    environment = dict(os.environ, **({"GENN_PATH": str(genn_path)} if genn_path is not None else {}))
+    try:
+        project.run(seconds, env=environment, timeout=timeout, log=root / "main.log")
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        raise GennError(f"rerunning the compiled GeNN project failed: {exc} (log: {root / 'main.log'})") from None
+
+
 def _stdp_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) -> dict:
     """An STDP epoch on the compiled project of its design (:mod:`brainlz.backends.genn_project`): built the first
     time, rerun with the epoch's input spikes, weights and parameters afterwards (the rule's constants, the
@@ -896,28 +912,15 @@ def _stdp_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) 
             values[f"_array_stdp_layer_{rest}"] = array
     start = time.perf_counter()
     with genn_project.locked(root):
-        if project.built and not project.can_take(values):
-            shutil.rmtree(project.directory)  # a value compiled in as a constant changed: build again
-        if not project.built:
-            run_dir = _fresh_dir(root / "run")
-            shutil.rmtree(project.directory, ignore_errors=True)
-            worker_config = {**config, "use_gpu": bool(use_gpu), "codegen_only": False,
-                             "project": str(project.directory)}
-            (run_dir / "config.json").write_text(json.dumps(worker_config, indent=1))
-            np.savez(run_dir / "network.npz", **{**arrays, "input_indices": padded[0], "input_steps": padded[1]})
-            _run_worker(python, run_dir, timeout, genn_path)
-            project.remember(values)
-            with np.load(run_dir / "stdp.npz") as data:
+        built = _build_or_take(project, root, config, arrays, padded, values, use_gpu=use_gpu, python=python,
+                               genn_path=genn_path, timeout=timeout, output="stdp")
+        if built is not None:
+            with np.load(built) as data:
                 i, j, w = (np.asarray(data[key]) for key in ("i", "j", "w"))
                 spike_i, spike_t = np.asarray(data["spike_i"]), np.asarray(data["spike_t"])
             builds = 1
         else:
-            project.write_values(values)
-            environment = dict(os.environ, **({"GENN_PATH": str(genn_path)} if genn_path is not None else {}))
-            try:
-                project.run(int(config["n_steps"]) * dt, env=environment, timeout=timeout, log=root / "main.log")
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                raise GennError(f"rerunning the compiled GeNN project failed: {exc} (log: {root / 'main.log'})")
+            _rerun(project, root, int(config["n_steps"]) * dt, genn_path, timeout)
             i = project.result("_dynamic_array_stdp_synapses__synaptic_pre", np.int32)
             j = project.result("_dynamic_array_stdp_synapses__synaptic_post", np.int32)
             w = project.result("_dynamic_array_stdp_synapses_w", np.float64)
@@ -1017,27 +1020,14 @@ def _tempotron_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, time
             values[f"_dynamic_array_tempotron_synapses_{name}"] = array
     start = time.perf_counter()
     with genn_project.locked(root):
-        if project.built and not project.can_take(values):
-            shutil.rmtree(project.directory)  # a value compiled in as a constant changed: build again
-        if not project.built:
-            run_dir = _fresh_dir(root / "run")
-            shutil.rmtree(project.directory, ignore_errors=True)
-            worker_config = {**config, "use_gpu": bool(use_gpu), "codegen_only": False,
-                             "project": str(project.directory)}
-            (run_dir / "config.json").write_text(json.dumps(worker_config, indent=1))
-            np.savez(run_dir / "network.npz", **{**arrays, "input_indices": padded[0], "input_steps": padded[1]})
-            _run_worker(python, run_dir, timeout, genn_path)
-            project.remember(values)
-            with np.load(run_dir / "tempotron.npz") as data:
+        built = _build_or_take(project, root, config, arrays, padded, values, use_gpu=use_gpu, python=python,
+                               genn_path=genn_path, timeout=timeout, output="tempotron")
+        if built is not None:
+            with np.load(built) as data:
                 recorded = {key: np.asarray(data[key]) for key in data.files}
             recorded["builds"] = 1
         else:
-            project.write_values(values)
-            environment = dict(os.environ, **({"GENN_PATH": str(genn_path)} if genn_path is not None else {}))
-            try:
-                project.run(n_steps * dt, env=environment, timeout=timeout, log=root / "main.log")
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                raise GennError(f"rerunning the compiled GeNN project failed: {exc} (log: {root / 'main.log'})")
+            _rerun(project, root, n_steps * dt, genn_path, timeout)
             n_out = int(config["n_blocks"]) * int(config["n_out"])
             recorded = {name: project.result(f"_dynamic_array_tempotron_trials_{name}", np.float64)
                         .reshape(-1, n_out).T for name in ("fired", "Vmax", "tmax")}

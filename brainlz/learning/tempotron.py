@@ -363,9 +363,9 @@ class _EpochResult:
 # the Brian2 network
 # ---------------------------------------------------------------------------------------------------------------
 
-# per-neuron trial state and constants, shared by the CPU and the GeNN design
-_NEURON_PARAMETERS = """
-fired : 1
+# per-neuron trial label and constants, shared by the CPU and the GeNN design (the CPU design's ``fired`` is a
+# parameter set by its reset, the GeNN design's an Euler step)
+_NEURON_CONSTANTS = """
 label : 1
 tau : second
 tau_s : second
@@ -374,6 +374,7 @@ theta : 1
 lam : 1
 mu : 1
 """
+_NEURON_PARAMETERS = "\nfired : 1" + _NEURON_CONSTANTS
 
 _NEURON_EQUATIONS = """
 da/dt = -a / tau : 1
@@ -471,15 +472,7 @@ dtmax/dt = up * (t - step - tmax) / dt : second
 dfired/dt = open * int(V > theta) / dt : 1
 dphase/dt = 1 / dt : 1
 step : second
-trial_steps : 1
-label : 1
-tau : second
-tau_s : second
-V0 : 1
-theta : 1
-lam : 1
-mu : 1
-"""
+trial_steps : 1""" + _NEURON_CONSTANTS
 GENN_NEW_TRIAL = _NEW_TRIAL.replace("b = 0", "d = 0") + "phase = 0\n"
 GENN_ON_PRE = """
 bnd = int(phase_post > trial_steps_post + 0.5)
