@@ -31,7 +31,7 @@ _EXPORTS = {
     "Protocol": "protocol", "load_protocol": "protocol", "run_protocol": "protocol",
     "Sweep": "sweep", "run_sweep": "sweep", "load_experiment": "sweep", "run": "sweep",
     # data, models, networks, simulation
-    "SpikeDataset": "data", "Split": "data", "make_task": "data", "TASKS": "data",
+    "SpikeDataset": "data", "Split": "data", "make_task": "data", "independent_test_set": "data", "TASKS": "data",
     "NeuronModel": "models", "Param": "models", "load_model": "models", "available_models": "models",
     "NetworkSpec": "network",
     "simulate": "backends", "BACKENDS": "backends",

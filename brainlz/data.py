@@ -49,6 +49,7 @@ __all__ = [
     "Split",
     "stratified_split",
     "make_task",
+    "independent_test_set",
     "poisson_spikes",
     "markov_modulated_spikes",
     "burst_parameters",
@@ -712,7 +713,7 @@ _TASK_OPTIONS = {
     "burst": {"mean_rate": 20 * Hz, "max_burstiness": 0.9, "high_fraction": 0.2, "burst_duration": 50 * ms},
     "regular": {"mean_rate": 20 * Hz, "max_order": 8.0},
     "modulated": {"mean_rate": 20 * Hz, "modulation_depth": 0.8, "min_frequency": 4 * Hz, "max_frequency": 12 * Hz},
-    "digits": {"max_rate": 100 * Hz},
+    "digits": {"max_rate": 100 * Hz, "exclude_images": ()},
 }
 _DEFAULT_CHANNELS = {"rate": 16, "burst": 16, "regular": 16, "modulated": 16, "digits": 64}
 
@@ -725,6 +726,8 @@ def _json_value(name: str, value) -> tuple[str, object]:
         return f"{name}_s", np.asarray(value / second, dtype=float).tolist()
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return name, value.item()
+    if isinstance(value, (np.ndarray, tuple)):
+        return name, np.asarray(value).tolist()
     return name, value
 
 
@@ -802,11 +805,21 @@ def _task_digits(rng, counts, n_channels, separation, n_bins, dt, options):
     _check_below_one("max_rate", options["max_rate"], np.asarray(max_hz * float(dt / second)), "max_rate*dt")
     digits = load_digits()
     images, targets = digits.data, digits.target
+    excluded = options["exclude_images"]
+    try:
+        excluded = np.asarray(excluded, dtype=np.int64).ravel() if len(excluded) else np.zeros(0, np.int64)
+    except (TypeError, ValueError):
+        raise ParameterError("exclude_images", excluded, "expected a sequence of image indices") from None
+    if excluded.size and (excluded.min() < 0 or excluded.max() >= len(targets)):
+        raise ParameterError("exclude_images", excluded.tolist(), f"expected indices in [0, {len(targets)})")
     selected = np.isin(targets, np.arange(len(counts)))
-    mean_image = images[selected].mean(axis=0)
+    mean_image = images[selected].mean(axis=0)  # over all images of the digits, so that d = 1 is one process
     blocks, classes, indices = [], [], []
     for digit, n in enumerate(counts):
-        available = np.flatnonzero(targets == digit)
+        available = np.setdiff1d(np.flatnonzero(targets == digit), excluded)
+        if available.size == 0:
+            raise ParameterError("exclude_images", f"{excluded.size} indices",
+                                 f"no image of digit {digit} is left")
         replace = n > available.size
         chosen = rng.choice(available, size=n, replace=replace)
         blended = separation * images[chosen] + (1 - separation) * mean_image
@@ -867,6 +880,8 @@ def make_task(
         Images are drawn without replacement while a class has enough of them (about 180 per digit) and with
         replacement otherwise (``params["classes"][c]["with_replacement"]``).  ``params["image_indices"]`` gives
         each sample's row in ``load_digits()``.  Default ``max_rate = 100*Hz``; ``n_channels`` must be 64.
+        ``exclude_images`` (default none): rows of ``load_digits()`` not to draw (:func:`independent_test_set`
+        excludes the training images).
 
     Parameters
     ----------
@@ -937,6 +952,39 @@ def make_task(
     if name == "digits":
         params["image_indices"] = [int(i) for i in built[2][order]]
     return SpikeDataset(spiketrains, labels, dt_s * second, params)
+
+
+def independent_test_set(train: SpikeDataset, n_samples: int, seed) -> SpikeDataset:
+    """A test set of ``n_samples`` drawn from the task distribution of ``train``, with a seed of its own.
+
+    ``train`` must come from :func:`make_task` (its ``params`` name the task, difficulty, sizes and options); the
+    test set repeats that call with ``n_samples`` and ``seed``.  For ``digits`` the images of the training samples
+    are excluded (``exclude_images``), so that no test sample shows an image a training sample showed; every
+    other task draws fresh random spike trains from the same class processes (their class parameters depend on
+    the difficulty only, never on the seed).
+
+    Raises
+    ------
+    ParameterError
+        If ``train`` was not made by :func:`make_task` (``params`` lack the task), or ``n_samples`` is too small.
+    """
+    params = train.params
+    if not isinstance(params, dict) or params.get("task") not in _TASK_BUILDERS or "options" not in params:
+        raise ParameterError("train.params", params.get("task") if isinstance(params, dict) else params,
+                             "an independent test set needs a dataset made by make_task (its params name the task)")
+    name = params["task"]
+    options = {}
+    for option, default in _TASK_OPTIONS[name].items():
+        key, recorded_default = _json_value(option, default)
+        value = params["options"].get(key, recorded_default)
+        if isinstance(default, Quantity):
+            value = value * (Hz if have_same_dimensions(default, Hz) else second)
+        options[option] = value
+    if name == "digits":
+        options["exclude_images"] = sorted(set(params["options"]["exclude_images"]) | set(params["image_indices"]))
+    return make_task(name, n_samples=n_samples, n_channels=params["n_channels"], difficulty=params["difficulty"],
+                     n_classes=params["n_classes"], n_bins=params["n_bins"], dt=params["dt_s"] * second, seed=seed,
+                     **options)
 
 
 @dataclass(frozen=True)

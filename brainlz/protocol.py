@@ -112,7 +112,15 @@ class Protocol:
     include_counts : bool
         Use spike counts as features besides the LZC.
     test_size : float
-        Fraction of samples held out for the test (default 0.1).
+        Fraction of samples held out for the test (default 0.1); not used with ``n_test``.
+    n_test : int or None
+        Size of an independent test set (default None: the test is the ``test_size`` split of the
+        ``n_samples``).  With ``n_test`` all ``n_samples`` samples are the training part (inner training and any
+        validation of tuning or of the outer loop), and ``n_test`` further samples are drawn from the same task
+        distribution with a seed stream of their own (``derived_seeds(seed)["test_data"]``); for ``digits`` they
+        come from images that no training sample uses (about 180 images per digit exist, so a large test set
+        repeats those images with fresh Poisson spikes; ``params["test"]["image_indices"]`` lists them).  A
+        test set of its own size makes the accuracy's sampling error small without shrinking the training part.
     n_folds : int
         Cross-validation folds on the training part.
     seed : int
@@ -145,6 +153,7 @@ class Protocol:
     readout: str = "logistic"
     include_counts: bool = False
     test_size: float = 0.1
+    n_test: int | None = None
     n_folds: int = 5
     seed: int = 0
     learning: dict = field(default_factory=dict)
@@ -163,6 +172,8 @@ class Protocol:
             integer(name, low)
         if self.n_channels is not None:
             integer("n_channels", 1)
+        if self.n_test is not None:
+            integer("n_test", self.n_classes)
         for name, low, high in (("difficulty", 0.0, 1.0), ("test_size", 0.01, 0.9)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
@@ -336,9 +347,10 @@ def _provenance(protocol_file) -> dict:
 
 
 def derived_seeds(seed: int) -> dict:
-    """Independent seeds for data, weights, simulation and readout, derived from the master seed."""
-    streams = np.random.SeedSequence(seed).spawn(5)
-    names = ("data", "weights", "simulation", "readout", "learning")
+    """Independent seeds for data, weights, simulation, readout, learning and an independent test set, derived
+    from the master seed (``SeedSequence(seed).spawn``: adding a stream leaves the earlier ones unchanged)."""
+    streams = np.random.SeedSequence(seed).spawn(6)
+    names = ("data", "weights", "simulation", "readout", "learning", "test_data")
     return {name: int(s.generate_state(1)[0] % (2**31 - 1)) for name, s in zip(names, streams)}
 
 
@@ -415,8 +427,7 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
     requested = protocol
 
     # 1. data, made and split once: learning and tuning see the training part, the readout tests on the rest
-    dataset = _make_dataset(protocol, seeds)
-    split = dataset.split(protocol.test_size, seeds["readout"])
+    dataset, split = _make_dataset(protocol, seeds)
     train_set = split.train if protocol.learning else None
     # 2. network (after tuning its size on the training part, if asked)
     tuning = None
@@ -441,13 +452,27 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
                       protocol_file=protocol_file, figures=figures)
 
 
-def _make_dataset(protocol: Protocol, seeds: dict):
-    """The protocol's samples (:func:`brainlz.data.make_task` with the data seed)."""
-    from .data import make_task
+def _make_dataset(protocol: Protocol, seeds: dict) -> tuple:
+    """``(dataset, split)``: every sample of the run and its train/test split.
 
-    return make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
-                     difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
-                     dt=protocol.dt, seed=seeds["data"], **protocol.task_options)
+    Without ``n_test``: :func:`brainlz.data.make_task` with the data seed, split by ``test_size`` with the readout
+    seed.  With ``n_test``: the ``n_samples`` training samples (data seed) followed by an independent test set
+    (:func:`brainlz.data.independent_test_set`, test-data seed).
+    """
+    from .data import Split, SpikeDataset, independent_test_set, make_task
+
+    train = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
+                      difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
+                      dt=protocol.dt, seed=seeds["data"], **protocol.task_options)
+    if protocol.n_test is None:
+        return train, train.split(protocol.test_size, seeds["readout"])
+    test = independent_test_set(train, protocol.n_test, seeds["test_data"])
+    dataset = SpikeDataset(np.concatenate([train.spiketrains, test.spiketrains]),
+                           np.concatenate([train.labels, test.labels]), train.dt,
+                           {"train": train.params, "test": test.params, "n_train": train.n_samples,
+                            "n_test": test.n_samples})
+    n = train.n_samples
+    return dataset, Split(np.arange(n), np.arange(n, n + test.n_samples), train, test)
 
 
 def _simulate(protocol: Protocol, backend, spec, dataset, seeds: dict, progress: bool):
@@ -499,6 +524,7 @@ def _metrics(protocol: Protocol, backend, spec, dataset, result, readouts: dict,
 
         twin_check = check_twin(spec, dataset, output, network_readout["test_indices"],
                                 loss=protocol.learning.get("loss", "count_ce"))
+    test_indices = network_readout["test_indices"]
     for entry in (network_readout, threshold_baseline):
         entry.pop("train_indices", None)
         entry.pop("test_indices", None)
@@ -535,7 +561,38 @@ def _metrics(protocol: Protocol, backend, spec, dataset, result, readouts: dict,
         metrics["tuning"] = {**tuning, "tuned_protocol": protocol.to_dict()}
     if twin_check is not None:
         metrics["twin_vs_brian2"] = twin_check
+    decision = _trained_decision(protocol, output, dataset.labels, test_indices, twin_check)
+    if decision is not None:
+        metrics["trained_decision"] = decision
     return metrics
+
+
+def _trained_decision(protocol: Protocol, output, labels, test_indices, twin_check):
+    """Test accuracy of the decision the supervised rule trained, read from the Brian2 output layer (None for
+    unsupervised rules and without learning).
+
+    The LZC readout is the score the paper's claim is about; a supervised rule trains another decision, and this
+    entry reports it beside the readout for both arms of the grid.  Surrogate rule: the population spike count
+    (:func:`brainlz.learning.surrogate.twin_check`'s Brian2 column).  Tempotron: the outputs' fire / no-fire
+    votes, output ``j`` voting for class ``j % n_classes`` as :func:`~brainlz.learning.tempotron.train_output_layer`
+    trains them (the class whose outputs fire most; ties to the class whose outputs spike most).
+    """
+    rule = protocol.learning.get("rule")
+    test = np.asarray(test_indices)
+    if rule == "surrogate" and twin_check is not None:
+        return {"rule": rule, "test_accuracy": twin_check["brian2_accuracy_test"], "n_test": int(test.size),
+                "decision": "population spike count of the output layer (the surrogate loss's decision)"}
+    if rule != "tempotron":
+        return None
+    from .learning.tempotron import _vote
+
+    n_classes = max(int(labels.max()) + 1, 2)
+    classes = np.arange(output.shape[1]) % n_classes  # train_output_layer's round-robin assignment
+    counts = output[test].sum(axis=2)
+    predicted = _vote(counts > 0, counts.astype(float), classes, False, n_classes)
+    return {"rule": rule, "test_accuracy": float(np.mean(predicted == labels[test])), "n_test": int(test.size),
+            "decision": "fire / no-fire votes of the output neurons, neuron j for class "
+                            "j % n_classes (the tempotron's decision)"}
 
 
 def _write_run(protocol, requested, metrics, spec, initial_spec, dataset, output, lzc_features, backend, seeds,

@@ -249,7 +249,8 @@ def test_train_with_intrinsic_alternates_and_reports(rule, options, objective, m
     new, history = train_with_intrinsic(spec, train, val, inner_rule(spec, rule, **options),
                                         space={"parameters": ("tau_m", "V_th")},
                                         search={"outer_steps": 2, "method": method, "step_size": 0.05,
-                                                "perturbation": 0.05, "select": "last"},
+                                                "perturbation": 0.05, "select": "last",
+                                                "max_silent_fraction": None},
                                         objective=objective, backend="runtime", backend_options={"target": "numpy"},
                                         seed=0, callback=calls.append)
     assert json.loads(json.dumps(history)) == history
@@ -311,7 +312,7 @@ def test_train_with_intrinsic_restarts_inner_and_selects_best(restart):
         results[select] = train_with_intrinsic(
             spec, train, val, inner, space={"layers": "output", "parameters": ("V_th",)},
             search={"outer_steps": 3, "method": "spsa", "step_size": 0.5, "perturbation": 0.2,
-                    "restart_inner": restart, "select": select},
+                    "restart_inner": restart, "select": select, "max_silent_fraction": None},
             seed=3, backend="runtime", backend_options={"target": "numpy"})
         assert len(seen) == 4
         start = np.asarray(spec.weights[0], dtype=float)
@@ -368,3 +369,26 @@ def test_train_with_intrinsic_stops_on_callback_and_validates():
         with pytest.raises(ParameterError) as info:
             train_with_intrinsic(spec, train, val, **{"inner": inner, **kwargs})
         assert info.value.field == field, (kwargs, info.value)
+
+
+def test_selection_never_returns_a_silent_or_one_class_point():
+    """The activity constraint: the best-scoring visited point is skipped when its output layer is mostly
+    silent or its readout predicts one class; with no admissible point the fixed start is returned."""
+    from brainlz.learning.intrinsic import select_point
+
+    def point(accuracy, objective, silent, classes):
+        return {"accuracy": accuracy, "objective": objective, "silent_fraction": silent,
+                "predicted_classes": classes}
+
+    points = [point(0.70, 0.60, 0.10, 2), point(0.95, 0.20, 0.96, 2), point(0.90, 0.30, 0.20, 1),
+              point(0.80, 0.50, 0.40, 2)]
+    for select, unconstrained in (("accuracy", 1), ("objective", 1), ("last", 3)):
+        chosen, _, constraint = select_point(points, select, 0.5)
+        assert chosen == 3 and constraint["rejected"] == 2 and constraint["admissible"] == [True, False, False, True]
+        assert select_point(points, select, None)[0] == unconstrained
+    assert select_point(points, "accuracy", 0.97)[0] == 1  # the threshold is the stated one
+    silent = [point(0.5, 0.69, 1.0, 1)] * 3
+    chosen, _, constraint = select_point(silent, "accuracy", 0.5)
+    assert chosen == 0 and constraint["fallback_to_start"]
+    twin = [{"accuracy": None, "objective": 2.0}, {"accuracy": None, "objective": 1.0}]  # no activity measured
+    assert select_point(twin, "accuracy", 0.5)[:2] == (1, "objective")

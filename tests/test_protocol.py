@@ -35,7 +35,7 @@ def test_protocol_validation_names_fields():
 def test_derived_seeds_are_distinct_and_reproducible():
     a, b = derived_seeds(1), derived_seeds(2)
     assert a == derived_seeds(1) and a != b
-    assert len(set(a.values())) == 5
+    assert len(set(a.values())) == len(a) == 6
 
 
 def test_run_writes_complete_results_directory(tmp_path):

@@ -32,7 +32,8 @@ def _layer_values(spec, name):
 def test_intrinsic_outer_loop_runs_inside_a_protocol(tmp_path, rule, options):
     learning = {"rule": rule, **options,
                 "intrinsic": {"parameters": ["tau_m", "V_th"], "outer_steps": 2, "method": "spsa",
-                              "step_size": 0.2, "perturbation": 0.1}}
+                              "step_size": 0.2, "perturbation": 0.1,
+                              "max_silent_fraction": None}}
     result, initial, trained = _run(tmp_path, learning)
     history = result.metrics["learning"]
     assert history["rule"] == rule and len(history["intrinsic"]["outer"]) == 2

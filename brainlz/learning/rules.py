@@ -31,7 +31,7 @@ __all__ = ["Rule", "RULES", "register_rule", "make_rule", "OuterLoop", "STDP", "
 #: Options of ``learning["intrinsic"]`` for the outer loop (:func:`brainlz.learning.intrinsic.train_with_intrinsic`).
 INTRINSIC_OPTIONS = ("layers", "parameters", "per_neuron", "outer_steps", "method", "step_size", "perturbation",
                      "objective", "objective_options", "final_inner", "stability", "validation_fraction",
-                     "restart_inner", "select", "refit", "bounds", "max_step", "scale")
+                     "restart_inner", "select", "refit", "bounds", "max_step", "scale", "max_silent_fraction")
 
 #: Rule name -> :class:`Rule` subclass.
 RULES: dict = {}
