@@ -1,4 +1,4 @@
-"""The README's table of the paper grid, built from the grid's record and the latency benchmark.
+"""The table of the paper grid (docs/paper_grid.md), built from the grid's record and the latency benchmark.
 
 Reads ``results/paper_grid/summary.json`` (rewritten by ``brainlz run protocols/paper_grid.py`` after every cell;
 kept in git with every cell's ``metrics.json``) and ``benchmarks/results/bench_grid_latency.json``
@@ -20,7 +20,7 @@ that exclude 0, against the number expected by chance.
 Usage::
 
     python benchmarks/grid_table.py [--summary results/paper_grid/summary.json]
-        [--latency benchmarks/results/bench_grid_latency.json] [--readme README.md]
+        [--latency benchmarks/results/bench_grid_latency.json] [--readme docs/paper_grid.md]
 
 With ``--readme`` the table between the lines ``<!-- paper-grid-table -->`` and ``<!-- /paper-grid-table -->``
 of that file is replaced (written atomically) instead of printed.

@@ -171,7 +171,7 @@ def test_grid_table_pools_paired_differences_over_tasks():
 
 
 def test_readme_grid_table_is_made_from_the_kept_record():
-    """The kept summary.json summarises exactly the kept cells, and README.md's grid table is what
+    """The kept summary.json summarises exactly the kept cells, and the grid table of docs/paper_grid.md is what
     benchmarks/grid_table.py makes of it."""
     from brainlz.protocol import jsonable
     from brainlz.sweep import summarize_sweep
@@ -186,7 +186,7 @@ def test_readme_grid_table_is_made_from_the_kept_record():
     for key in ("n_finished", "rows", "paired_differences"):
         assert kept[key] == recomputed[key], key
     latency = json.loads((root / "benchmarks" / "results" / "bench_grid_latency.json").read_text())
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "paper_grid.md").read_text()
     section = readme.split(grid_table.BEGIN + "\n", 1)[1].split(grid_table.END, 1)[0]
     assert section == grid_table.section(kept, latency, grid_table.network_hashes(root / "results" / "paper_grid"
                                                                                   / "cells"))
