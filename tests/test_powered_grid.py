@@ -90,3 +90,38 @@ def test_grid_definition_is_fixed_and_checked():
     assert len(calibration.cells) == 3 * 2 * 8 * 2
     assert {c.protocol.seed for c in calibration.cells} == set(pg.CALIBRATION_SEEDS)
     assert {c.labels["intrinsic"] for c in calibration.cells} == {"fixed_tuned"}
+
+
+def test_calibration_choice_from_a_record(tmp_path):
+    """benchmarks/powered_calibration.py: difficulties at the 75 % median, seeds for 5 pp, the ceiling count."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("powered_calibration", root / "benchmarks" / "powered_calibration.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    rows = []
+    for task, (easy, hard) in pg.CALIBRATION_LEVELS.items():
+        for d, centre in ((easy, 0.85), (hard, 0.65)):
+            for k, (rule, model) in enumerate([(r, m) for r in pg.RULES for m in pg.MODELS]):
+                accs = list(centre + 0.01 * (k - 2.5) + rng.normal(0, 0.04, 2))
+                rows.append({"labels": {"rule": rule, "model": model, "task": f"{task}_{d:g}"}, "accuracies": accs,
+                             "accuracy_mean": float(np.mean(accs))})
+    record = tmp_path / "powered_calibration"
+    (record / "cells" / "rule=surrogate,x").mkdir(parents=True)
+    (record / "summary.json").write_text(json.dumps({"rows": rows, "n_finished": 96, "n_cells": 96}))
+    epochs = [{"validation_loss": 1.0}] * 40
+    (record / "cells" / "rule=surrogate,x" / "metrics.json").write_text(
+        json.dumps({"learning": {"epochs": epochs, "best_epoch": 39, "stopped_early": False}}))
+    choice = module.read_choice(record)
+    for task, (easy, hard) in pg.CALIBRATION_LEVELS.items():
+        assert easy < choice["difficulties"][task] < hard and not choice["extrapolated"][task]
+    worst = max(v["variance"] for v in choice["variances_pp2"].values())
+    assert choice["n_seeds"] >= 10
+    assert pg.minimal_detectable_effect(worst, choice["n_seeds"]) <= 5.0
+    assert max(choice["minimal_detectable_effect_pp"].values()) <= 5.0
+    assert choice["surrogate_ceiling"] == {"n_trainings": 1, "reached_ceiling": 1, "best_epoch_median": 39.0,
+                                           "best_epoch_max": 39}
