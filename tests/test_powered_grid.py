@@ -113,9 +113,9 @@ def test_calibration_choice_from_a_record(tmp_path):
     record = tmp_path / "powered_calibration"
     (record / "cells" / "rule=surrogate,x").mkdir(parents=True)
     (record / "summary.json").write_text(json.dumps({"rows": rows, "n_finished": 96, "n_cells": 96}))
-    epochs = [{"validation_loss": 1.0}] * 40
+    epochs = [{"validation_loss": 1.0}] * 60
     (record / "cells" / "rule=surrogate,x" / "metrics.json").write_text(
-        json.dumps({"learning": {"epochs": epochs, "best_epoch": 39, "stopped_early": False}}))
+        json.dumps({"learning": {"epochs": epochs, "best_epoch": 59, "stopped_early": False}}))
     choice = module.read_choice(record)
     for task, (easy, hard) in pg.CALIBRATION_LEVELS.items():
         assert easy < choice["difficulties"][task] < hard and not choice["extrapolated"][task]
@@ -123,5 +123,5 @@ def test_calibration_choice_from_a_record(tmp_path):
     assert choice["n_seeds"] >= 10
     assert pg.minimal_detectable_effect(worst, choice["n_seeds"]) <= 5.0
     assert max(choice["minimal_detectable_effect_pp"].values()) <= 5.0
-    assert choice["surrogate_ceiling"] == {"n_trainings": 1, "reached_ceiling": 1, "best_epoch_median": 39.0,
-                                           "best_epoch_max": 39}
+    assert choice["surrogate_ceiling"] == {"n_trainings": 1, "reached_ceiling": 1, "best_epoch_median": 59.0,
+                                           "best_epoch_max": 59}
