@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import BrainlzError, DataError, ModelError, ParameterError, ProtocolError
+from .errors import BrainlzError, DataError, ModelError, ParameterError, ProtocolError, SimulationError
 
 __version__ = "0.1.0"
 
@@ -32,6 +32,7 @@ _EXPORTS = {
     "Sweep": "sweep", "run_sweep": "sweep", "load_experiment": "sweep", "run": "sweep",
     # data, models, networks, simulation
     "SpikeDataset": "data", "Split": "data", "make_task": "data", "independent_test_set": "data", "TASKS": "data",
+    "outputs_to_neo": "interop", "neo_to_raster": "interop",  # Neo out and back (SpikeDataset.from_neo: in)
     "NeuronModel": "models", "Param": "models", "load_model": "models", "available_models": "models",
     "NetworkSpec": "network",
     "simulate": "backends", "BACKENDS": "backends",
@@ -51,8 +52,8 @@ _EXPORTS = {
     "train_with_intrinsic": "learning.intrinsic",
 }
 
-__all__ = ["BrainlzError", "DataError", "ModelError", "ParameterError", "ProtocolError", "__version__",
-           *_EXPORTS]
+__all__ = ["BrainlzError", "DataError", "ModelError", "ParameterError", "ProtocolError", "SimulationError",
+           "__version__", *_EXPORTS]
 
 
 def __getattr__(name: str):

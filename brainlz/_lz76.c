@@ -26,6 +26,15 @@
  * can be non-zero, trimmed after every step, and switch to byte comparison as soon as at most LZ_FEW
  * candidates in at most two words are left.  Worst case O(n * n / 64) word operations per sequence; about
  * 10 microseconds for a random sequence of n = 1024 and a few for a sparse one on a current x86-64 core.
+ *
+ * Long sequences (n >= LZ_SAM_MIN) are parsed in linear time with a suffix automaton instead (see
+ * lz76_sam below): the bitsets cost O(n^2 / 64), e.g. 212 s for n = 10^7 with 1 % ones against 1.6 s
+ * (benchmarks/bench_lz76_long.py).
+ *
+ * Interrupts.  The GIL is released while counting, and the kernels poll every few tens of milliseconds of
+ * work (lz_poll): from the main thread they take the GIL back for a moment and run PyErr_CheckSignals, so that
+ * Ctrl+C raises KeyboardInterrupt promptly; from worker threads (lzc.py, threads > 1) they read a cancel flag
+ * that the calling thread sets when it is interrupted.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -34,6 +43,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LZ_CTZ64(x) ((int)__builtin_ctzll(x))
@@ -54,6 +67,12 @@ static int LZ_CTZ64(uint64_t x)
 #define LZ_LITTLE_ENDIAN 1
 #else
 #define LZ_LITTLE_ENDIAN 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LZ_PREFETCH(p) __builtin_prefetch((p), 1, 1)
+#else
+#define LZ_PREFETCH(p) ((void)0)
 #endif
 
 #define LZ_HI_BITS 0xFEFEFEFEFEFEFEFEULL /* bits that must be 0 in eight bytes holding 0/1 values */
@@ -321,15 +340,288 @@ popcount64(uint64_t x)
 #endif
 }
 
-/* LZ76 phrase count of one sequence s[0:n], n >= 1.  Returns -1 if a byte is neither 0 nor 1. */
-static int64_t
-lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
+/* ------------------------------------------------------------------------------------------------ interrupts */
+
+/* Polling: the kernels add their work (about one unit per word operation) to ctx->work and call lz_poll when it
+   passes LZ_POLL_WORK (some 10-50 ms on a current core); the suffix automaton polls every LZ_SAM_POLL symbols. */
+#define LZ_POLL_WORK (1 << 25)
+#define LZ_SAM_POLL (1 << 18)
+
+typedef struct {
+    PyThreadState **save;          /* not NULL: this thread released the GIL into *save and checks signals */
+    const volatile uint8_t *cancel; /* not NULL: stop when *cancel becomes non-zero */
+    int64_t work;                  /* work since the last poll */
+    int stopped;                   /* 1: a signal handler raised (exception set), 2: cancelled */
+} lz_ctx;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LZ_INLINE inline __attribute__((always_inline))
+#define LZ_COLD __attribute__((noinline, cold))
+#define LZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LZ_INLINE inline
+#define LZ_COLD
+#define LZ_UNLIKELY(x) (x)
+#endif
+
+/* Returns 0 to go on, -1 to stop (ctx->stopped says why). */
+static LZ_COLD int
+lz_poll(lz_ctx *ctx)
 {
-    int64_t count;
+    ctx->work = 0;
+    if (ctx->cancel != NULL && *ctx->cancel) {
+        ctx->stopped = 2;
+        return -1;
+    }
+    if (ctx->save != NULL) {
+        int r;
+        PyEval_RestoreThread(*ctx->save);
+        r = PyErr_CheckSignals();
+        *ctx->save = PyEval_SaveThread();
+        if (r < 0) {
+            ctx->stopped = 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define LZ_WORK(ctx, amount)                                                                                  \
+    do {                                                                                                      \
+        if (LZ_UNLIKELY(((ctx)->work += (amount)) >= LZ_POLL_WORK) && lz_poll(ctx) < 0)                       \
+            return -2;                                                                                        \
+    } while (0)
+
+/* The same on a local counter `work` (kept in a register in the hot loops of lz76_bits), only where `fine`
+   (a constant in each copy of lz76_bits), and a return that hands the counter back to ctx. */
+#define LZ_WORK_LOCAL(amount)                                                                                 \
+    do {                                                                                                      \
+        if (fine && LZ_UNLIKELY((work += (amount)) >= LZ_POLL_WORK)) {                                        \
+            if (lz_poll(ctx) < 0)                                                                             \
+                return -2;                                                                                    \
+            work = 0;                                                                                         \
+        }                                                                                                     \
+    } while (0)
+#define LZ_RETURN(value)                                                                                      \
+    do {                                                                                                      \
+        ctx->work = work;                                                                                     \
+        return (value);                                                                                       \
+    } while (0)
+
+/* ------------------------------------------------------------------------------------- long sequences: SAM
+ * The suffix automaton (directed acyclic word graph; Blumer et al. 1985, built online as in Crochemore &
+ * Hancart 1997) of the prefix s[0:j] has one state per class of substrings of s[0:j] with the same set of
+ * end positions; from the state of a substring u, the transition on c exists iff uc is a substring of s[0:j].
+ * The LZ76 parse asks, for a phrase that starts at p and has copied s[p:j] so far, whether s[p:j+1] occurs
+ * starting at some q < p -- the same as being a substring of s[0:j] (the copy may overlap the phrase).  So:
+ * keep the automaton of s[0:j] and the state `cur` of s[p:j]; look up the transition of cur on s[j], then add
+ * s[j] to the automaton (j += 1).  With a transition the copy goes on: cur moves along it to the state of
+ * s[p:j+1] -- unless adding s[j] split that state, moving its strings of length <= len(clone) to a new clone
+ * state, and s[p:j+1] is one of them: then cur is the clone.  Without a transition the phrase ends with s[j]
+ * and cur goes back to the root (the empty string).
+ * A copy that reaches the end is the incomplete last phrase.  Amortised O(1) per symbol (binary alphabet):
+ * O(n) time, at most 2n + 1 states of 16 bytes (close to 2n on random sequences and spike trains: 32 bytes
+ * per symbol, 320 MB for n = 10^7; about n on periodic ones).
+ * States are int32: used for n <= LZ_SAM_MAX.
+ */
+#define LZ_SAM_MIN 6144 /* auto: the automaton from this length on, the bitsets below it (break-even near 5000) */
+#define LZ_SAM_MAX ((Py_ssize_t)1 << 29)
+
+typedef struct {
+    int32_t next[2]; /* transitions on 0 and 1; 0 = none (no transition leads to the root) */
+    int32_t link;    /* suffix link; -1 for the root */
+    int32_t len;     /* length of the longest substring of the state */
+} lz_state;
+
+static size_t
+lz_sam_states(Py_ssize_t n)
+{
+    return 2 * (size_t)n + 2;
+}
+
+/* Memory of the automaton: on Linux an anonymous mapping advised to use transparent huge pages (the automaton
+   is read at random places: 4 KiB pages cost a TLB miss on most steps), else PyMem_RawMalloc.  Pages are
+   touched only as states are created. */
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#define LZ_MMAP 1
+#else
+#define LZ_MMAP 0
+#endif
+
+static lz_state *
+lz_sam_alloc(size_t bytes)
+{
+#if LZ_MMAP
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return NULL;
+    (void)madvise(mem, bytes, MADV_HUGEPAGE); /* advice only: ignored where huge pages are off */
+    return (lz_state *)mem;
+#else
+    return (lz_state *)PyMem_RawMalloc(bytes);
+#endif
+}
+
+static void
+lz_sam_free(lz_state *st, size_t bytes)
+{
+    if (st == NULL)
+        return;
+#if LZ_MMAP
+    munmap((void *)st, bytes);
+#else
+    (void)bytes;
+    PyMem_RawFree(st);
+#endif
+}
+
+/* LZ76 phrase count of s[0:n] (bytes 0/1, already checked), st: lz_sam_states(n) states.  -2 if stopped. */
+static int64_t
+lz76_sam(const uint8_t *s, Py_ssize_t n, lz_state *st, lz_ctx *ctx)
+{
+    int32_t size = 1, last = 0, cur = 0;
+    Py_ssize_t p = 0, j, poll = LZ_SAM_POLL;
+    int64_t count = 0;
+
+    st[0].next[0] = st[0].next[1] = 0;
+    st[0].link = -1;
+    st[0].len = 0;
+    for (j = 0; j < n; j++) {
+        const int c = s[j];
+        const int32_t nx = st[cur].next[c]; /* s[p:j+1] in s[0:j]? (before s[j] is added) */
+        int32_t z = size++, v = last, split = -1, half = 0;
+
+        LZ_PREFETCH(&st[nx]); /* read in the next step; the automaton is far larger than the caches */
+        /* add s[j]: the automaton of s[0:j+1] */
+        st[z].len = (int32_t)(j + 1);
+        st[z].next[0] = st[z].next[1] = 0;
+        while (v >= 0 && st[v].next[c] == 0) {
+            st[v].next[c] = z;
+            v = st[v].link;
+        }
+        if (v < 0)
+            st[z].link = 0;
+        else {
+            const int32_t q = st[v].next[c];
+            if (st[v].len + 1 == st[q].len)
+                st[z].link = q;
+            else { /* split q: its strings of length <= len(v) + 1 move to the clone */
+                const int32_t cl = size++;
+                st[cl] = st[q];
+                st[cl].len = st[v].len + 1;
+                while (v >= 0 && st[v].next[c] == q) {
+                    st[v].next[c] = cl;
+                    v = st[v].link;
+                }
+                st[q].link = cl;
+                st[z].link = cl;
+                split = q;
+                half = cl;
+            }
+        }
+        last = z;
+        LZ_PREFETCH(&st[st[z].link]); /* the first state the next step's walk reads */
+
+        if (nx) { /* the copy goes on: cur = state of s[p:j+1] */
+            cur = nx;
+            if (nx == split && st[half].len >= j + 1 - p)
+                cur = half; /* nx was split by adding s[j]; s[p:j+1] is in the shorter half */
+        }
+        else { /* the phrase ends with s[j] */
+            count++;
+            p = j + 1;
+            cur = 0;
+        }
+        if (--poll == 0) {
+            poll = LZ_SAM_POLL;
+            if (lz_poll(ctx) < 0)
+                return -2;
+        }
+    }
+    if (p < n)
+        count++; /* the rest is a copy: an incomplete last phrase */
+    return count;
+}
+
+/* Check that s[0:n] holds only 0 and 1 and count its ones; -1 if a byte is neither. */
+static int
+scan_bytes(const uint8_t *s, Py_ssize_t n, Py_ssize_t *ones)
+{
+    Py_ssize_t i, total = 0;
+    uint8_t bad = 0;
+    for (i = 0; i < n; i++) {
+        bad |= s[i];
+        total += s[i];
+    }
+    *ones = total;
+    return (bad & 0xFE) ? -1 : 0;
+}
+
+/* The marks (positions of the symbol `mark`, m of them) and gaps of the sparse path, from the bytes. */
+static void
+sparse_marks_bytes(const uint8_t *s, Py_ssize_t n, uint8_t mark, Py_ssize_t *o, Py_ssize_t *g)
+{
+    Py_ssize_t i, r = 0;
+    o[-1] = -1;
+    for (i = 0; i < n; i++)
+        if (s[i] == mark) {
+            o[r] = i;
+            g[r] = i - o[r - 1] - 1;
+            r++;
+        }
+    o[r] = n;
+    g[r] = n - o[r - 1] - 1;
+}
+
+/* Methods of lz76_batch: LZ_AUTO chooses (run lengths for <= LZ_SPARSE marks, else the automaton for
+   LZ_SAM_MIN <= n <= LZ_SAM_MAX, else the bitsets); LZ_BITSETS is the run lengths or the bitsets (as before
+   the automaton existed); LZ_SAM is the automaton alone (tests). */
+#define LZ_AUTO 0
+#define LZ_BITSETS 1
+#define LZ_SAM 2
+
+static int
+lz_uses_sam(Py_ssize_t n, int method)
+{
+    if (n > LZ_SAM_MAX)
+        return 0;
+    return method == LZ_SAM || (method == LZ_AUTO && n >= LZ_SAM_MIN);
+}
+
+/* LZ76 phrase count of one long sequence with the automaton (or the run lengths, if it has few marks).
+   -1 if a byte is neither 0 nor 1, -2 if stopped. */
+static int64_t
+lz76_long(const uint8_t *s, Py_ssize_t n, lz_state *st, int method, lz_ctx *ctx)
+{
+    Py_ssize_t ones;
+    if (scan_bytes(s, n, &ones) < 0)
+        return -1;
+    LZ_WORK(ctx, n >> 5);
+    if (method == LZ_AUTO && (ones <= LZ_SPARSE || n - ones <= LZ_SPARSE)) {
+        Py_ssize_t o[LZ_SPARSE + 2], g[LZ_SPARSE + 2];
+        const Py_ssize_t m = ones <= LZ_SPARSE ? ones : n - ones;
+        sparse_marks_bytes(s, n, ones <= LZ_SPARSE ? 1 : 0, o + 1, g + 1);
+        return lz76_sparse(o + 1, g + 1, m, n);
+    }
+    return lz76_sam(s, n, st, ctx);
+}
+
+/* ------------------------------------------------------------------------------------------ the bitsets */
+
+/* LZ76 phrase count of one sequence s[0:n], n >= 1, with the run lengths or the bitsets.  Returns -1 if a byte
+   is neither 0 nor 1, -2 if stopped (lz_poll).  With fine = 1 it counts its work as it goes and polls (long
+   sequences: up to O(n^2 / 64) word operations); with fine = 0 (n < LZ_SAM_MIN: at most a few ms) it does not,
+   and lz76_one accounts for the whole sequence at once, so that the hot loops of short sequences are those of
+   the kernel before polling existed. */
+static LZ_INLINE int64_t
+lz76_bits(const uint8_t *s, Py_ssize_t n, lz_scratch *sc, lz_ctx *ctx, const int fine)
+{
+    int64_t count, work = ctx->work;
     Py_ssize_t p;
 
     if (pack_bits(s, n, sc->nw, sc->b[0], sc->b[1]) < 0)
         return -1;
+    LZ_WORK_LOCAL(32 + 24 * sc->nw);
     {
         Py_ssize_t ones = 0, w;
         for (w = 0; w < sc->nw; w++)
@@ -338,7 +630,7 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
             Py_ssize_t o[LZ_SPARSE + 2], g[LZ_SPARSE + 2];
             const Py_ssize_t m = ones <= LZ_SPARSE ? ones : n - ones;
             sparse_marks(sc->b[ones <= LZ_SPARSE ? 1 : 0], sc->nw, n, o + 1, g + 1);
-            return lz76_sparse(o + 1, g + 1, m, n);
+            LZ_RETURN(lz76_sparse(o + 1, g + 1, m, n));
         }
     }
     build_grams(sc);
@@ -361,6 +653,7 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
             uint64_t carry = 0, any = 0;
             Py_ssize_t cand[LZ_CAND + 1];
             int ncand = 0;
+            LZ_WORK_LOCAL(top + 1);
             for (w = 0; w <= top; w++) {
                 uint64_t m = ga[w] & window_down(gb, nw, w, LZ_GRAM);
                 if (w == top)
@@ -385,9 +678,10 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
                         if (l > best)
                             best = l;
                     }
+                    LZ_WORK_LOCAL(ncand * (best >> 3));
                     count++;
                     if (best >= limit)
-                        return count; /* the rest is a copy: an incomplete last phrase */
+                        LZ_RETURN(count); /* the rest is a copy: an incomplete last phrase */
                     p += best + 1;
                     continue;
                 }
@@ -400,7 +694,7 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
                     hi--;
                 k = 2 * LZ_GRAM;
                 if (p + k >= n)
-                    return count + 1; /* incomplete last phrase */
+                    LZ_RETURN(count + 1); /* incomplete last phrase */
                 goto bitsets;
             }
         }
@@ -416,6 +710,7 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
         for (;;) {
             /* Invariant: E (words [lo, hi], non-empty) holds the end positions q + k of the earlier starts
                q < p with s[q:q+k] == s[p:p+k], and p + k < n. */
+            LZ_WORK_LOCAL(hi - lo + 1);
             if (hi - lo <= 1) {
                 uint64_t x0 = E[lo], x1 = hi > lo ? E[hi] : 0, t;
                 int cnt = 0;
@@ -437,9 +732,10 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
                                 best = l;
                         }
                     }
+                    LZ_WORK_LOCAL(best >> 2);
                     count++;
                     if (best >= limit)
-                        return count; /* the rest is a copy: an incomplete last phrase */
+                        LZ_RETURN(count); /* the rest is a copy: an incomplete last phrase */
                     p += k + best + 1;
                     goto next_phrase;
                 }
@@ -449,12 +745,13 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
                     T = E, E = F, F = T;
                     k += LZ_GRAM;
                     if (p + k >= n)
-                        return count + 1; /* incomplete last phrase */
+                        LZ_RETURN(count + 1); /* incomplete last phrase */
                     continue;
                 }
             }
             /* One symbol at a time: the phrase or the sequence ends within LZ_GRAM steps. */
             for (;;) {
+                LZ_WORK_LOCAL(hi - lo + 1);
                 if (!lz_step(E, F, lo, hi, sc->b[s[p + k]], 1, &lo, &hi)) {
                     /* no earlier start continues: the phrase ends with s[p+k] */
                     count++;
@@ -464,36 +761,58 @@ lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc)
                 T = E, E = F, F = T;
                 k++;
                 if (p + k >= n)
-                    return count + 1; /* incomplete last phrase */
+                    LZ_RETURN(count + 1); /* incomplete last phrase */
             }
         }
     next_phrase:;
     }
+    LZ_RETURN(count);
+}
+
+static int64_t
+lz76_one(const uint8_t *s, Py_ssize_t n, lz_scratch *sc, lz_ctx *ctx)
+{
+    int64_t count;
+    if (n >= LZ_SAM_MIN)
+        return lz76_bits(s, n, sc, ctx, 1);
+    count = lz76_bits(s, n, sc, ctx, 0);
+    if (count >= 0)
+        LZ_WORK(ctx, 32 + ((n * sc->nw) >> 3)); /* a bound of the work of a short sequence, in word operations */
     return count;
 }
 
 PyDoc_STRVAR(lz76_batch_doc,
-"lz76_batch(bits, n_seq, n, out)\n"
+"lz76_batch(bits, n_seq, n, out, method=0, cancel=None, check_signals=True)\n"
 "--\n"
 "\n"
 "Exact LZ76 phrase counts of n_seq binary sequences of length n.\n"
 "\n"
 "bits: C-contiguous buffer of at least n_seq * n bytes, row-major (n_seq, n), each byte 0 or 1.\n"
 "out: writable C-contiguous buffer of n_seq int64 items; receives the counts.\n"
+"method: 0 chooses (run lengths for few marks, bitsets for n < SAM_MIN, else the linear-time suffix\n"
+"automaton), 1 run lengths or bitsets only, 2 the suffix automaton only.\n"
+"cancel: None, or a writable buffer whose first byte, once non-zero, stops the count (KeyboardInterrupt).\n"
+"check_signals: take the GIL back every few tens of milliseconds to run the signal handlers (Ctrl+C);\n"
+"pass False from threads other than the main one.\n"
 "Raises ValueError if a byte is not 0 or 1 or a buffer is too small.  Releases the GIL while counting.");
 
 static PyObject *
 lz76_batch(PyObject *self, PyObject *args)
 {
-    PyObject *bits_obj, *out_obj;
+    PyObject *bits_obj, *out_obj, *cancel_obj = Py_None;
     Py_ssize_t n_seq, n;
-    Py_buffer bits, out;
+    Py_buffer bits, out, cancel;
     Py_ssize_t i, bad_row = -1;
     Py_ssize_t nw;
+    int method = LZ_AUTO, check_signals = 1, has_cancel = 0, sam;
     uint64_t *scratch = NULL;
+    lz_state *states = NULL;
+    lz_ctx ctx;
+    PyThreadState *save;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "OnnO:lz76_batch", &bits_obj, &n_seq, &n, &out_obj))
+    if (!PyArg_ParseTuple(args, "OnnO|iOp:lz76_batch", &bits_obj, &n_seq, &n, &out_obj, &method, &cancel_obj,
+                          &check_signals))
         return NULL;
     if (n_seq < 0) {
         PyErr_SetString(PyExc_ValueError, "lz76_batch: n_seq must be >= 0");
@@ -501,6 +820,10 @@ lz76_batch(PyObject *self, PyObject *args)
     }
     if (n < 1) {
         PyErr_SetString(PyExc_ValueError, "lz76_batch: n must be >= 1");
+        return NULL;
+    }
+    if (method != LZ_AUTO && method != LZ_BITSETS && method != LZ_SAM) {
+        PyErr_SetString(PyExc_ValueError, "lz76_batch: method must be 0 (auto), 1 (bitsets) or 2 (automaton)");
         return NULL;
     }
     if (n_seq > 0 && n > PY_SSIZE_T_MAX / n_seq) {
@@ -512,6 +835,15 @@ lz76_batch(PyObject *self, PyObject *args)
     if (PyObject_GetBuffer(out_obj, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT) < 0) {
         PyBuffer_Release(&bits);
         return NULL;
+    }
+    if (cancel_obj != Py_None) {
+        if (PyObject_GetBuffer(cancel_obj, &cancel, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+            goto fail;
+        has_cancel = 1;
+        if (cancel.len < 1) {
+            PyErr_SetString(PyExc_ValueError, "lz76_batch: cancel must hold at least one byte");
+            goto fail;
+        }
     }
     if (bits.len < n_seq * n) {
         PyErr_Format(PyExc_ValueError, "lz76_batch: bits holds %zd bytes, need n_seq * n = %zd", bits.len,
@@ -530,22 +862,35 @@ lz76_batch(PyObject *self, PyObject *args)
     }
 
     nw = (n + 63) >> 6;
+    sam = lz_uses_sam(n, method);
     if (n_seq > 0) {
-        scratch = (uint64_t *)PyMem_RawCalloc(lz_scratch_words(nw), sizeof(uint64_t));
-        if (scratch == NULL) {
+        if (sam)
+            states = lz_sam_alloc(lz_sam_states(n) * sizeof(lz_state));
+        else
+            scratch = (uint64_t *)PyMem_RawCalloc(lz_scratch_words(nw), sizeof(uint64_t));
+        if (states == NULL && scratch == NULL) {
             PyErr_NoMemory();
             goto fail;
         }
     }
 
-    Py_BEGIN_ALLOW_THREADS
+    ctx.save = check_signals ? &save : NULL;
+    ctx.cancel = has_cancel ? (const volatile uint8_t *)cancel.buf : NULL;
+    ctx.work = 0;
+    ctx.stopped = 0;
+    save = PyEval_SaveThread();
     {
         const uint8_t *src = (const uint8_t *)bits.buf;
         int64_t *dst = (int64_t *)out.buf;
         lz_scratch sc;
-        lz_scratch_init(&sc, scratch, nw);
+        memset(&sc, 0, sizeof sc);
+        if (scratch != NULL)
+            lz_scratch_init(&sc, scratch, nw);
         for (i = 0; i < n_seq; i++) {
-            int64_t c = lz76_one(src + i * n, n, &sc);
+            int64_t c = sam ? lz76_long(src + i * n, n, states, method, &ctx)
+                            : lz76_one(src + i * n, n, &sc, &ctx);
+            if (c == -2)
+                break;
             if (c < 0) {
                 bad_row = i;
                 break;
@@ -553,18 +898,28 @@ lz76_batch(PyObject *self, PyObject *args)
             dst[i] = c;
         }
     }
-    Py_END_ALLOW_THREADS
+    PyEval_RestoreThread(save);
 
     PyMem_RawFree(scratch);
+    lz_sam_free(states, lz_sam_states(n) * sizeof(lz_state));
+    if (ctx.stopped) {
+        if (ctx.stopped == 2 || !PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyboardInterrupt, "lz76_batch: cancelled");
+        goto fail;
+    }
     if (bad_row >= 0) {
         PyErr_Format(PyExc_ValueError, "lz76_batch: sequence %zd holds a byte that is not 0 or 1", bad_row);
         goto fail;
     }
+    if (has_cancel)
+        PyBuffer_Release(&cancel);
     PyBuffer_Release(&bits);
     PyBuffer_Release(&out);
     Py_RETURN_NONE;
 
 fail:
+    if (has_cancel)
+        PyBuffer_Release(&cancel);
     PyBuffer_Release(&bits);
     PyBuffer_Release(&out);
     return NULL;
@@ -578,7 +933,8 @@ static PyMethodDef lz76_methods[] = {
 static struct PyModuleDef lz76_module = {
     PyModuleDef_HEAD_INIT,
     "_lz76",
-    "Compiled kernel of brainlz.lzc: exact LZ76 phrase counts of binary sequences (bit-parallel).",
+    "Compiled kernel of brainlz.lzc: exact LZ76 phrase counts of binary sequences (bit-parallel;\n"
+    "a suffix automaton for long sequences).",
     -1,
     lz76_methods,
     NULL,
@@ -590,5 +946,14 @@ static struct PyModuleDef lz76_module = {
 PyMODINIT_FUNC
 PyInit__lz76(void)
 {
-    return PyModule_Create(&lz76_module);
+    PyObject *m = PyModule_Create(&lz76_module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "SAM_MIN", (long)LZ_SAM_MIN) < 0
+        || PyModule_AddIntConstant(m, "SAM_MAX", (long)LZ_SAM_MAX) < 0
+        || PyModule_AddIntConstant(m, "SPARSE_MAX", (long)LZ_SPARSE) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -113,7 +113,10 @@ def real(field: str, value, low=None, high=None, *, low_open: bool = False, high
     if _has_units(value):
         interval = _interval(low, high, low_open, high_open)
         _reject(field, value, reason, f"expected a plain number{interval}, not a quantity")
-    number = math.nan if _is_bool(value) or not isinstance(value, types) else float(value)
+    try:
+        number = math.nan if _is_bool(value) or not isinstance(value, types) else float(value)
+    except OverflowError:  # an int beyond float's range
+        number = math.inf
     if not math.isfinite(number) or (low is not None and (number < low or (low_open and number == low))) or (
         high is not None and (number > high or (high_open and number == high))
     ):

@@ -1,8 +1,10 @@
 """The ``brainlz`` command line.
 
-``brainlz run FILE.py [--out DIR] [--seed N] [--backend NAME] [--workers N] [--scheduler ADDRESS] [--cluster NAME] [--quiet] [--no-figures]``
+``brainlz run FILE.py|NAME [--out DIR] [--seed N] [--backend NAME] [--workers N] [--scheduler ADDRESS] [--cluster NAME] [--quiet] [--no-figures]``
     Run a protocol (a file defining ``PROTOCOL``) and print its results table, or run a sweep (a file defining
-    ``SWEEP``; see :mod:`brainlz.sweep`), resuming it where it stopped, and print its summary table.  ``--seed``
+    ``SWEEP``; see :mod:`brainlz.sweep`), resuming it where it stopped, and print its summary table.  A NAME that
+    is not a file is a built-in protocol that ships with brainlz (the repository's ``protocols/<NAME>.py``, e.g.
+    ``brainlz run quickstart``).  ``--seed``
     does not apply to sweeps (their seeds are the sweep's ``seed`` axis).  Sweeps only: ``--workers N`` runs N
     cells at once on a Dask LocalCluster (N worker processes, one thread each); ``--scheduler ADDRESS`` runs them
     on an existing Dask cluster; ``--cluster slurm|pbs|sge [--cluster-option KEY=VALUE ...]`` starts ``--workers``
@@ -12,6 +14,9 @@
     List the neuron models on the search path with their intrinsic parameters.
 ``brainlz tasks``
     List the task families.
+``brainlz figures [NAME ...] [--out DIR] [--quick] [--list]``
+    Regenerate the reference figure set (:mod:`brainlz.figure_set`), or the named figures, from seeded runs, as
+    PNG and SVG in ``--out`` (default ``figures``), one progress line per figure; ``--list`` lists the figures.
 ``brainlz env genn [--path DIR] [--genn-source DIR]``
     Create (or reuse) the pinned virtual environment of the GeNN backend (brian2 2.5.4, numpy < 2,
     brian2genn 1.7.0; see :mod:`brainlz.backends.genn`), by default at ``$BRAINLZ_GENN_ENV`` or
@@ -23,7 +28,10 @@
     :mod:`brainlz.backends.cuda`), by default at ``$BRAINLZ_CUDA_ENV`` or ``~/.cache/brainlz/envs/cuda``.
 
 Errors that are the user's (a missing file, a bad value, an unknown name) print one line ``brainlz: error: ...``
-and exit with status 2; no traceback.
+and exit with status 2; no traceback.  An ``--out`` that cannot take results (read-only, a file) is one of them,
+refused before anything runs.  Ctrl+C stops ``brainlz run`` with exit status 130 and no results folder of the
+unfinished run, or, once that folder is in place, lets the run finish (exit 0); a process started with SIGINT
+ignored keeps ignoring it (:mod:`brainlz.interrupts`).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import interrupts
 from .errors import BrainlzError
 
 __all__ = ["main"]
@@ -48,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "parameters and Lempel-Ziv complexity readouts, on Brian2.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a protocol or sweep file and print its results table")
-    run.add_argument("protocol", help="path of a file defining PROTOCOL = Protocol(...) or SWEEP = Sweep(...)")
+    run.add_argument("protocol", help="path of a file defining PROTOCOL = Protocol(...) or SWEEP = Sweep(...), or "
+                                      "the name of a built-in protocol (e.g. quickstart)")
     run.add_argument("--out", default="results", help="results root directory (default: results)")
     run.add_argument("--seed", type=int, default=None, help="override the protocol's master seed (not for sweeps)")
     run.add_argument("--backend", default=None, help="override the backend (runtime, standalone, genn, cuda); "
@@ -71,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-figures", action="store_true", help="do not render figures")
     commands.add_parser("models", help="list the neuron models and their intrinsic parameters")
     commands.add_parser("tasks", help="list the task families")
+    figures = commands.add_parser("figures", help="regenerate the reference figure set (PNG and SVG)")
+    figures.add_argument("names", nargs="*", metavar="NAME", help="figures to draw (default: all; see --list)")
+    figures.add_argument("--out", default="figures", help="output directory (default: figures)")
+    figures.add_argument("--quick", action="store_true", help="reduced sizes (a smoke test, not the reference set)")
+    figures.add_argument("--list", action="store_true", help="list the figures with their seeds and captions")
     env = commands.add_parser("env", help="create the pinned side environment of a backend")
     env.add_argument("backend", choices=["genn", "cuda"], help="the backend whose environment to create")
     env.add_argument("--path", default=None, help="directory of the environment (default: $BRAINLZ_GENN_ENV or "
@@ -84,25 +99,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _check_out(out: str) -> None:
     """Refuse an ``--out`` that cannot take results before anything runs (not after the whole computation)."""
-    import os
-    import tempfile
-    from pathlib import Path
+    from .files import check_folder
 
-    from .errors import ParameterError
-
-    path = Path(out)
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ParameterError("--out", out, f"{str(existing)!r} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ParameterError("--out", out, f"{str(existing)!r} is not writable")
-    if existing == path:
-        try:
-            tempfile.TemporaryFile(dir=path).close()
-        except OSError as exc:
-            raise ParameterError("--out", out, f"cannot write there ({exc.strerror})") from None
+    check_folder("--out", out)
 
 
 def _cluster_options(args) -> dict:
@@ -130,7 +129,7 @@ def _dropped_note(backend: str, dropped: dict) -> None:
 def _run(args) -> int:
     from . import checks
     from .errors import ParameterError
-    from .protocol import run_protocol
+    from .protocol import resolve_experiment_file, run_protocol
     from .sweep import Sweep, load_experiment, run_sweep
 
     if args.seed is not None:
@@ -139,6 +138,8 @@ def _run(args) -> int:
         checks.integer("--workers", args.workers, low=1, reason="a positive whole number")
     cluster_options = _cluster_options(args)
     _check_out(args.out)
+    interrupts.install()  # Ctrl+C from here on: exit 130 and no results folder, or a finished run (exit 0)
+    args.protocol = str(resolve_experiment_file(args.protocol))  # the name of a built-in protocol -> its file
     experiment = load_experiment(args.protocol)
     engine = {"--workers": args.workers, "--scheduler": args.scheduler, "--cluster": args.cluster,
               "--rerun-broken": args.rerun_broken or None}
@@ -173,6 +174,7 @@ def _run(args) -> int:
     if args.backend is not None:
         protocol, dropped = protocol.on_backend(args.backend)
         _dropped_note(args.backend, dropped)
+    interrupts.single_run()  # once its folder is in place, the run is finished, whatever Ctrl+C comes later
     result = run_protocol(protocol, args.out, protocol_file=args.protocol, progress=not args.quiet,
                           figures=not args.no_figures)
     print(result.table, end="")
@@ -204,6 +206,22 @@ def _tasks() -> int:
     return 0
 
 
+def _figures(args) -> int:
+    from .figure_set import FIGURES, figure_names, render
+
+    if args.list:
+        for entry in FIGURES.values():
+            print(f"{entry.name} (seed {entry.seed}): {entry.caption}")
+        return 0
+    names = figure_names(args.names)
+    _check_out(args.out)
+    print(f"brainlz figures: {len(names)} figure(s) into {args.out}" + (" (quick sizes)" if args.quick else ""),
+          flush=True)
+    done = render(names, out=args.out, quick=args.quick, progress=lambda line: print(line, flush=True))
+    print(f"done: {len(done)} figure(s), {sum(item['seconds'] for item in done):.1f} s")
+    return 0
+
+
 def _env(args) -> int:
     from .errors import ParameterError
 
@@ -224,19 +242,39 @@ def main(argv=None) -> int:
     """Entry point of the ``brainlz`` console script."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "models":
-            return _models()
-        if args.command == "env":
-            return _env(args)
-        return _tasks()
+        try:
+            if args.command == "run":
+                return _run(args)
+            if args.command == "models":
+                return _models()
+            if args.command == "env":
+                return _env(args)
+            if args.command == "figures":
+                return _figures(args)
+            return _tasks()
+        finally:
+            interrupts.settle()  # the outcome is decided: a later Ctrl+C cannot interrupt the report of it
+    except KeyboardInterrupt:
+        return _interrupted()
     except BrainlzError as exc:
+        if interrupts.requested():  # e.g. a compiled program that the same Ctrl+C stopped
+            return _interrupted()
         print(f"brainlz: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("brainlz: interrupted; no results were written for the unfinished run", file=sys.stderr)
-        return 130
+    except Exception:
+        if interrupts.requested():
+            return _interrupted()
+        raise
+    finally:
+        interrupts.uninstall(exiting=argv is None)  # the console script: the process exits with this status
+
+
+def _interrupted() -> int:
+    logger = getattr(sys.modules.get("brian2.utils.logger"), "BrianLogger", None)
+    if getattr(logger, "console_handler", None) is not None:  # Brian2 set up its logging (its import finished)
+        logger.suppress_name("unused_brian_object")  # the interrupted network's objects never run: no warnings
+    print("brainlz: interrupted; no results were written for the unfinished run", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":

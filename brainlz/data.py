@@ -27,6 +27,7 @@ Task families
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import zipfile
@@ -147,12 +148,18 @@ def _bernoulli_raster(
 
 
 def _shape_arguments(n_samples, n_channels, n_bins, dt) -> tuple[int, int, int, float]:
-    return (
+    from .resources import GENERATOR_BYTES, check_memory, raster_bytes
+
+    shape = (
         checks.integer("n_samples", n_samples, low=0),
         checks.integer("n_channels", n_channels, low=1),
         checks.integer("n_bins", n_bins, low=1),
         checks.seconds("dt", dt),
     )
+    check_memory(raster_bytes(*shape[:3]) + GENERATOR_BYTES, "the raster",
+                 dict(zip(("n_samples", "n_channels", "n_bins"), shape[:3])),
+                 {"n_samples": 200, "n_channels": 16, "n_bins": 1024})
+    return shape
 
 
 def poisson_spikes(n_samples, n_channels, rate, n_bins=1024, dt=1 * ms, seed=0) -> np.ndarray:
@@ -589,6 +596,73 @@ class SpikeDataset:
     def __len__(self) -> int:
         return self.n_samples
 
+    def __str__(self) -> str:
+        """A one-line description with the content hash (used where a dataset is recorded or labelled)."""
+        return (f"SpikeDataset({self.n_samples}x{self.n_channels}x{self.n_bins}, dt={float(self.dt / second):g}s, "
+                f"sha256={self.content_hash()[:12]})")
+
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the content: shape, spikes, labels, dt and params.
+
+        Two datasets with equal content have the same hash however they were made or saved (the ``.npz`` bytes
+        of :meth:`save` vary with zip time stamps, this hash does not).  Protocols record it, so that a sweep
+        notices when the data behind a finished cell changed.
+        """
+        digest = hashlib.sha256(b"brainlz.SpikeDataset/1")
+        digest.update(np.asarray(self.spiketrains.shape, dtype="<i8").tobytes())
+        digest.update(np.packbits(self.spiketrains, axis=-1).tobytes())
+        digest.update(np.asarray(self.labels, dtype="<i8").tobytes())
+        digest.update(np.float64(float(self.dt / second)).astype("<f8").tobytes())
+        digest.update(json.dumps(self.params, sort_keys=True, allow_nan=False).encode())
+        return digest.hexdigest()
+
+    @classmethod
+    def from_arrays(cls, X, y, dt, params=None) -> SpikeDataset:
+        """A dataset from plain arrays: a 0/1 raster, integer labels and a bin width.
+
+        Parameters
+        ----------
+        X : array_like
+            ``[n_samples, n_channels, n_bins]`` of bool, or of integers that are all 0 or 1 (converted to bool).
+            Floating-point arrays are refused: a float raster is more often rates or counts than spikes.
+        y : array_like
+            ``[n_samples]`` integer class labels ``>= 0``.
+        dt : Quantity, s
+            Bin width, a Brian2 time such as ``1*ms``.
+        params : dict, optional
+            JSON-serialisable description of the data (default ``{}``).
+
+        Returns
+        -------
+        SpikeDataset
+
+        Raises
+        ------
+        DataError
+            Naming ``X``, ``labels``, ``dt`` or ``params`` (the constructor's checks after the conversion).
+        """
+        x = np.asarray(X)
+        if x.dtype.kind in "iu":
+            if x.size and (x.min() < 0 or x.max() > 1):
+                raise DataError(f"X: expected 0/1 values, got {x.min()} .. {x.max()}")
+            x = x.astype(bool)
+        elif x.dtype != np.bool_:
+            raise DataError(f"X: expected a bool or 0/1 integer raster, got dtype {x.dtype}")
+        return cls(x, np.asarray(y), dt, {} if params is None else params)
+
+    @classmethod
+    def from_neo(cls, segments_or_block, *, label: str, dt, t_start=None, t_stop=None,
+                 multiple_spikes: str = "merge") -> SpikeDataset:
+        """A dataset from Neo segments (one per sample), binned at ``dt``.
+
+        A thin wrapper of :func:`brainlz.interop.neo_to_dataset`, which documents the binning rule, the window
+        and what ``multiple_spikes`` does with two spikes in one bin.  Needs ``pip install 'brainlz[neo]'``.
+        """
+        from .interop import neo_to_dataset
+
+        return neo_to_dataset(segments_or_block, label=label, dt=dt, t_start=t_start, t_stop=t_stop,
+                              multiple_spikes=multiple_spikes)
+
     def subset(self, indices) -> "SpikeDataset":
         """The samples selected by ``indices`` (integer indices, a boolean mask or a slice), as a new dataset.
 
@@ -924,6 +998,11 @@ def make_task(
     difficulty = checks.real("difficulty", difficulty, 0.0, 1.0)
     n_bins = checks.integer("n_bins", n_bins, low=1)
     dt_s = checks.seconds("dt", dt)
+    from .resources import check_memory, task_bytes  # before anything is allocated: one line, not a MemoryError
+
+    check_memory(task_bytes(n_samples, n_channels, n_bins), f"the {name!r} data set",
+                 {"n_samples": n_samples, "n_channels": n_channels, "n_bins": n_bins},
+                 {"n_samples": 200, "n_channels": _DEFAULT_CHANNELS[name], "n_bins": 1024})
     known = _TASK_OPTIONS[name]
     for option, value in options.items():
         if option not in known:

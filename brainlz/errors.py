@@ -6,7 +6,7 @@ traceback from deep inside Brian2 or numpy.
 
 from __future__ import annotations
 
-__all__ = ["BrainlzError", "ParameterError", "DataError", "ModelError", "ProtocolError"]
+__all__ = ["BrainlzError", "ParameterError", "DataError", "ModelError", "ProtocolError", "SimulationError"]
 
 
 class BrainlzError(Exception):
@@ -30,10 +30,19 @@ class ParameterError(BrainlzError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field} = {_short(value)}: {reason}")
+        super().__init__(f"{_one_line(field)} = {_short(value)}: {_one_line(reason)}")
 
     def __reduce__(self):  # picklable (a sweep worker process passes it back to the parent)
         return type(self), (self.field, self.value, self.reason)
+
+
+def _one_line(text) -> str:
+    """``text`` with line breaks escaped (a field may name a user's key, e.g. an option ``"a\\nb"``)."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in str(text))
+
+
+#: The characters ``str.splitlines`` breaks lines at.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def _short(value) -> str:
@@ -57,3 +66,7 @@ class ModelError(BrainlzError):
 
 class ProtocolError(BrainlzError):
     """A protocol file cannot be loaded or is malformed."""
+
+
+class SimulationError(BrainlzError):
+    """A simulation went wrong in a way its inputs explain, e.g. state variables that became NaN or infinite."""

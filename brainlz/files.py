@@ -5,7 +5,9 @@ benchmark results, the README's grid table) goes through :func:`atomic_write`: t
 file in the destination's folder, is flushed to disk and then moved over the destination with
 :func:`os.replace`.  A reader sees the old file or the new one, never half of one; an error or Ctrl+C while
 writing leaves the old file and no temporary file.  The new file gets the permissions an ordinary ``open()``
-would give it (``0o666`` less the umask), not ``mkstemp``'s ``0o600``.
+would give it (``0o666`` less the umask), not ``mkstemp``'s ``0o600``.  A run's staging folder
+(:func:`make_staging`) likewise gets ``0o777`` less the umask, not ``mkdtemp``'s ``0o700``.
+:func:`check_folder` refuses an output folder that cannot take files before anything is computed.
 """
 
 from __future__ import annotations
@@ -19,13 +21,72 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "write_text", "write_json", "jsonable"]
+__all__ = ["atomic_write", "write_text", "write_json", "jsonable", "check_folder", "make_staging"]
 
 
 def _umask() -> int:
+    """The process' umask: read from ``/proc/self/status`` where Linux shows it (setting it to read it would
+    briefly change it for every thread), else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_folder(field: str, path) -> Path:
+    """Refuse a folder that cannot take new files, before anything is computed.
+
+    ``path`` need not exist: then a folder is made and removed in its nearest existing ancestor, which must be a
+    folder (a real write test: read-only file systems, permissions and ACLs all count, for root too).
+
+    Parameters
+    ----------
+    field : str
+        The name of the setting, for the error (e.g. ``"--out"``).
+    path : str or Path
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ParameterError
+        If ``path`` or an ancestor is not a folder, or nothing can be written there.
+    """
+    from .errors import ParameterError
+
+    path = Path(path)
+    existing = path
+    while not os.path.exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not os.path.isdir(existing):
+        raise ParameterError(field, str(path), f"{str(existing)!r} is not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".brainlz-write-test-", dir=existing))
+    except OSError as exc:
+        raise ParameterError(field, str(path), f"cannot write in {str(existing)!r} "
+                                               f"({exc.strerror or exc})") from None
+    return path
+
+
+def make_staging(parent, prefix: str) -> Path:
+    """A new empty folder ``<parent>/<prefix><8 characters>`` with the permissions ``mkdir`` would give it
+    (``0o777`` less the umask), not ``mkdtemp``'s ``0o700``: a results folder assembled in it and renamed into
+    place is as readable as any other folder the user makes."""
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        os.chmod(staging, 0o777 & ~_umask())
+    except BaseException:
+        os.rmdir(staging)
+        raise
+    return staging
 
 
 @contextlib.contextmanager

@@ -20,16 +20,26 @@ With ``c = s[p+k]``: ``M = E & B_c`` (``B_c`` marks the positions holding ``c``)
 phrase ends at ``p+k`` and the next starts at ``p+k+1``; otherwise ``E = M << 1`` and ``k += 1``.  If
 ``p+k`` reaches ``n`` the incomplete last phrase counts and the parse ends.
 
-Two implementations of it exist:
+This costs O(n^2 / 64) word operations, fine for trials of a few thousand bins but quadratic: long
+recordings (from ``n >= 6144`` in the compiled kernel) are parsed in linear time with a *suffix automaton*
+instead, built online over the sequence: the automaton of ``s[0:j]`` has a transition from the state of
+``u`` on ``c`` iff ``uc`` is a substring of ``s[0:j]``, which is exactly the LZ76 test "``s[p:j+1]`` starts
+at some ``q < p``" (overlap allowed); so one transition is looked up and one symbol added to the automaton
+per symbol of the sequence, O(n) time and at most ``2n`` states of 16 bytes (Blumer et al. 1985; Crochemore
+& Hancart 1997).  About 2 s for ``n = 10^7`` on one core (3.5 to 6 minutes with the bitsets; see
+benchmarks/bench_lz76_long.py).
+
+Two implementations exist:
 
 * ``"c"`` -- the compiled extension ``brainlz._lz76``: 64-bit words, bitsets of 4-grams so that one step
   consumes four symbols, only the non-zero word range touched, phrases with few remaining candidates
   finished by byte comparison; sequences with at most 64 of one symbol (sparse spike trains, or their
   complement) parsed on their run lengths instead (the same parse, O(m^2) in the m rare symbols: ~1 us for
-  a 1024-bin train of 25 spikes against ~4 us with the bitsets); the GIL is released while it counts.
+  a 1024-bin train of 25 spikes against ~4 us with the bitsets); the suffix automaton for ``n >= 6144``.
+  The GIL is released while it counts, and Ctrl+C interrupts it within some 50 ms (it polls for signals).
   Built by ``pip install`` when a C compiler is present.
-* ``"python"`` -- a fallback in pure Python using Python integers as bitsets: exact, but one to two orders
-  of magnitude slower.
+* ``"python"`` -- a fallback in pure Python using Python integers as bitsets (the suffix automaton, on
+  ``array`` storage, from ``n >= 100000``): exact, but one to two orders of magnitude slower.
 
 :data:`BACKEND` names the one in use.  This module imports neither Brian2 nor any JIT compiler.
 
@@ -38,11 +48,17 @@ References
 * Lempel A., Ziv J. (1976) On the complexity of finite sequences. IEEE Trans. Inf. Theory 22, 75-81.
 * Kaspar F., Schuster H.G. (1987) Easily calculable measure for the complexity of spatiotemporal patterns.
   Phys. Rev. A 36, 842-848.
+* Blumer A., Blumer J., Haussler D., Ehrenfeucht A., Chen M.T., Seiferas J. (1985) The smallest automaton
+  recognizing the subwords of a text. Theoret. Comput. Sci. 40, 31-55.
+* Crochemore M., Hancart C. (1997) Automata for matching patterns. In: Handbook of Formal Languages, vol. 2,
+  399-462 (the online construction used here).
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from array import array
 
 import numpy as np
 
@@ -98,16 +114,29 @@ def _as_bit_rows(bits) -> tuple[np.ndarray, tuple[int, ...], int]:
 # ---------------------------------------------------------------------------------------------------------
 # the two kernels; both take a C-contiguous uint8 array [n_seq, n] of 0/1 with n >= 1
 
+#: Methods of the kernels: "auto" (chosen by length), "bitsets" (the bit-parallel scan, and the run-length
+#: parse of sparse sequences in C) and "automaton" (the suffix automaton); all give the same counts.
+_METHODS = {"auto": 0, "bitsets": 1, "automaton": 2}
 
-def _count_c(rows: np.ndarray) -> np.ndarray:
-    """LZ76 phrase counts of the rows of ``rows`` with the compiled extension."""
+#: Pure-Python kernel: the suffix automaton from this length on (the integer bitsets are faster below it).
+_PY_AUTOMATON_MIN = 100_000
+
+
+def _count_c(rows: np.ndarray, method: str = "auto", cancel: np.ndarray | None = None) -> np.ndarray:
+    """LZ76 phrase counts of the rows of ``rows`` with the compiled extension.
+
+    Called from the main thread, the kernel checks for signals every few tens of milliseconds (Ctrl+C raises
+    KeyboardInterrupt); from other threads it checks ``cancel`` (a one-byte uint8 array) instead, if given,
+    and raises KeyboardInterrupt once ``cancel[0]`` is non-zero.
+    """
     if _lz76_ext is None:
         raise RuntimeError("the compiled extension brainlz._lz76 is not available")
     rows = np.ascontiguousarray(rows, dtype=np.uint8)
     n_seq, n = rows.shape
     out = np.empty(n_seq, dtype=np.int64)
     if n_seq:
-        _lz76_ext.lz76_batch(rows, n_seq, n, out)
+        main = threading.current_thread() is threading.main_thread()
+        _lz76_ext.lz76_batch(rows, n_seq, n, out, _METHODS[method], cancel, main)
     return out
 
 
@@ -136,10 +165,79 @@ def _count_one_python(row: np.ndarray) -> int:
     return count
 
 
-def _count_python(rows: np.ndarray) -> np.ndarray:
+def _count_one_python_automaton(row: np.ndarray) -> int:
+    """LZ76 phrase count of one 0/1 uint8 row with a suffix automaton built online (linear time; the same
+    algorithm as ``lz76_sam`` in the C kernel).
+
+    The automaton of ``s[0:j]`` has a transition from the state of ``u`` on ``c`` iff ``uc`` is a substring
+    of ``s[0:j]``: for a phrase that starts at ``p`` and has copied ``s[p:j]``, that is the LZ76 test of
+    whether ``s[p:j+1]`` starts at some ``q < p``.  The transition is looked up before ``s[j]`` is added.
+    """
+    s = row.tolist()
+    n = len(s)
+    states = 2 * n + 2
+    code = "i" if states < 2**31 else "q"
+    nxt = array(code, bytes(2 * states * array(code).itemsize))  # nxt[2 v + c]; 0 = none
+    link = array(code, bytes(states * array(code).itemsize))
+    length = array(code, bytes(states * array(code).itemsize))
+    link[0] = -1
+    size = 1
+    last = 0
+    cur = 0  # the state of s[p:j]
+    p = 0
+    count = 0
+    for j in range(n):
+        c = s[j]
+        nx = nxt[2 * cur + c]  # s[p:j+1] in s[0:j]?
+        # add s[j] to the automaton
+        z = size
+        size += 1
+        length[z] = j + 1
+        v = last
+        while v >= 0 and nxt[2 * v + c] == 0:
+            nxt[2 * v + c] = z
+            v = link[v]
+        if v < 0:
+            link[z] = 0
+        else:
+            q = nxt[2 * v + c]
+            if length[v] + 1 == length[q]:
+                link[z] = q
+            else:  # split q: its strings of length <= length[v] + 1 go to the clone
+                cl = size
+                size += 1
+                nxt[2 * cl] = nxt[2 * q]
+                nxt[2 * cl + 1] = nxt[2 * q + 1]
+                link[cl] = link[q]
+                length[cl] = length[v] + 1
+                while v >= 0 and nxt[2 * v + c] == q:
+                    nxt[2 * v + c] = cl
+                    v = link[v]
+                link[q] = cl
+                link[z] = cl
+        last = z
+        if nx:  # the copy goes on
+            cur = nx
+            if length[link[cur]] >= j + 1 - p:
+                cur = link[cur]  # the state was split: s[p:j+1] lies in the shorter half
+        else:  # the phrase ends with s[j]
+            count += 1
+            p = j + 1
+            cur = 0
+    return count + (1 if p < n else 0)  # an incomplete last phrase counts
+
+
+def _count_python(rows: np.ndarray, method: str = "auto") -> np.ndarray:
     """LZ76 phrase counts of the rows of ``rows`` in pure Python (the fallback kernel)."""
     rows = np.ascontiguousarray(rows, dtype=np.uint8)
-    return np.fromiter((_count_one_python(row) for row in rows), dtype=np.int64, count=rows.shape[0])
+    n = rows.shape[1]
+    if method not in _METHODS:
+        raise ValueError(f"unknown method {method!r}")
+    if method == "automaton" or (method == "auto" and n >= _PY_AUTOMATON_MIN):
+        one = _count_one_python_automaton
+    else:
+        one = _count_one_python
+    return np.fromiter((one(row) for row in rows), dtype=np.int64, count=rows.shape[0])
 
 
 _count_kernel = _count_c if BACKEND == "c" else _count_python
@@ -154,9 +252,14 @@ def _count(rows: np.ndarray, threads: int = 1) -> np.ndarray:
 
     rows = np.ascontiguousarray(rows, dtype=np.uint8)
     bounds = np.linspace(0, rows.shape[0], threads + 1).astype(int)
+    cancel = np.zeros(1, dtype=np.uint8)  # set on Ctrl+C: the workers stop within some 50 ms
     with ThreadPoolExecutor(threads) as pool:
-        parts = pool.map(lambda k: _count_c(rows[bounds[k]:bounds[k + 1]]), range(threads))
-        return np.concatenate(list(parts))
+        parts = [pool.submit(_count_c, rows[bounds[k]:bounds[k + 1]], "auto", cancel) for k in range(threads)]
+        try:
+            return np.concatenate([part.result() for part in parts])
+        except BaseException:
+            cancel[0] = 1
+            raise
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -183,6 +286,12 @@ def lz76(bits, threads=1):
     numpy.ndarray of int64, shape ``bits.shape[:-1]``
         The phrase count ``C`` of every sequence; a ``numpy.int64`` scalar for 1-D input.  ``C = 1`` for
         ``n = 1``.
+
+    Notes
+    -----
+    Long sequences (``n >= 6144`` with the compiled kernel) take linear time and at most 32 bytes of memory
+    per bin (a suffix automaton; about 2 s for ``n = 10^7``); shorter ones the bit-parallel scan.  Ctrl+C
+    (KeyboardInterrupt) stops the count within some 50 ms.
 
     Raises
     ------

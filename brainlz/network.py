@@ -28,7 +28,7 @@ from brian2.units.fundamentalunits import get_unit
 from . import builder, checks, invariants
 from .errors import DataError, ParameterError
 from .files import atomic_write
-from .models import NeuronModel, constraint_holds, load_model, parse_constraint
+from .models import NeuronModel, constraint_holds, find_model_file, load_model, parse_constraint
 
 __all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor", "brian_array",
            "reset_code", "check_spiketrains", "check_copy_params", "run_network", "evaluate_initial", "unit_name"]
@@ -247,10 +247,15 @@ class NetworkSpec:
 
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> dict:
-        """Flatten into a dict of numpy arrays (SI units) plus a JSON header, for ``np.savez``."""
+        """Flatten into a dict of numpy arrays (SI units) plus a JSON header, for ``np.savez``.
+
+        The header records each layer's model by name and by :meth:`~brainlz.models.NeuronModel.fingerprint`
+        (``model_hash``), which :meth:`from_arrays` checks.
+        """
         header = {"n_inputs": int(self.n_inputs), "dt": float(self.dt),
                   "layers": [{"name": lay.name, "model": lay.model, "n_neurons": int(lay.n_neurons),
-                              "model_options": lay.model_options, "params": list(lay.params)}
+                              "model_options": lay.model_options, "params": list(lay.params),
+                              "model_hash": lay.neuron_model.fingerprint()}
                              for lay in self.layers]}
         arrays = {"header": np.array(json.dumps(header))}
         for k, (layer, weight) in enumerate(zip(self.layers, self.weights)):
@@ -261,12 +266,25 @@ class NetworkSpec:
 
     @classmethod
     def from_arrays(cls, arrays) -> "NetworkSpec":
-        """Inverse of :meth:`to_arrays`."""
+        """Inverse of :meth:`to_arrays`.
+
+        Raises
+        ------
+        DataError
+            If an entry is missing, or a layer's model is not the one the arrays were made with (its fingerprint
+            differs from the recorded ``model_hash``; arrays without one, from older versions, are not checked).
+        """
         try:
             header = json.loads(str(arrays["header"]))
             layers, weights = [], []
             for k, entry in enumerate(header["layers"]):
                 model = load_model(entry["model"], **entry["model_options"])
+                saved = entry.get("model_hash")
+                if saved is not None and saved != model.fingerprint():
+                    raise DataError(f"layer {entry['name']!r}: model {entry['model']!r} "
+                                    f"({find_model_file(entry['model'])}) has changed since the network was saved "
+                                    f"(model hash {saved}, now {model.fingerprint()}); load it with the model "
+                                    f"it was saved with")
                 params = {name: np.asarray(arrays[f"param_{entry['name']}_{name}"]) * model.params[name].unit
                           for name in entry["params"]}
                 layers.append(LayerSpec(entry["name"], entry["model"], int(entry["n_neurons"]), params,
@@ -285,7 +303,13 @@ class NetworkSpec:
 
     @classmethod
     def load(cls, path) -> "NetworkSpec":
-        """Read a spec written by :meth:`save`."""
+        """Read a spec written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            If the file cannot be read, or a layer's model has changed since it was saved (see :meth:`from_arrays`).
+        """
         try:
             with np.load(path, allow_pickle=False) as data:
                 return cls.from_arrays({key: data[key] for key in data.files})

@@ -36,15 +36,16 @@ either exists complete or not at all.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import importlib.util
+import math
 import os
 import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +53,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BrainlzError, ParameterError, ProtocolError
-from .files import jsonable, write_json
+from . import interrupts
+from .files import check_folder, jsonable, make_staging, write_json
 
-__all__ = ["Protocol", "load_protocol", "run_protocol", "RunResult", "READOUTS", "execute_experiment_file", "jsonable"]
+__all__ = ["Protocol", "load_protocol", "run_protocol", "RunResult", "READOUTS", "execute_experiment_file",
+           "resolve_experiment_file", "available_protocols", "jsonable"]
 
 READOUTS = ("logistic", "threshold")
 
@@ -131,6 +134,19 @@ class Protocol:
         part of the readout's train/test split.
     description : str
         One paragraph shown in the results.
+    dataset : str, Path, SpikeDataset or None
+        Data of the run instead of a generated task (default None: generate ``task``): the path of an ``.npz``
+        written by :meth:`brainlz.data.SpikeDataset.save` (relative to the working directory), or a
+        :class:`~brainlz.data.SpikeDataset` (e.g. from :meth:`~brainlz.data.SpikeDataset.from_arrays` or
+        :meth:`~brainlz.data.SpikeDataset.from_neo`).  Then
+        ``task``, ``difficulty``, ``n_samples``, ``n_channels``, ``n_classes``, ``n_bins`` and ``task_options``
+        are not used, the test part is the ``test_size`` split (``n_test`` is refused: an independent test set is
+        drawn only for generated tasks), and the dataset's ``dt`` is the bin width and the simulation time step:
+        ``dt`` must be left at its default or equal it (the dataset's wins).  Checked when the protocol is made
+        (the file must load; it is read again when the run starts, and a change in between is an error).
+        :meth:`to_dict` records a path as ``{"path", "sha256", ...}`` and an object as ``{"object":
+        "SpikeDataset", "sha256", ...}`` (:meth:`~brainlz.data.SpikeDataset.content_hash`, sizes and ``dt_s``),
+        so a sweep notices changed data.  In a sweep prefer paths: an object is copied into every cell.
     """
 
     name: str
@@ -158,6 +174,7 @@ class Protocol:
     seed: int = 0
     learning: dict = field(default_factory=dict)
     description: str = ""
+    dataset: object = None
 
     def __post_init__(self):
         def integer(name, low):
@@ -167,6 +184,9 @@ class Protocol:
 
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
             raise ParameterError("protocol.name", self.name, "expected a non-empty name of letters, digits, - _ .")
+        if self.name.startswith(".") or len(self.name) > 200:  # "." and ".." would put results outside <out>/<name>
+            raise ParameterError("protocol.name", self.name, "the name is a folder name under --out: it must not "
+                                                             "start with '.' (no '.', '..') and have <= 200 characters")
         for name, low in (("n_samples", 2), ("n_classes", 2), ("n_bins", 1), ("hidden", 0), ("output", 1),
                           ("batch_size", 1), ("n_folds", 2), ("seed", 0)):
             integer(name, low)
@@ -182,29 +202,31 @@ class Protocol:
         if not isinstance(self.dt, brian2.Quantity) or not brian2.have_same_dimensions(self.dt, brian2.second) \
                 or self.dt.size != 1 or not np.isfinite(float(self.dt)) or float(self.dt) <= 0:
             raise ParameterError("protocol.dt", self.dt, "expected a positive Brian2 time, e.g. 1*ms")
-        value = self.weight_scale
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
-            raise ParameterError("protocol.weight_scale", value, "expected a positive number")
-        if self.readout not in READOUTS:
-            raise ParameterError("protocol.readout", self.readout, f"expected one of {READOUTS}")
-        if self.learning:
-            from .learning.rules import RULES
+        from . import checks
 
-            if self.learning.get("rule") not in RULES:
-                raise ParameterError("protocol.learning.rule", self.learning.get("rule"),
-                                     f"expected one of {tuple(RULES)}")
+        checks.real("protocol.weight_scale", self.weight_scale, 0.0, low_open=True, types=(int, float),
+                    reason="expected a positive number")
+        checks.one_of("protocol.readout", self.readout, READOUTS)
+        checks.flag("protocol.include_counts", self.include_counts)
+        for name in ("model", "description"):  # types first: every later use assumes them
+            if not isinstance(getattr(self, name), str) or (name == "model" and not self.model):
+                raise ParameterError(f"protocol.{name}", getattr(self, name), "expected a string" if name ==
+                                     "description" else "expected the name of a model, e.g. 'lif'")
         for name in ("task_options", "model_options", "backend_options", "learning"):
             if not isinstance(getattr(self, name), dict):
                 raise ParameterError(f"protocol.{name}", getattr(self, name), "expected a dict")
+        if self.learning:
+            from .learning.rules import RULES
+
+            checks.one_of("protocol.learning.rule", self.learning.get("rule"), tuple(RULES))
         from .backends import BACKENDS, check_backend_options
 
-        if self.backend not in BACKENDS:
-            raise ParameterError("protocol.backend", self.backend, f"expected one of {BACKENDS}")
+        checks.one_of("protocol.backend", self.backend, BACKENDS)
         check_backend_options(self.backend, self.backend_options, "protocol.backend_options")
         from .data import TASKS
 
-        if self.task not in TASKS:
-            raise ParameterError("protocol.task", self.task, f"unknown task; known tasks: {', '.join(TASKS)}")
+        checks.one_of("protocol.task", self.task, TASKS, reason=f"unknown task; known tasks: {', '.join(TASKS)}")
+        object.__setattr__(self, "_dataset_record", _check_dataset(self))
 
     def replace(self, **changes) -> "Protocol":
         """A copy with some fields changed (validated again)."""
@@ -226,12 +248,81 @@ class Protocol:
         return self.replace(backend=backend, backend_options=kept), dropped
 
     def to_dict(self) -> dict:
-        """JSON-serialisable view (quantities as strings)."""
-        return {key: jsonable(value) for key, value in dataclasses.asdict(self).items()}
+        """JSON-serialisable view (quantities as strings, ``dataset`` as its record: path or object, sha256, sizes,
+        ``dt_s``)."""
+        if self.dataset is None:
+            return {key: jsonable(value) for key, value in dataclasses.asdict(self).items()}
+        plain = copy.copy(self)  # asdict would copy the dataset's arrays into nested lists
+        object.__setattr__(plain, "dataset", None)
+        view = {key: jsonable(value) for key, value in dataclasses.asdict(plain).items()}
+        view["dataset"] = dict(self._dataset_record)
+        return view
+
+
+#: Summaries of dataset files, by (resolved path, modification time, size): checking again does not reload.
+_DATASET_FILES: dict = {}
+
+
+def _dataset_summary(dataset) -> dict:
+    """What a protocol records of its dataset besides the path: content hash, sizes and bin width."""
+    return {"sha256": dataset.content_hash(), "n_samples": dataset.n_samples, "n_channels": dataset.n_channels,
+            "n_bins": dataset.n_bins, "n_classes": dataset.n_classes, "dt_s": float(dataset.dt)}
+
+
+def _read_dataset(value):
+    """The :class:`~brainlz.data.SpikeDataset` at path ``value``; ParameterError naming ``protocol.dataset``."""
+    from .data import SpikeDataset
+    from .errors import DataError
+
+    path = Path(value)
+    if not path.is_file():
+        raise ParameterError("protocol.dataset", str(value), "no such file (expected a .npz of SpikeDataset.save)")
+    try:
+        return SpikeDataset.load(path)
+    except DataError as exc:
+        raise ParameterError("protocol.dataset", str(value), f"cannot load it: {exc}") from None
+
+
+def _check_dataset(protocol: Protocol):
+    """The record of ``protocol.dataset`` (None without one), after checking it and the fields it rules out."""
+    value = protocol.dataset
+    if value is None:
+        return None
+    from .data import SpikeDataset
+
+    if isinstance(value, SpikeDataset):
+        dataset = value
+        record = {"object": "SpikeDataset", **_dataset_summary(value)}
+    elif isinstance(value, (str, os.PathLike)) and str(value):
+        path = Path(value)
+        if not path.is_file():
+            raise ParameterError("protocol.dataset", str(value), "no such file (expected a .npz of SpikeDataset.save)")
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key not in _DATASET_FILES:
+            if len(_DATASET_FILES) > 64:
+                _DATASET_FILES.clear()
+            _DATASET_FILES[key] = _dataset_summary(_read_dataset(value))
+        dataset = None
+        record = {"path": str(value), **_DATASET_FILES[key]}
+    else:
+        raise ParameterError("protocol.dataset", value,
+                             "expected None, the path of a .npz written by SpikeDataset.save, or a SpikeDataset")
+    n_classes = dataset.n_classes if dataset is not None else record["n_classes"]
+    if n_classes < 2:
+        raise ParameterError("protocol.dataset", str(value), f"holds {n_classes} class(es); a readout needs >= 2")
+    if protocol.n_test is not None:
+        raise ParameterError("protocol.n_test", protocol.n_test, "an independent test set is drawn only for "
+                             "generated tasks; with protocol.dataset the test part is the test_size split")
+    dt, default = float(protocol.dt), float(Protocol.__dataclass_fields__["dt"].default_factory())
+    if not (math.isclose(dt, record["dt_s"], rel_tol=1e-9) or math.isclose(dt, default, rel_tol=1e-9)):
+        raise ParameterError("protocol.dt", protocol.dt, f"the dataset's dt is {record['dt_s']:g} s and is used; "
+                             f"leave protocol.dt at its default or set it equal")
+    return record
 
 
 def load_protocol(path) -> Protocol:
-    """Load ``PROTOCOL`` from a protocol file.
+    """Load ``PROTOCOL`` from a protocol file (or the built-in protocol of that name, e.g. ``"quickstart"``).
 
     Raises
     ------
@@ -240,7 +331,7 @@ def load_protocol(path) -> Protocol:
     ParameterError
         If the protocol has a bad field value.
     """
-    path = Path(path)
+    path = resolve_experiment_file(path)
     namespace = execute_experiment_file(path)
     protocol = namespace.get("PROTOCOL")
     if protocol is None:
@@ -250,8 +341,51 @@ def load_protocol(path) -> Protocol:
     return protocol
 
 
+def available_protocols() -> list:
+    """Names of the built-in protocols and sweeps (``quickstart``, ...), the files of ``protocols/``."""
+    from .models import builtin_dir
+
+    return sorted(f.stem for f in builtin_dir("protocols").glob("*.py") if not f.stem.startswith("_"))
+
+
+def resolve_experiment_file(source) -> Path:
+    """The file of a protocol or sweep given by path or by the name of a built-in protocol.
+
+    Parameters
+    ----------
+    source : str or Path
+        The path of a file, or a name that is not one (an identifier such as ``"quickstart"``): the built-in
+        protocol ``protocols/<name>.py`` that ships with brainlz (:func:`brainlz.models.builtin_dir`).  An existing
+        file wins over a built-in of the same name.
+
+    Returns
+    -------
+    Path
+        ``source`` itself unless it names a built-in protocol (which need not exist; loading it says so).
+
+    Raises
+    ------
+    ProtocolError
+        If ``source`` is a name that is neither a file nor a built-in protocol (the message lists those).
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        raise ProtocolError(f"protocol file {source!r}: expected a path (str or Path), got {type(source).__name__}")
+    path = Path(source)
+    if path.exists() or not isinstance(source, str) or not source.isidentifier():
+        return path
+    from .models import builtin_dir
+
+    builtin = builtin_dir("protocols") / f"{source}.py"
+    if builtin.is_file():
+        return builtin
+    raise ProtocolError(f"protocol {source!r}: no such file, and no built-in protocol of that name; built-in "
+                        f"protocols: {', '.join(available_protocols())}")
+
+
 def execute_experiment_file(path) -> dict:
     """Execute a protocol (or sweep) file and return its module namespace.
+
+    ``path`` may also name a built-in protocol (``"quickstart"``, see :func:`resolve_experiment_file`).
 
     Raises
     ------
@@ -260,14 +394,27 @@ def execute_experiment_file(path) -> dict:
     BrainlzError
         Raised by the file itself (e.g. a :class:`ParameterError` of a bad field value), unchanged.
     """
-    path = Path(path)
+    path = resolve_experiment_file(path)
+    if path.is_dir():
+        raise ProtocolError(f"protocol file {str(path)!r} is a directory, not a protocol file (.py)")
     if not path.is_file():
-        raise ProtocolError(f"protocol file {str(path)!r} does not exist")
-    source = path.read_text()
+        raise ProtocolError(f"protocol file {str(path)!r} " + ("is not a regular file" if path.exists() else
+                                                               "does not exist"))
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"{path}: not a protocol file (binary or not UTF-8 text: byte {exc.start} is "
+                            f"{exc.object[exc.start:exc.start + 1]!r})") from None
+    except OSError as exc:
+        raise ProtocolError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
         code = compile(source, str(path), "exec")
     except SyntaxError as exc:
+        if exc.lineno is None:  # e.g. null bytes: not Python source at all
+            raise ProtocolError(f"{path}: not a protocol file ({exc.msg})") from None
         raise ProtocolError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except ValueError as exc:  # null bytes (some Python versions)
+        raise ProtocolError(f"{path}: not a protocol file ({exc})") from None
     spec = importlib.util.spec_from_loader(f"brainlz_protocol_{path.stem}", loader=None)
     module = importlib.util.module_from_spec(spec)
     module.__file__ = str(path)
@@ -305,6 +452,7 @@ class _Progress:
         self.start = time.perf_counter()
 
     def __call__(self, done: int, total: int):
+        interrupts.check()  # after every batch
         if not self.enabled:
             return
         width = 30
@@ -362,7 +510,9 @@ def results_table(protocol: Protocol, metrics: dict) -> str:
     blo, bhi = base["test_accuracy_ci"]
     rows = [
         ("protocol", protocol.name),
-        ("task", f"{protocol.task} (difficulty {protocol.difficulty}, {protocol.n_classes} classes)"),
+        ("task", f"{protocol.task} (difficulty {protocol.difficulty}, {protocol.n_classes} classes)"
+                 if protocol.dataset is None else
+                 f"data set {protocol.dataset} ({protocol._dataset_record['n_classes']} classes)"),
         ("samples (train / test)", f"{metrics['n_samples']} ({net['n_train']} / {net['n_test']})"),
         ("network", f"{metrics['network']['sizes']} {protocol.model}, backend {metrics['simulation']['backend']}"),
         ("test accuracy, LZC readout", f"{100 * net['test_accuracy']:.1f} % (95 % CI {100 * lo:.1f}-{100 * hi:.1f})"),
@@ -420,6 +570,11 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
 
     if directory is not None and Path(directory).exists():
         raise ProtocolError(f"run directory {str(directory)!r} exists already")
+    _check_memory(protocol)  # before anything is allocated: one line with the estimate, not a MemoryError
+    if directory is not None:  # a folder that cannot take the results is refused now, not after the computation
+        check_folder("directory", Path(directory).parent)
+    else:
+        check_folder("out", Path(out if out is not None else "results") / protocol.name)
     started = datetime.datetime.now(datetime.timezone.utc)
     seeds = derived_seeds(protocol.seed)
     load_model(protocol.model, **protocol.model_options)  # fail early, naming the model
@@ -428,7 +583,10 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
 
     # 1. data, made and split once: learning and tuning see the training part, the readout tests on the rest
     dataset, split = _make_dataset(protocol, seeds)
+    if protocol.dataset is not None:  # the dataset's bin width is the time step (protocol.dt is its default or equal)
+        protocol = protocol.replace(dt=dataset.dt)
     train_set = split.train if protocol.learning else None
+    interrupts.check()  # a Ctrl+C that Python dropped (see brainlz.interrupts) stops the run here
     # 2. network (after tuning its size on the training part, if asked)
     tuning = None
     if protocol.learning.get("tune"):
@@ -440,12 +598,14 @@ def run_protocol(protocol: Protocol, out=None, *, protocol_file=None, progress: 
         spec, learning_history = train_network(spec, train_set, protocol.learning, backend=protocol.backend,
                                                backend_options=protocol.backend_options, seed=seeds["learning"],
                                                report=_report_line(protocol.name) if progress else None)
+    interrupts.check()
     # 4. simulation of every sample
     result = _simulate(protocol, backend, spec, dataset, seeds, progress)
     # 5.-6. features and readout
     readouts = _readouts(protocol, result.output, dataset.labels, split, seeds)
     # 7. metrics
     metrics = _metrics(protocol, backend, spec, dataset, result, readouts, seeds, learning_history, tuning)
+    interrupts.check()
     # 8. the results folder, whole or not at all
     return _write_run(protocol, requested, metrics, spec, initial_spec, dataset, result.output,
                       readouts["lzc_features"], backend, seeds, started, out=out, directory=directory,
@@ -457,10 +617,21 @@ def _make_dataset(protocol: Protocol, seeds: dict) -> tuple:
 
     Without ``n_test``: :func:`brainlz.data.make_task` with the data seed, split by ``test_size`` with the readout
     seed.  With ``n_test``: the ``n_samples`` training samples (data seed) followed by an independent test set
-    (:func:`brainlz.data.independent_test_set`, test-data seed).
+    (:func:`brainlz.data.independent_test_set`, test-data seed).  With ``dataset``: that dataset (loaded again
+    from its path, and checked against the content hash recorded when the protocol was made), split by
+    ``test_size`` with the readout seed.
     """
     from .data import Split, SpikeDataset, independent_test_set, make_task
 
+    if protocol.dataset is not None:  # the protocol's own data, split by test_size (n_test is refused for it)
+        given = protocol.dataset
+        dataset = given if isinstance(given, SpikeDataset) else _read_dataset(given)
+        if dataset.content_hash() != protocol._dataset_record["sha256"]:
+            from .errors import DataError
+
+            raise DataError(f"protocol.dataset = {given}: the data changed after the protocol was made "
+                            f"(sha256 {protocol._dataset_record['sha256'][:12]}, now {dataset.content_hash()[:12]})")
+        return dataset, dataset.split(protocol.test_size, seeds["readout"])
     train = make_task(protocol.task, n_samples=protocol.n_samples, n_channels=protocol.n_channels,
                       difficulty=protocol.difficulty, n_classes=protocol.n_classes, n_bins=protocol.n_bins,
                       dt=protocol.dt, seed=seeds["data"], **protocol.task_options)
@@ -473,6 +644,22 @@ def _make_dataset(protocol: Protocol, seeds: dict) -> tuple:
                             "n_test": test.n_samples})
     n = train.n_samples
     return dataset, Split(np.arange(n), np.arange(n, n + test.n_samples), train, test)
+
+
+def _check_memory(protocol: Protocol) -> dict:
+    """Refuse a run whose estimated memory (inputs, recorded rasters, one batched network) exceeds what is available
+    (:func:`brainlz.resources.check_run_memory`); return the estimate by part (bytes)."""
+    from .data import _DEFAULT_CHANNELS
+    from .resources import check_run_memory
+
+    record = getattr(protocol, "_dataset_record", None)
+    if record is not None:  # a dataset of the protocol: its own sizes
+        n_samples, n_channels, n_bins = record["n_samples"], record["n_channels"], record["n_bins"]
+    else:
+        n_samples = protocol.n_samples + (protocol.n_test or 0)
+        n_channels = _DEFAULT_CHANNELS[protocol.task] if protocol.n_channels is None else protocol.n_channels
+        n_bins = protocol.n_bins
+    return check_run_memory(n_samples, n_channels, n_bins, protocol.hidden, protocol.output, protocol.batch_size)
 
 
 def _simulate(protocol: Protocol, backend, spec, dataset, seeds: dict, progress: bool):
@@ -612,8 +799,10 @@ def _write_run(protocol, requested, metrics, spec, initial_spec, dataset, output
         while final.exists():
             suffix += 1
             final = parent / f"{run_id}-{suffix}"
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
+    staging = None
     try:
+        with interrupts.deferred():  # a Ctrl+C here would leave the new folder behind
+            staging = make_staging(parent, f".{final.name}.")
         config = {"protocol": requested.to_dict(),  # the cell protocol a sweep compares against (before tuning)
                   "network": {"sizes": list(spec.sizes), "layers": [lay.model for lay in spec.layers]},
                   "dataset": dataset.params, "seeds": seeds, "provenance": _provenance(protocol_file),
@@ -631,9 +820,14 @@ def _write_run(protocol, requested, metrics, spec, initial_spec, dataset, output
         if figures:
             _render_figures(staging / "figures", protocol, spec, dataset, output, lzc_features, backend, seeds,
                             initial_spec=initial_spec)
-        os.rename(staging, final)
+        with interrupts.deferred():  # the run is interrupted before the rename, or finished with it
+            interrupts.check()
+            os.rename(staging, final)
+            interrupts.completed()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        with interrupts.deferred():
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
         raise
     return RunResult(final, metrics, table)
 

@@ -14,15 +14,19 @@ This module imports scikit-learn but not Brian2.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections import Counter
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.exceptions import DataConversionWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from . import checks
@@ -69,15 +73,36 @@ def _check_rasters(spiketrains) -> np.ndarray:
     return arr.astype(bool)
 
 
+class _NotNumericError(DataError, TypeError):
+    """Features with a non-numeric entry: a :class:`DataError` and, as numpy and scikit-learn have it, a TypeError."""
+
+
 def _check_features(features) -> np.ndarray:
+    """Return ``features`` as a finite float array [n_samples, n_features] or raise DataError (messages as
+    scikit-learn's ``check_array`` words them where its estimator checks look for the words)."""
+    if sparse.issparse(features):
+        raise DataError(f"features: sparse input ({type(features).__name__}) is not supported; pass a dense array "
+                        f"(X.toarray())")
     try:
-        arr = np.asarray(features, dtype=float)
-    except (TypeError, ValueError) as exc:
+        arr = np.asarray(features)
+        if arr.dtype.kind == "c":
+            raise DataError(f"features: Complex data not supported (dtype {arr.dtype}); expected real numbers")
+        arr = arr.astype(float, copy=False)
+    except TypeError as exc:
+        raise _NotNumericError(f"features: cannot be read as a float array ({exc})") from None
+    except ValueError as exc:
+        if isinstance(exc, DataError):
+            raise
         raise DataError(f"features: cannot be read as a float array ({exc})") from None
     if arr.ndim != 2:
-        raise DataError(f"features: expected a 2-D array [n_samples, n_features], got shape {tuple(arr.shape)}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise DataError(f"features: expected a non-empty 2-D array [n_samples, n_features], got shape {arr.shape}")
+        hint = ("; Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) for a single sample"
+                if arr.ndim == 1 else "")
+        raise DataError(f"features: expected a 2-D array [n_samples, n_features], got shape {tuple(arr.shape)}"
+                        f"{hint}")
+    for axis, what in ((0, "sample"), (1, "feature")):
+        if arr.shape[axis] == 0:
+            raise DataError(f"features: 0 {what}(s) (shape={arr.shape}) while a minimum of 1 is required; expected "
+                            f"a non-empty 2-D array [n_samples, n_features]")
     if not np.all(np.isfinite(arr)):
         n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise DataError(f"features: {n_bad} non-finite value(s) (NaN or inf) in an array of shape {arr.shape}")
@@ -122,6 +147,8 @@ class LZCFeatures(TransformerMixin, BaseEstimator):
     ----------
     n_neurons_ : int
         Number of neurons seen in :meth:`fit`; :meth:`transform` requires the same.
+    n_features_in_ : int
+        The same number: scikit-learn's name for the columns of the input (here the neurons of axis 1).
     n_bins_ : int
         Number of time bins seen in :meth:`fit` (informative; :meth:`transform` accepts other lengths,
         but raw phrase counts, ``normalize=False``, are only comparable between equal lengths).
@@ -168,7 +195,7 @@ class LZCFeatures(TransformerMixin, BaseEstimator):
         """
         self._checked_params()
         arr = _check_rasters(X)
-        self.n_neurons_ = int(arr.shape[1])
+        self.n_neurons_ = self.n_features_in_ = int(arr.shape[1])
         self.n_bins_ = int(arr.shape[2])
         return self
 
@@ -316,10 +343,15 @@ class LZCThresholdClassifier(ClassifierMixin, BaseEstimator):
         arr = _check_features(X)
         if hasattr(self, "n_features_in_") and arr.shape[1] != self.n_features_in_:
             raise DataError(
-                f"features: shape {arr.shape} has {arr.shape[1]} columns, but the classifier was fitted on "
-                f"{self.n_features_in_}"
+                f"features: shape {arr.shape}: X has {arr.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input (the columns it was fitted on)"
             )
         return self._scores(arr)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.poor_score = True  # a baseline: only the mean of each row counts, by design
+        return tags
 
     def fit(self, X, y):
         """Choose the threshold (2 classes) or the class means (> 2 classes).
@@ -329,7 +361,8 @@ class LZCThresholdClassifier(ClassifierMixin, BaseEstimator):
         X : array_like of float, shape (n_samples, n_features)
             Complexity features.
         y : array_like, shape (n_samples,)
-            Class labels, at least 2 distinct.
+            Class labels, at least 2 distinct.  A column vector ``(n_samples, 1)`` is used as 1-D, with a
+            ``DataConversionWarning`` (as scikit-learn's classifiers do).
 
         Returns
         -------
@@ -338,14 +371,26 @@ class LZCThresholdClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         DataError
-            If ``X`` or ``y`` is malformed or ``y`` has fewer than 2 classes.
+            If ``X`` or ``y`` is malformed, ``y`` is missing or not class labels (e.g. continuous values), or
+            has fewer than 2 classes.
         """
         arr = _check_features(X)
-        labels = _check_labels(y, arr.shape[0])
+        if y is None:
+            raise DataError(f"labels: {type(self).__name__} requires y to be passed, but the target y is None")
+        labels = np.asarray(y)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected; labels: used as y.ravel()",
+                          DataConversionWarning, stacklevel=2)
+            labels = labels.ravel()
+        labels = _check_labels(labels, arr.shape[0])
+        kind = type_of_target(labels)
+        if kind not in ("binary", "multiclass"):
+            raise DataError(f"labels: Unknown label type: {kind!r}; expected class labels (integers or strings)")
         scores = self._scores(arr)
         self.classes_, y_idx = np.unique(labels, return_inverse=True)
         if self.classes_.size < 2:
-            raise DataError(f"labels: need at least 2 classes, got {self.classes_.tolist()!r}")
+            raise DataError(f"labels: need at least 2 classes, got {self.classes_.size} class: "
+                            f"{self.classes_.tolist()!r}")
         self.n_features_in_ = int(arr.shape[1])
         self.class_means_ = np.array([scores[y_idx == k].mean() for k in range(self.classes_.size)])
         if self.classes_.size == 2:
@@ -383,7 +428,7 @@ class LZCThresholdClassifier(ClassifierMixin, BaseEstimator):
         return threshold, (1 if d == 0 else -1)
 
     def decision_function(self, X):
-        """Signed distance of the score from the threshold (two classes only).
+        """Confidence scores, as scikit-learn's classifiers give them.
 
         Parameters
         ----------
@@ -391,13 +436,16 @@ class LZCThresholdClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray of float, shape (n_samples,)
-            ``direction_ * (mean(X, axis=1) - threshold_)``; positive means ``classes_[1]``.
+        scores : ndarray of float, shape (n_samples,) or (n_samples, n_classes)
+            Two classes: ``direction_ * (mean(X, axis=1) - threshold_)``, positive means ``classes_[1]``.  More
+            classes: minus the distance of the score from each class mean, ``-|mean(X, axis=1) - class_means_|``;
+            the largest (the nearest class, the first on ties) is the prediction.
         """
         check_is_fitted(self, "classes_")
-        if self.classes_.size != 2:
-            raise ParameterError("classes_", self.classes_.tolist(), "decision_function needs exactly 2 classes")
-        return self.direction_ * (self._validated_scores(X) - self.threshold_)
+        scores = self._validated_scores(X)
+        if self.classes_.size == 2:
+            return self.direction_ * (scores - self.threshold_)
+        return -np.abs(scores[:, None] - self.class_means_[None, :])
 
     def predict(self, X):
         """Predict class labels.
@@ -410,12 +458,10 @@ class LZCThresholdClassifier(ClassifierMixin, BaseEstimator):
         -------
         labels : ndarray, shape (n_samples,)
         """
-        check_is_fitted(self, "classes_")
-        scores = self._validated_scores(X)
+        decision = self.decision_function(X)
         if self.classes_.size == 2:
-            return self.classes_[(self.direction_ * (scores - self.threshold_) > 0).astype(int)]
-        nearest = np.argmin(np.abs(scores[:, None] - self.class_means_[None, :]), axis=1)
-        return self.classes_[nearest]
+            return self.classes_[(decision > 0).astype(int)]
+        return self.classes_[np.argmax(decision, axis=1)]
 
 
 # ----------------------------------------------------------------------------------------------------------

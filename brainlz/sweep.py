@@ -55,8 +55,9 @@ import numpy as np
 
 from . import checks
 from .errors import ParameterError, ProtocolError
-from .files import write_json, write_text
-from .protocol import Protocol, execute_experiment_file, jsonable, run_protocol
+from . import interrupts
+from .files import check_folder, make_staging, write_json, write_text
+from .protocol import Protocol, execute_experiment_file, jsonable, resolve_experiment_file, run_protocol
 
 __all__ = ["run", "Sweep", "Cell", "SweepResult", "SEED_AXIS", "load_experiment", "run_sweep", "summarize_sweep",
            "summary_table"]
@@ -407,6 +408,9 @@ class Sweep:
 def load_experiment(path):
     """Load ``SWEEP`` or ``PROTOCOL`` from a file (``SWEEP`` wins when a file defines both).
 
+    ``path`` may also be the name of a built-in protocol, e.g. ``"quickstart"`` (see
+    :func:`brainlz.protocol.resolve_experiment_file`).
+
     Returns
     -------
     Sweep or Protocol
@@ -419,7 +423,7 @@ def load_experiment(path):
     ParameterError
         If the protocol or sweep has a bad value.
     """
-    path = Path(path)
+    path = resolve_experiment_file(path)
     namespace = execute_experiment_file(path)
     sweep = namespace.get("SWEEP")
     if sweep is not None:
@@ -742,7 +746,8 @@ def _write_summary(sweep: Sweep, out) -> tuple:
 
 
 def run(experiment, out="results", **options):
-    """Run a :class:`~brainlz.protocol.Protocol` or a :class:`Sweep` (or the file of either) into ``out``.
+    """Run a :class:`~brainlz.protocol.Protocol` or a :class:`Sweep` (or the file of either, or the name of a
+    built-in protocol such as ``"quickstart"``) into ``out``.
 
     The library's form of ``brainlz run FILE``: a protocol goes to :func:`brainlz.protocol.run_protocol` and
     returns its ``RunResult``, a sweep to :func:`run_sweep` and returns its ``SweepResult``; ``options`` are
@@ -750,7 +755,8 @@ def run(experiment, out="results", **options):
     """
     source = None
     if isinstance(experiment, (str, os.PathLike)):
-        source, experiment = experiment, load_experiment(experiment)
+        source = resolve_experiment_file(experiment)  # a path, or the name of a built-in protocol
+        experiment = load_experiment(source)
     if isinstance(experiment, Sweep):
         return run_sweep(experiment, out, sweep_file=source, **options)
     if isinstance(experiment, Protocol):
@@ -820,10 +826,9 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
     ParameterError
         For a bad ``only``, ``workers``, ``scheduler``, ``cluster`` or ``write_on``.
     """
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ParameterError("workers", workers, "a positive whole number of worker processes")
-    if write_on not in ("auto", "worker", "client"):
-        raise ParameterError("write_on", write_on, "expected 'auto', 'worker' or 'client'")
+    workers = checks.integer("workers", workers, low=1, reason="a positive whole number of worker processes")
+    checks.one_of("write_on", write_on, ("auto", "worker", "client"), reason="expected 'auto', 'worker' or 'client'")
+    checks.flag("rerun_broken", rerun_broken, reason="expected True or False")
     if scheduler is not None and cluster is not None:
         raise ParameterError("cluster", cluster, "give a scheduler address or a cluster to start, not both")
     if scheduler is not None and workers != 1:
@@ -837,6 +842,7 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
             raise ParameterError("cluster", cluster, f"expected one of {', '.join(CLUSTERS)}")
     distributed_run = workers > 1 or scheduler is not None or cluster is not None
     root = _sweep_dir(sweep, out)
+    check_folder("out", root)  # before anything runs, not after the first cell
     cells_dir = root / "cells"
     selected = _select(sweep, only)
     if distributed_run:
@@ -1059,20 +1065,24 @@ def _write_cell_files(cells_dir: Path, cell_id: str, files: dict) -> bool:
     """Write a cell's files (returned by a worker that does not see the output folder) under a temporary name and
     rename it into place; False (nothing written) if the cell is there already."""
     import shutil
-    import tempfile
 
     final = cells_dir / cell_id
     if _is_complete(final):
         return False
-    staging = Path(tempfile.mkdtemp(prefix=f".{cell_id}.", dir=cells_dir))
+    staging = None
     try:
+        with interrupts.deferred():
+            staging = make_staging(cells_dir, f".{cell_id}.")
         for name, data in files.items():
             path = staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        os.rename(staging, final)
+        with interrupts.deferred():
+            os.rename(staging, final)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        with interrupts.deferred():
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
         if isinstance(sys.exc_info()[1], OSError) and _is_complete(final):
             return False
         raise
@@ -1121,6 +1131,7 @@ def _time_left(elapsed: float, finished: int, remaining: int) -> str:
 def _run_here(sweep, out, jobs, cells_dir, report, tasks, failures):
     """The cells one after another in this process (one worker, no cluster)."""
     for k, job in enumerate(jobs, start=1):
+        interrupts.check()  # a Ctrl+C that ended the previous cell, or that Python dropped
         report.line(f"cell {k}/{len(jobs)} {job['cell_id']} running in this process")
         try:
             outcome = _run_cell(job)

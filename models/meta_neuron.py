@@ -28,6 +28,8 @@ probability :math:`1 - \exp(-\rho(t)\,dt)`, :math:`\rho(t) = \rho_0 \exp\big((v 
 Integration: exponential Euler (the equations are linear in each state variable given the others).
 """
 
+from pathlib import Path
+
 from brian2 import Hz, amp, mV, ms, nA, pA, second, volt
 
 from brainlz.models import NeuronModel, Param, load_model
@@ -57,8 +59,9 @@ rho_0 : Hz
 delta_u : volt
 """
 
-# The LIF core's parameters (tau_m, V_th, V_reset, R, E_L, tau_syn, t_ref) are those of models/lif.py.
-LIF = load_model("lif")
+# The LIF core's parameters (tau_m, V_th, V_reset, R, E_L, tau_syn, t_ref) are those of models/lif.py: the file
+# beside this one, not whatever model called "lif" the search path finds first.
+LIF = load_model(Path(__file__).with_name("lif.py"))
 
 BASE_PARAMS = {
     **LIF.params,

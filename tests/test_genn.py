@@ -68,7 +68,8 @@ def test_stochastic_model_is_refused_before_any_code(tmp_path):
     ({"threshold": "v > V_th + rand() * mV"}, "seed", "random numbers in the threshold"),
     ({"equations": "dv/dt = (E_L - v + R*I_syn) / tau_m + xi * mV / sqrt(ms) : volt (unless refractory)\n"
                    "dI_syn/dt = -I_syn / tau_syn : amp\ntau_m : second\ntau_syn : second\nt_ref : second\n"
-                   "E_L : volt\nV_th : volt\nV_reset : volt\nR : ohm"}, "seed", "random numbers in the equations"),
+                   "E_L : volt\nV_th : volt\nV_reset : volt\nR : ohm", "method": "euler"}, "seed",
+     "random numbers in the equations"),
     ({"equations": "dv/dt = (E_L - v + R*I_syn) / tau_m : volt (unless refractory)\n"
                    "dI_syn/dt = -I_syn / tau_syn : amp\ntau_m : second\ntau_syn : second\nt_ref : second\n"
                    "E_L : volt\nV_th : volt\nV_reset : volt\nR : ohm\nI_ext : amp (linked)"},

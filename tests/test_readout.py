@@ -249,8 +249,10 @@ def test_threshold_classifier_multiclass_nearest_mean():
     X_new = rng.uniform(0, 1.1, size=(50, 5))
     expected = [int(np.argmin([abs(row.mean() - m) for m in means])) for row in X_new]
     np.testing.assert_array_equal(clf.predict(X_new), expected)
-    with pytest.raises(ParameterError, match="classes_"):
-        clf.decision_function(X_new)
+    # scikit-learn's multi-class decision_function: one column per class, the largest is the prediction
+    decision = clf.decision_function(X_new)
+    np.testing.assert_allclose(decision, -np.abs(X_new.mean(axis=1)[:, None] - np.array(means)[None, :]))
+    np.testing.assert_array_equal(decision.argmax(axis=1), expected)
 
 
 def test_threshold_classifier_errors_and_clone():

@@ -15,7 +15,8 @@ import numpy as np
 from .. import checks
 from ..network import (NetworkSpec, brian_array, build, check_copy_params, check_spiketrains, rasters_from_monitor,
                        run_network)
-from .base import SimulationResult, batches, validate_trace
+from .base import (SimulationResult, batches, brian_invalid_value_warnings_off, check_finite_states,
+                   validate_trace)
 
 __all__ = ["simulate", "TARGETS", "capabilities"]
 
@@ -87,7 +88,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, target: str = "cython", batch_si
             for (owner, name), values in net.initial_values(chunk_params).items():
                 setattr(owner, name + "_", values)
             brian2.seed(int(seed) + chunk)
-            run_network(net.objects, n_bins * spec.dt)
+            with brian_invalid_value_warnings_off():  # check_finite_states says it in one line
+                run_network(net.objects, n_bins * spec.dt)
+            check_finite_states(spec, net.groups, start, stop)
             for name, monitor in net.spike_monitors.items():
                 outputs[name].append(rasters_from_monitor(monitor.i[:], monitor.t_[:], stop - start,
                                                           spec.layer(name).n_neurons, n_bins, float(spec.dt)))

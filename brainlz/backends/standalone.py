@@ -27,10 +27,18 @@ shapes does not recompile.  The runtime device is restored after each build, so 
 with the runtime backend in one process.  Compiled
 projects live in ``directory`` (default: ``$BRAINLZ_CACHE`` or ``~/.cache/brainlz/standalone``), one
 subdirectory per shape.
+
+Processes share the cache safely: a project is built and run under an exclusive lock on its folder
+(``<project>/lock``, ``flock``), so two processes that need the same shape take turns instead of overwriting each
+other's code and binary, and each process reads its results from folders of its own
+(``results-<host>-<pid>-<token>``, removed when the program is dropped; those of processes that died are removed
+at the next build).  A program whose binary another process has rebuilt since (``main`` changed, e.g. compiled
+from Brian2 objects named differently) is rebuilt from its own objects before it runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import dataclasses
 import functools
@@ -38,8 +46,12 @@ import hashlib
 import os
 import platform
 import re
+import secrets
+import shutil
+import socket
 import sys
 import time
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 
@@ -50,7 +62,9 @@ from .. import checks
 from ..errors import BrainlzError, ParameterError
 from ..network import (NetworkSpec, brian_array, build, check_copy_params, check_spiketrains, rasters_from_monitor,
                        spike_counts, spike_table)
-from .base import SimulationResult, batches, validate_trace
+from .base import (SimulationResult, batches, brian_invalid_value_warnings_off, check_finite_states,
+                   validate_trace)
+from .genn_project import locked
 
 __all__ = ["simulate", "capabilities", "StandaloneError", "build_count", "default_directory", "get_program",
            "vectorizing_flags", "Program"]
@@ -87,27 +101,43 @@ class Program:
         A private device instance: programs of several shapes can live side by side.
     directory : Path
         The project directory.
+    results : str
+        The name of this program's results folder in the project (its own: other processes may run the project).
     """
 
-    def __init__(self, key, net, device, directory: Path):
+    def __init__(self, key, net, device, directory: Path, build_options=(1, None)):
         self.key = key
         self.net = net
         self.device = device
         self.directory = directory
+        self.results = f"results-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}"
+        self.build_options = build_options  # (threads, flags) of the build, for a rebuild
+        self.stamp = _stamp(directory)
+        weakref.finalize(self, _remove_results, Path(directory), self.results)
+
+    def _current(self):
+        """Build this program into its folder again if another process rebuilt the binary since (call it holding
+        the project's lock): the binary must be the one that these Brian2 objects describe."""
+        if _stamp(self.directory) != self.stamp:
+            _build(self.device, self.directory, *self.build_options, again=True)
+            self.stamp = _stamp(self.directory)
 
     def run(self, run_args: dict, what: str = "standalone", error=None):
         """Rerun the compiled binary with new values; a failing program is dropped from the cache.
 
         The value files Brian2 writes for ``run_args`` are deleted afterwards, so that reruns do not pile up files
-        in the project directory.
+        in the project directory.  The run holds the project's lock; its results go to :attr:`results`.
         """
-        try:
-            self.device.run(directory=str(self.directory), with_output=False, run_args=run_args)
-        except RuntimeError as exc:
-            _STATE["programs"].pop(self.key, None)
-            raise (error or StandaloneError)(f"the compiled {what} program failed: {exc}") from None
-        finally:
-            self._delete_value_files(self.device.run_args_arrays)
+        with _project_lock(self.directory):
+            self._current()
+            try:
+                self.device.run(directory=str(self.directory), results_directory=self.results, with_output=False,
+                                run_args=run_args)
+            except RuntimeError as exc:
+                _STATE["programs"].pop(self.key, None)
+                raise (error or StandaloneError)(f"the compiled {what} program failed: {exc}") from None
+            finally:
+                self._delete_value_files(self.device.run_args_arrays)
 
     def _delete_value_files(self, names):
         static = Path(self.directory) / "static_arrays"
@@ -123,18 +153,23 @@ class Program:
         An entry is a ``run_args`` mapping or a function returning one: each process starts as soon as its
         arguments exist, so preparing the next run's arguments overlaps with the running ones; likewise run
         ``k`` is read as soon as it has finished.  Each process writes its results to its own directory
-        (``results_<k>`` in the project); ``read(k)`` is called with the device pointed at that directory, so it
+        (``<results>_<k>`` in the project); ``read(k)`` is called with the device pointed at that directory, so it
         reads the monitors of run ``k``.  One run is :meth:`run` followed by ``read(0)``.  The argument files
-        are written and the command lines built as Brian2's ``device.run`` does.
+        are written and the command lines built as Brian2's ``device.run`` does.  The runs hold the project's lock.
         """
-        import subprocess
-
-        from brian2 import TimedArray, prefs
-
         runs = list(runs)
         if len(runs) == 1:
             self.run(runs[0]() if callable(runs[0]) else runs[0], what, error)
             return [read(0)]
+        with _project_lock(self.directory):
+            self._current()
+            return self._run_many(runs, read, what, error)
+
+    def _run_many(self, runs, read, what, error) -> list:
+        import subprocess
+
+        from brian2 import TimedArray, prefs
+
         device, project = self.device, Path(self.directory)
         value_files, result_dirs, changed = [], [], set()
         run_cmd = prefs.devices.cpp_standalone.run_cmd_unix
@@ -156,7 +191,7 @@ class Program:
                         value_files.append(value_name)
                     arguments.append(f"{name}={string_value}")
                     changed.add(name)
-                result_dir = project / f"results_{k}"
+                result_dir = project / f"{self.results}_{k}"
                 result_dir.mkdir(exist_ok=True)
                 result_dirs.append(os.path.join(str(result_dir), ""))
                 with open(result_dir / "stdout.txt", "w") as stdout:
@@ -187,6 +222,74 @@ class Program:
 
 MAX_PROGRAMS = 4
 _STATE = {"programs": OrderedDict(), "builds": 0, "fallbacks": 0}
+_HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+_HELD = {}  # project folder -> how many times this process holds its lock
+
+
+@contextlib.contextmanager
+def _project_lock(project):
+    """Hold the exclusive lock of a project folder (:func:`brainlz.backends.genn_project.locked`); re-entrant in
+    this process."""
+    key = str(project)
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    with locked(Path(project)):
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
+
+
+def _stamp(project) -> tuple | None:
+    """What identifies the project's compiled binary (``main``): inode, size and modification time."""
+    try:
+        info = os.stat(Path(project) / "main")
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _remove_results(project: Path, name: str):
+    """Remove a program's results folders (``name`` and ``name_<k>``)."""
+    for path in project.glob(f"{name}*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_dead_results(project: Path):
+    """Remove the results folders that processes of this host which have died left in ``project``."""
+    for path in project.glob(f"results-{_HOST}-*-*"):
+        try:
+            os.kill(int(path.name[len(f"results-{_HOST}-"):].split("-")[0]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, OSError):
+            pass
+
+
+def _build(device, project, threads: int, flags, again: bool = False):
+    """Generate and compile ``device``'s project in ``project`` with the program's preferences (``again``: once
+    more, after another process rebuilt it; Brian2 otherwise refuses to build a project it has run)."""
+    from brian2 import prefs
+
+    saved = (prefs.devices.cpp_standalone.openmp_threads, prefs.codegen.cpp.extra_compile_args_gcc,
+             prefs.codegen.cpp.libraries)
+    try:
+        prefs.devices.cpp_standalone.openmp_threads = 0 if threads == 1 else int(threads)
+        if flags is not None:
+            prefs.codegen.cpp.extra_compile_args_gcc = flags["extra_compile_args_gcc"]
+            prefs.codegen.cpp.libraries = flags["libraries"]
+        if again:
+            device.has_been_run = False
+        device.build(directory=str(project), compile=True, run=False, with_output=False)
+    finally:
+        (prefs.devices.cpp_standalone.openmp_threads, prefs.codegen.cpp.extra_compile_args_gcc,
+         prefs.codegen.cpp.libraries) = saved
 
 #: Tokens that make a model rely on IEEE infinities or NaNs, which ``-ffinite-math-only`` may break.
 _NON_FINITE = re.compile(r"\b(inf|nan|isinf|isnan|isfinite)\b")
@@ -309,7 +412,10 @@ def get_program(key, directory, create, *, duration=None, seed: int = 0, threads
         device.apply_run_args()
         brian2.seed(int(seed))
         Network(net.objects).run(net.duration if duration is None else duration, namespace={})
-        device.build(directory=str(project), compile=True, run=False, with_output=False)
+        with _project_lock(project):  # another process may be building or running this project
+            _remove_dead_results(project)
+            _build(device, project, threads, flags)
+            program = Program(tag, net, device, project, build_options=(threads, flags))
     except Exception:
         if flags is None:
             raise
@@ -324,7 +430,6 @@ def get_program(key, directory, create, *, duration=None, seed: int = 0, threads
         _STATE["fallbacks"] += 1
         return get_program(key, directory, create, duration=duration, seed=seed, threads=threads, prefix=prefix)
     _STATE["builds"] += 1
-    program = Program(tag, net, device, project)
     programs[tag] = program
     while len(programs) > MAX_PROGRAMS:
         programs.popitem(last=False)
@@ -496,6 +601,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
         """The rasters (and the trace) of the chunk just run."""
         nonlocal trace_data
         net = compiled.net
+        check_finite_states(spec, net.groups, start, stop, periods)
         rasters = {}
         for name, monitor in net.spike_monitors.items():
             rasters[name] = rasters_from_monitor(monitor.i[:], monitor.t_[:], size, spec.layer(name).n_neurons,
@@ -512,8 +618,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, batch_size: int | None = None, r
 
     for first in range(0, len(chunks), processes):
         group = chunks[first:first + processes]
-        compiled.run_many([functools.partial(arguments, start, stop) for start, stop in group],
-                          lambda k: read(*group[k]))
+        with brian_invalid_value_warnings_off():  # read() checks the states (check_finite_states)
+            compiled.run_many([functools.partial(arguments, start, stop) for start, stop in group],
+                              lambda k: read(*group[k]))
         if progress is not None:
             progress(group[-1][1], n_samples)
     rasters = dict(outputs)
