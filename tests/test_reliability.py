@@ -74,7 +74,11 @@ def _as_nobody(command: list) -> list:
         return command
     if shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv (util-linux) to drop privileges")
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*drop, command[0], "-c", "import brainlz"], capture_output=True, cwd="/")
+    if probe.returncode != 0:  # e.g. an interpreter whose libpython lies under root's home (pyenv)
+        pytest.skip(f"{command[0]} cannot run as an unprivileged user here")
+    return [*drop, *command]
 
 
 @pytest.fixture
