@@ -75,6 +75,41 @@ def cells(directory: Path) -> dict:
             if not cell.name.startswith(".")}
 
 
+def decompose(tasks: dict, workers: int, start_at: float, end_at: float, wall: float) -> dict:
+    """The engine's time split into its one-off and its per-cell parts, from each cell's start and end stamps.
+
+    * ``startup``: from the call to each worker's first cell (cluster start, worker imports, first dispatch),
+      summed over the workers;
+    * ``between cells``: on each worker, from the end of a cell to the start of its next (scheduling, result
+      hand-over, the next job's transfer): the engine's cost per cell, as a mean over these gaps;
+    * ``tail``: from each worker's last cell to the end of the call (the idle worker waiting for the other's last
+      cell, the final summary, the cluster's shutdown), summed over the workers.
+
+    The sum of the three and of the cells' own seconds is ``workers x wall`` up to clock resolution.
+    """
+    cell_seconds = [task["seconds"] for task in tasks.values()]
+    n = len(cell_seconds)
+    per_worker = {}
+    for task in tasks.values():
+        per_worker.setdefault(task["worker"], []).append((task["started_at"], task["finished_at"]))
+    startup = tail = 0.0
+    gaps = []
+    for spans in per_worker.values():
+        spans.sort()
+        startup += spans[0][0] - start_at
+        tail += end_at - spans[-1][1]
+        gaps += [later[0] - earlier[1] for earlier, later in zip(spans, spans[1:])]
+    idle = workers - len(per_worker)  # a worker that ran no cell idled the whole call
+    mean_cell = float(np.mean(cell_seconds))
+    overhead = (workers * wall - sum(cell_seconds)) / n
+    gap = float(np.mean(gaps)) if gaps else 0.0
+    return {"cells": n, "wall_seconds": wall, "cell_seconds_mean": mean_cell,
+            "overhead_seconds_per_cell": overhead, "overhead_fraction_of_cell": overhead / mean_cell,
+            "startup_seconds": startup + idle * wall, "tail_seconds": tail,
+            "between_cells_seconds_mean": gap, "between_cells_seconds_max": float(np.max(gaps)) if gaps else 0.0,
+            "between_cells_fraction_of_cell": gap / mean_cell}
+
+
 def start_scheduler(scratch: Path, n_workers: int):
     """A ``dask scheduler`` and ``n_workers`` ``dask worker`` processes; returns (address, processes)."""
     bin_dir = Path(sys.executable).parent
@@ -118,16 +153,10 @@ def main(argv=None) -> int:
                 if options is None:
                     address, processes = start_scheduler(scratch, 2)
                     options = {"scheduler": address}
-                start = time.perf_counter()
+                start, start_at = time.perf_counter(), time.time()
                 result = run_sweep(sweep, scratch / name, progress=False, figures=False, **options)
-                wall = time.perf_counter() - start
-                cell_seconds = [task["seconds"] for task in result.tasks.values()]
-                n = len(cell_seconds)
-                overhead = (workers * wall - sum(cell_seconds)) / n
-                runs[name] = {"workers": workers, "cells": n, "wall_seconds": wall,
-                              "cell_seconds_mean": float(np.mean(cell_seconds)),
-                              "overhead_seconds_per_cell": overhead,
-                              "overhead_fraction_of_cell": overhead / float(np.mean(cell_seconds))}
+                wall, end_at = time.perf_counter() - start, time.time()
+                runs[name] = {"workers": workers, **decompose(result.tasks, workers, start_at, end_at, wall)}
                 digests[name] = cells(scratch / name / sweep.name)
         finally:
             for process in processes:  # each in a session of its own: its group is its pid
@@ -142,11 +171,14 @@ def main(argv=None) -> int:
         runs[name]["cells_identical_to_serial"] = f"{len(same)} of {len(digests['serial'])}"
     results = {"machine": platform.node(), "cpus": os.cpu_count(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "runs": runs}
-    print("| engine | workers | wall (s) | mean cell (s) | overhead per cell (s) | overhead / cell | identical |")
-    print("|---|---|---|---|---|---|---|")
+    print("| engine | workers | wall (s) | mean cell (s) | all overhead per cell (s) | start-up (s) | tail (s) "
+          "| between cells, mean (s) | between cells / cell | identical |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, run in runs.items():
         print(f"| {name} | {run['workers']} | {run['wall_seconds']:.1f} | {run['cell_seconds_mean']:.2f} | "
-              f"{run['overhead_seconds_per_cell']:.2f} | {100 * run['overhead_fraction_of_cell']:.1f} % | "
+              f"{run['overhead_seconds_per_cell']:.2f} ({100 * run['overhead_fraction_of_cell']:.1f} %) | "
+              f"{run['startup_seconds']:.2f} | {run['tail_seconds']:.2f} | {run['between_cells_seconds_mean']:.3f} | "
+              f"{100 * run['between_cells_fraction_of_cell']:.2f} % | "
               f"{run.get('cells_identical_to_serial', '(reference)')} |")
     print(f"written to {write_json(args.out, results, make_parents=True)}")
     return 0

@@ -111,6 +111,13 @@ def trace_monitor(b2, group, states, sample, neuron, n_neurons):
     return b2.StateMonitor(group, list(states), record=[sample * n_neurons + neuron], name="trace")
 
 
+def final_states(groups, layers) -> dict:
+    """Every layer's state variables after a run (SI floats, ``final_<layer>_<state>``): what the worker scripts
+    add to ``spikes.npz``, for the backend to check that they stayed finite."""
+    return {"final_%s_%s" % (layer["name"], variable): np.asarray(getattr(group, variable + "_")[:], dtype=float)
+            for group, layer in zip(groups, layers) for variable in layer["states"]}
+
+
 def recorded_arrays(monitors, trace=None) -> dict:
     """The recorded spikes (``<layer>_i`` over all copies, ``<layer>_t`` in s) and trace (``trace_t``,
     ``trace_<state>``) as plain arrays: what the worker scripts save as ``spikes.npz``."""

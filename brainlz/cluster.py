@@ -10,7 +10,10 @@ the tasks of a worker that dies).  This module starts or joins that cluster and 
 * :class:`WorkerSetup`, a worker plugin, runs :func:`prepare_worker` on every worker as it joins: Brian2 is imported
   in the worker's main thread (it installs a signal handler at import, which only the main thread may do), the
   worker takes a cache folder of compiled programs of its own, and the workers of a LocalCluster leave the
-  terminal's process group (Ctrl+C is the client's; it stops them, see :meth:`Engine.stop`).
+  terminal's process group (Ctrl+C is the client's; it stops them, see :meth:`Engine.stop`), each with a reaper
+  (:func:`_start_reaper`) that kills what is left of the worker's group, the programs it started included, when
+  the worker dies in any way: a client killed with SIGKILL stops no worker itself, and a worker that follows it
+  out would leave its running ``./main`` or GeNN program orphaned, computing for nobody.
 
 The cache of a worker: ``<cache>/sweep-workers/<k>`` (``<cache>`` is the worker's ``$BRAINLZ_CACHE`` or
 ``~/.cache/brainlz``), for the smallest ``k`` whose lock file ``<k>.lock`` no live process holds (``flock``); the
@@ -24,6 +27,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -73,12 +78,39 @@ def prepare_worker(own_group: bool = False) -> Path:
         if own_group and not _STATE["group"] and threading.current_thread() is threading.main_thread():
             os.setpgid(0, 0)  # out of reach of the terminal's Ctrl+C; the client stops the whole group
             _STATE["group"] = True
+            _start_reaper()
     if threading.current_thread() is threading.main_thread():
         import brian2  # noqa: F401  (installs its SIGINT handler: main thread only)
 
         if own_group:
             signal.signal(signal.SIGINT, _ignore)  # a handler, unlike SIG_IGN, is not inherited by programs
     return _STATE["cache"]
+
+
+#: The reaper's program: wait for the end of its standard input (the worker's exit, however it happens: only the
+#: worker holds the pipe's write end), then kill the worker's process group and every program left in it.
+_REAPER = """
+import os, signal, sys
+sys.stdin.buffer.read()
+try:
+    os.killpg(int(sys.argv[1]), signal.SIGKILL)
+except OSError:
+    pass
+"""
+
+
+def _start_reaper() -> None:
+    """Start a process outside this worker's group that kills the group when this process has exited.
+
+    The pipe's write end is kept as a bare descriptor (not inherited by programs, never closed by Python's
+    clean-up), so the reaper sees the end of its input only when the kernel closes it: at this process' exit,
+    by return, exception or SIGKILL.  Costs one small interpreter per worker (``python -I -S``).
+    """
+    reaper = subprocess.Popen([sys.executable, "-I", "-S", "-c", _REAPER, str(os.getpgid(0))],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    _STATE["reaper"] = (reaper, os.dup(reaper.stdin.fileno()))
+    reaper.stdin.close()
 
 
 def _ignore(signum, frame):

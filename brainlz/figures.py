@@ -41,6 +41,7 @@ __all__ = [
     "make_rasters", "plot_rasters", "make_lzc_distribution", "plot_lzc_distribution",
     "make_membrane_trace", "plot_membrane_trace", "make_weight_histogram", "plot_weight_histogram",
     "display_unit", "changed_parameters", "make_parameter_distributions", "plot_parameter_distributions",
+    "make_forest_grid",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast on white (yellow last).
@@ -1104,3 +1105,46 @@ def plot_parameter_distributions(initial_spec, trained_spec, path, layers=None, 
     """Draw :func:`make_parameter_distributions` and write it as a PNG to ``path`` (atomically); return the path."""
     return save_figure(make_parameter_distributions(initial_spec, trained_spec, layers=layers, bins=bins,
                                                     title=title), path)
+
+
+def make_forest_grid(panels, *, references=None, xlabel: str = "difference", title: str = "",
+                     empty_text: str = "no estimate yet") -> Figure:
+    """A grid of forest plots: per panel, one interval per row, top to bottom.
+
+    Parameters
+    ----------
+    panels : list of list of (str, list)
+        ``panels[r][c] = (panel title, rows)``, each row ``(label, mean, low, high, kind)``; ``kind`` ``"pooled"``
+        draws a black diamond, anything else a blue dot.
+    references : list of float, optional
+        Per panel row ``r``, the x of a dashed red reference line (e.g. a published effect); a solid line marks 0.
+    xlabel, title : str
+        The bottom row's x label and the figure's title.
+    empty_text : str
+        Written in a panel without rows.
+    """
+    n_rows, n_cols = len(panels), len(panels[0])
+    with style():
+        fig = Figure(figsize=(11.0, 6.0), layout="constrained")
+        axes = fig.subplots(n_rows, n_cols, sharex=True, squeeze=False)
+        for r in range(n_rows):
+            for c in range(n_cols):
+                ax = axes[r][c]
+                name, rows = panels[r][c]
+                for y, (label, mean, low, high, kind) in enumerate(rows):
+                    colour = "black" if kind == "pooled" else "tab:blue"
+                    ax.errorbar([mean], [y], xerr=[[mean - low], [high - mean]], fmt="D" if kind == "pooled" else "o",
+                                color=colour, capsize=3, markersize=5)
+                ax.axvline(0.0, color="0.3", linewidth=0.8)
+                if references is not None:
+                    ax.axvline(references[r], color="tab:red", linestyle="--", linewidth=0.8)
+                ax.set_yticks(range(len(rows)), [row[0] for row in rows])
+                ax.set_ylim(len(rows) - 0.5 if rows else 0.5, -0.5)
+                ax.set_title(name)
+                if not rows:
+                    ax.text(0.5, 0.5, empty_text, transform=ax.transAxes, ha="center", va="center", color="0.4")
+                if r == n_rows - 1:
+                    ax.set_xlabel(xlabel)
+        if title:
+            fig.suptitle(title)
+    return fig

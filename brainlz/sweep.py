@@ -1009,8 +1009,8 @@ def _run_cell(job) -> dict:
     Where this process sees the output folder, the cell is written into place (assembled under a temporary name
     and renamed, by :func:`brainlz.protocol.run_protocol`), unless it is there already (then nothing is written);
     elsewhere it is run into a temporary folder and its files are returned for the client to write.  Returns
-    ``{"status": "written" | "present" | "files", "files": {path: bytes} or None, "seconds", "builds" (compiled
-    programs built for this cell), "worker", "cache"}``.
+    ``{"status": "written" | "present" | "files", "files": {path: bytes} or None, "seconds", "started_at" and
+    "finished_at" (Unix time, s), "builds" (compiled programs built for this cell), "worker", "cache"}``.
     """
     import tempfile
 
@@ -1023,7 +1023,7 @@ def _run_cell(job) -> dict:
 
             prepare_worker()
         builds = _build_count()
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         final = Path(job["cells_dir"]) / job["cell_id"]
         files = None
         options = dict(protocol_file=job["sweep_file"], progress=job["progress"], figures=job["figures"])
@@ -1046,7 +1046,8 @@ def _run_cell(job) -> dict:
                 files = {str(p.relative_to(place)): p.read_bytes() for p in sorted(place.rglob("*")) if p.is_file()}
         cache = worker_cache() or os.environ.get("BRAINLZ_CACHE")
         return {"status": status, "files": files, "seconds": time.perf_counter() - started,
-                "builds": _build_count() - builds, "worker": worker, "cache": None if cache is None else str(cache)}
+                "started_at": started_at, "finished_at": time.time(), "builds": _build_count() - builds,
+                "worker": worker, "cache": None if cache is None else str(cache)}
 
 
 def _worker_name():

@@ -2,7 +2,6 @@
 
 import json
 import math
-import re
 import textwrap
 from pathlib import Path
 

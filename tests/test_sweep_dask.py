@@ -369,14 +369,21 @@ def _wait_for(condition, process, seconds=120):
     assert condition()
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
-def test_ctrl_c_stops_the_workers_and_their_programs_and_leaves_no_staging_folder(tmp_path):
+def _two_workers_running_programs(tmp_path):
+    """A command-line sweep on 2 workers, each stalled in a cell while a program it started (``sleep 300``) runs:
+    returns the client process and the pids of the workers and their programs."""
     marks = tmp_path / "marks"
     model = _faulty_model(tmp_path / "models", marks, "all", "stalling_lif")
     process = _launch(tmp_path, model, [0, 1, 2], "--workers", "2")
     _wait_for(lambda: len(list(marks.glob("pid-*"))) == 2, process)  # both workers are writing a cell
     pids = [int(pid) for mark in marks.glob("pid-*") for pid in mark.name.split("-")[1:]]
     assert len(pids) == 4 and all(_alive(pid) for pid in pids)
+    return process, pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_ctrl_c_stops_the_workers_and_their_programs_and_leaves_no_staging_folder(tmp_path):
+    process, pids = _two_workers_running_programs(tmp_path)
     assert len(list((tmp_path / "out" / "slow" / "cells").glob(".*"))) == 2  # two staging folders
     started = time.perf_counter()
     os.killpg(process.pid, signal.SIGINT)  # Ctrl+C reaches the terminal's foreground process group
@@ -442,6 +449,25 @@ def test_a_client_killed_with_sigkill_and_run_again_has_every_cell_exactly_once(
         assert sorted(p.name for p in cells.iterdir()) == [f"seed={s}" for s in range(4)]
         assert all((cells / f"seed={s}" / "metrics.json").is_file() for s in range(4))
     assert "(0 cells run now, 4 finished before)" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_a_client_killed_with_sigkill_leaves_no_worker_and_no_program_a_worker_started(tmp_path):
+    """Each worker runs a program (``sleep 300``, standing for ``./main``) inside its cell; the client is killed
+    with SIGKILL, so nothing of brainlz's own clean-up runs.  Within seconds no worker and no program is left."""
+    process, pids = _two_workers_running_programs(tmp_path)
+    os.kill(process.pid, signal.SIGKILL)  # the client only
+    process.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in pids if _alive(pid)]
+    for pid in left:  # do not leave them to the machine if the test fails
+        os.kill(pid, signal.SIGKILL)
+    process.stdout.close()
+    process.stderr.close()
+    assert not left
 
 
 @pytest.mark.slow

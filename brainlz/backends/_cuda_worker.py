@@ -14,7 +14,8 @@ Run by :mod:`brainlz.backends.cuda` as ``python -I _cuda_worker.py RUN_DIR`` ins
 Every sample is an independent copy of the network (block-diagonal synapses), built by ``brainlz/builder.py``
 (loaded by its path) as ``brainlz.network.build`` builds it.
 Output: ``spikes.npz`` with ``<layer>_i`` (neuron index over all copies) and ``<layer>_t`` (s) per recorded layer,
-and ``trace_t``, ``trace_<state>`` for a traced neuron.  With ``codegen_only`` the CUDA project is generated
+``final_<layer>_<state>`` (every layer's state variables after the run, for the non-finite check) and ``trace_t``,
+``trace_<state>`` for a traced neuron.  With ``codegen_only`` the CUDA project is generated
 (``set_device('cuda_standalone', compile=False, run=False)``) and nothing is compiled or run.
 """
 
@@ -80,7 +81,8 @@ def main(run_dir):
     b2.Network(*objects).run(config["n_bins"] * dt, namespace={})  # build_on_run: generate (compile, run)
     if not codegen_only:
         # brian2cuda sorts monitor data by time only (docs, known issues: issue #46); rasters do not care
-        np.savez(run_dir / "spikes.npz", **builder.recorded_arrays(monitors, trace))
+        np.savez(run_dir / "spikes.npz", **builder.recorded_arrays(monitors, trace),
+                 **builder.final_states(groups, config["layers"]))
     print("brainlz cuda worker: done")
 
 

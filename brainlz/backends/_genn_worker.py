@@ -15,7 +15,8 @@ Every sample is an independent copy of the network (block-diagonal synapses), bu
 With ``"mode": "stdp"`` or ``"tempotron"`` in ``config.json`` it runs one training epoch instead (see
 :func:`stdp`, :func:`tempotron`).
 Output: ``spikes.npz`` with ``<layer>_i`` (neuron index over all copies) and ``<layer>_t`` (s) per recorded layer,
-and ``trace_t``, ``trace_<state>`` for a traced neuron.
+``final_<layer>_<state>`` (every layer's state variables after the run, for the non-finite check) and ``trace_t``,
+``trace_<state>`` for a traced neuron.
 """
 
 import json
@@ -34,7 +35,8 @@ def stdp(run_dir, config, data):
     ``synapses`` (``model``, ``on_pre``, ``on_post`` strings), ``rule`` (shared variables, SI), ``reset`` (code
     run at every sample start, or null).  ``network.npz``: ``weights`` ``[n_inputs * n_neurons]`` (synapse
     ``i * n + j``), the layer's ``param_*``/``state_*``, ``input_indices``/``input_steps``.  Output ``stdp.npz``:
-    ``i``, ``j``, ``w`` per synapse and the layer's spikes ``spike_i``, ``spike_t``.
+    ``i``, ``j``, ``w`` per synapse, the layer's spikes ``spike_i``, ``spike_t`` and its state variables after the
+    run, ``final_<state>``.
     """
     import brian2 as b2
 
@@ -67,9 +69,10 @@ def stdp(run_dir, config, data):
     objects.append(monitor)
     b2.Network(*objects).run(config["n_steps"] * dt, namespace={})
     if not config["codegen_only"]:
+        final = {"final_" + name: np.asarray(getattr(group, name + "_")[:], dtype=float) for name in layer["states"]}
         np.savez(run_dir / "stdp.npz", i=np.asarray(syn.i[:]), j=np.asarray(syn.j[:]),
                  w=np.asarray(syn.w_[:], dtype=float), spike_i=np.asarray(monitor.i[:], dtype=np.int64),
-                 spike_t=np.asarray(monitor.t_[:], dtype=float))
+                 spike_t=np.asarray(monitor.t_[:], dtype=float), **final)
 
 
 def build_tempotron(b2, config, data):
@@ -177,7 +180,8 @@ def main(run_dir):
     objects += list(monitors.values()) + ([trace] if trace is not None else [])
     b2.Network(*objects).run(config["n_bins"] * dt, namespace={})  # one network, one run
     if not codegen_only:
-        np.savez(run_dir / "spikes.npz", **builder.recorded_arrays(monitors, trace))
+        np.savez(run_dir / "spikes.npz", **builder.recorded_arrays(monitors, trace),
+                 **builder.final_states(groups, config["layers"]))
     print("brainlz genn worker: done")
 
 

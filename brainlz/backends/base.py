@@ -11,7 +11,8 @@ import numpy as np
 from .. import checks
 from ..errors import ParameterError
 
-__all__ = ["SimulationResult", "batches", "validate_trace", "check_finite_states",
+__all__ = ["SimulationResult", "batches", "validate_trace", "check_finite_states", "check_final_states",
+           "check_finite_arrays", "saved_states", "likely_cause", "weight_excess",
            "brian_invalid_value_warnings_off"]
 
 
@@ -102,42 +103,136 @@ def check_finite_states(spec, groups, start: int, stop: int, periods: int = 1) -
     ------
     SimulationError
     """
+    states = {layer.name: {variable: np.asarray(getattr(group, variable + "_")[:], dtype=float)
+                           for variable in layer.neuron_model.state_variables()}
+              for group, layer in zip(groups, spec.layers)}
+    check_final_states(spec, states, start, stop, periods)
+
+
+def check_final_states(spec, states: dict, start: int, stop: int, periods: int = 1) -> None:
+    """:func:`check_finite_states` on plain arrays: the final states of a batch that a worker process returned
+    (GeNN, CUDA).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    states : dict
+        ``{layer name: {state variable: array [n_copies * n_neurons] (SI)}}``, copy ``c`` of neuron ``k`` at index
+        ``c * n_neurons + k``.
+    start, stop, periods
+        As in :func:`check_finite_states`.
+
+    Raises
+    ------
+    SimulationError
+    """
+    n_real = stop - start
+
+    def where(name, index):
+        copy, neuron = divmod(index, spec.layer(name).n_neurons)
+        return f"neuron {neuron}, " + (f"sample {start + copy}" if periods == 1 else f"a sample of {start}..{stop - 1}")
+
+    if periods == 1:
+        states = {name: {variable: np.ravel(values)[: n_real * spec.layer(name).n_neurons]
+                         for variable, values in variables.items()} for name, variables in states.items()}
+    check_finite_arrays(states, lambda name: _likely_cause(spec, spec.layer(name)), where=where)
+
+
+def saved_states(data, layers) -> dict:
+    """``{layer: {state variable: values after the run}}`` from a worker's ``spikes.npz`` (its ``final_<layer>_<state>``
+    arrays, :func:`brainlz.builder.final_states`), for :func:`check_final_states`.
+
+    Parameters
+    ----------
+    data : mapping
+        The loaded ``spikes.npz``.
+    layers : list of dict
+        The layers' JSON descriptions (``name``, ``states``), as the worker got them.
+    """
+    return {layer["name"]: {state: np.asarray(data[f"final_{layer['name']}_{state}"]) for state in layer["states"]}
+            for layer in layers}
+
+
+def check_finite_arrays(arrays: dict, cause, *, what: str = "state variable", where=None) -> None:
+    """Stop, in one line, where a value of ``arrays`` is NaN, infinite or larger than :data:`LARGEST_STATE`: the
+    criterion and message of every non-finite check (backends and training loops).
+
+    Parameters
+    ----------
+    arrays : dict
+        ``{layer name: {variable: array (SI)}}``.
+    cause : str or callable
+        What most probably made the values diverge, or ``cause(layer name) -> str`` (called only on failure).
+    what : str
+        What the variables are, e.g. ``"state variable"``, ``"weight"``, ``"parameter"``.
+    where : callable, optional
+        ``where(layer name, flat index) -> str`` locating the first bad value (default ``"index <k>"``).
+
+    Raises
+    ------
+    SimulationError
+        ``layer '<name>': <what> <variable> became <value> (SI; <where>; <n> values NaN, infinite or beyond
+        <LARGEST_STATE>); likely cause: <cause>``.
+    """
     from ..errors import SimulationError
 
-    n_real = stop - start
-    for group, layer in zip(groups, spec.layers):
-        model = layer.neuron_model
-        for variable in model.state_variables():
-            values = np.asarray(getattr(group, variable + "_")[:], dtype=float)
-            values = values[: n_real * layer.n_neurons] if periods == 1 else values
+    for name, variables in arrays.items():
+        for variable, values in variables.items():
+            values = np.asarray(values, dtype=float).ravel()
             with np.errstate(invalid="ignore"):
                 bad = ~(np.abs(values) <= LARGEST_STATE)  # NaN, infinite or absurd
             if not bad.any():
                 continue
             first = int(np.flatnonzero(bad)[0])
-            copy, neuron = divmod(first, layer.n_neurons)
-            where = (f"sample {start + copy}" if periods == 1 else f"a sample of {start}..{stop - 1}")
-            raise SimulationError(f"layer {layer.name!r}: state variable {variable} became {values[first]:.3g} "
-                                  f"(SI; neuron {neuron}, {where}; {int(bad.sum())} values NaN, infinite or beyond "
-                                  f"{LARGEST_STATE:g}); likely cause: {_likely_cause(spec, layer)}")
+            place = where(name, first) if where is not None else f"index {first}"
+            text = cause(name) if callable(cause) else cause
+            raise SimulationError(f"layer {name!r}: {what} {variable} became {values[first]:.3g} (SI; {place}; "
+                                  f"{int(bad.sum())} values NaN, infinite or beyond {LARGEST_STATE:g}); likely "
+                                  f"cause: {text}")
 
 
 def _likely_cause(spec, layer) -> str:
-    """What most probably made ``layer`` diverge: weights far above the default scale, or else its parameters."""
+    """What most probably made ``layer`` of ``spec`` diverge (:func:`likely_cause` with its incoming weights)."""
+    index = spec.layer_names.index(layer.name)
+    return likely_cause(layer, spec.sizes[index], spec.weights[index], spec.dt)
+
+
+def likely_cause(layer, n_pre: int, weights, dt, lower: str = "weight_scale or the weights") -> str:
+    """What most probably made ``layer`` diverge: weights far above the default scale, or else its parameters.
+
+    Parameters
+    ----------
+    layer : LayerSpec
+    n_pre : int
+        Presynaptic neurons of its incoming projection.
+    weights : array
+        Its incoming weights (SI or Quantity).
+    dt : float or Quantity
+        The time step.
+    lower : str
+        What to lower when the weights are too large.
+    """
+    weights = np.abs(np.asarray(weights, dtype=float))
+    largest = float(np.nanmax(weights)) if weights.size and not np.isnan(weights).all() else 0.0
+    model = layer.neuron_model
+    unit = model.weight_unit
+    excess = weight_excess(layer, n_pre, weights)
+    if excess > 1e3:
+        return (f"the weights into {layer.name!r} are up to {excess:.3g} times the default scale (largest "
+                f"|w| = {largest:.3g} {unit}); lower {lower}")
+    return (f"the intrinsic parameters of {layer.name!r} or the time step dt = {float(dt):g} s make model "
+            f"{model.name!r} diverge (largest incoming |w| = {largest:.3g} {unit})")
+
+
+def weight_excess(layer, n_pre: int, weights) -> float:
+    """The largest ``|w|`` of ``weights`` into ``layer`` (NaN ignored) in units of the default weight scale of
+    :meth:`brainlz.network.NetworkSpec.create`; 0 without weights or a scale."""
     from ..network import _default_weight
 
-    index = spec.layer_names.index(layer.name)
-    n_pre = spec.sizes[index]
-    weights = np.abs(np.asarray(spec.weights[index], dtype=float))
-    largest = float(weights.max()) if weights.size else 0.0
-    model = layer.neuron_model
-    scale = abs(_default_weight(model, n_pre, 20.0))
-    unit = model.weight_unit
-    if scale > 0 and largest > 1e3 * scale:
-        return (f"the weights into {layer.name!r} are up to {largest / scale:.3g} times the default scale (largest "
-                f"|w| = {largest:.3g} {unit}); lower weight_scale or the weights")
-    return (f"the intrinsic parameters of {layer.name!r} or the time step dt = {float(spec.dt):g} s make model "
-            f"{model.name!r} diverge (largest incoming |w| = {largest:.3g} {unit})")
+    weights = np.abs(np.asarray(weights, dtype=float))
+    largest = float(np.nanmax(weights)) if weights.size and not np.isnan(weights).all() else 0.0
+    scale = abs(_default_weight(layer.neuron_model, n_pre, 20.0))
+    return largest / scale if scale > 0 else 0.0
 
 
 @contextlib.contextmanager

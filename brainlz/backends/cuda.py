@@ -45,7 +45,7 @@ import numpy as np
 from .. import checks
 from ..errors import BrainlzError, ParameterError
 from ..network import NetworkSpec, unit_name, check_copy_params, check_spiketrains, rasters_from_monitor
-from .base import SimulationResult, batches, validate_trace
+from .base import SimulationResult, batches, check_final_states, saved_states, validate_trace
 from .genn import layer_arrays
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
@@ -493,6 +493,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, codege
         If the side environment does not exist.
     CudaError
         If code generation, compilation or the run fails (the message names the worker log).
+    SimulationError
+        If a batch's state variables became NaN, infinite or absurd (:func:`brainlz.backends.base.check_final_states`
+        on the values the worker saved after the run).
     """
     check_cuda_support(spec, features=features, compute_capability=compute_capability)
     checks.integer("seed", seed)
@@ -561,6 +564,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, codege
                                       "t": np.asarray(data["trace_t"])}
                         for state in spec.layer(trace[0]).neuron_model.state_variables():
                             trace_data[state] = np.asarray(data[f"trace_{state}"])
+                    check_final_states(spec, saved_states(data, layers), start, stop)
             if progress is not None:
                 progress(stop, n_samples)
         finished = True

@@ -52,7 +52,8 @@ from ..errors import BrainlzError, ParameterError
 from ..network import (NetworkSpec, brian_array, check_copy_params, check_spiketrains, evaluate_initial,
                        rasters_from_monitor, run_network, unit_name)
 from . import genn_project
-from .base import SimulationResult, batches, validate_trace
+from .base import (SimulationResult, batches, brian_invalid_value_warnings_off, check_final_states, saved_states,
+                   validate_trace)
 from ..files import write_json
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
@@ -654,6 +655,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
         If the side environment does not exist.
     GennError
         If code generation, compilation or the run fails (the message names the worker log).
+    SimulationError
+        If a batch's state variables became NaN, infinite or absurd (:func:`brainlz.backends.base.check_final_states`
+        on the values the worker or the compiled project wrote after the run).
     """
     check_genn_support(spec)
     checks.integer("seed", seed)
@@ -713,6 +717,7 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
                                       "t": np.asarray(data["trace_t"])}
                         for state in spec.layer(trace[0]).neuron_model.state_variables():
                             trace_data[state] = np.asarray(data[f"trace_{state}"])
+                    check_final_states(spec, saved_states(data, layers), start, stop)
             if progress is not None:
                 progress(stop, n_samples)
         finished = True
@@ -763,10 +768,14 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
                 builds += 1
                 with np.load(built) as data:
                     recorded = {name: (data[f"{name}_i"], data[f"{name}_t"]) for name in record}
+                    states = saved_states(data, layers)
             else:
                 _rerun(project, root, n_bins * float(spec.dt), genn_path, timeout)
                 recorded = {name: (project.result(f"_dynamic_array_spikes_{name}_i", np.int32),
                                    project.result(f"_dynamic_array_spikes_{name}_t", np.float64)) for name in record}
+                states = {layer["name"]: _project_states(project, layer["name"], layer["states"],
+                                                         batch * layer["n_neurons"]) for layer in layers}
+            check_final_states(spec, states, start, stop)
             for name in record:
                 raster = rasters_from_monitor(recorded[name][0], recorded[name][1], batch,
                                               spec.layer(name).n_neurons, n_bins, float(spec.dt))
@@ -778,6 +787,29 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
     return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt),
                             backend="genn-gpu" if use_gpu else "genn-cpu",
                             wall_time=time.perf_counter() - start_time, n_builds=builds)
+
+
+def _project_states(project, group: str, variables, size: int) -> dict:
+    """The state variables of the Brian2 group ``group`` after a rerun of a compiled project: brian2genn copies
+    every variable back from GeNN and writes it to ``results/_array_<group>_<variable>_<hash>`` (float64)."""
+    states = {}
+    for variable in variables:
+        values = project.result(f"_array_{group}_{variable}", np.float64)
+        if values.size != size:
+            raise GennError(f"the compiled GeNN project {project.directory} wrote {values.size} values of "
+                            f"{group}.{variable}, expected {size}")
+        states[variable] = values
+    return states
+
+
+def _stdp_weights(i, j, w, n_inputs: int, n: int) -> np.ndarray:
+    """The weights ``w`` of synapses ``(i, j)`` as a matrix ``[n_inputs, n]``; one GennError unless every synapse
+    is there once (a NaN weight is a value: :func:`brainlz.learning.stdp.check_epoch` checks it)."""
+    matrix, seen = np.zeros((n_inputs, n)), np.zeros((n_inputs, n), dtype=bool)
+    matrix[i, j], seen[i, j] = w, True
+    if np.size(w) != matrix.size or not seen.all():
+        raise GennError(f"stdp: the GeNN run returned {np.size(w)} weights, expected {matrix.size}")
+    return matrix
 
 
 def _pad_rows(array, rows: int) -> np.ndarray:
@@ -822,9 +854,10 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
     Returns
     -------
     dict
-        ``weights`` (float ``[n_inputs, n_neurons]``, SI) and the layer's ``spike_indices``/``spike_times`` (s),
-        all ``None`` with ``codegen_only``; ``project`` (path of the GeNN project), ``wall_time`` (s) and
-        ``builds`` (1 for a build, 0 for a rerun of the compiled project).
+        ``weights`` (float ``[n_inputs, n_neurons]``, SI), the layer's ``spike_indices``/``spike_times`` (s) and
+        ``states`` (``{state variable: values after the epoch}``, SI; checked by
+        :func:`brainlz.learning.stdp.train_stdp`), all ``None`` with ``codegen_only``; ``project`` (path of the
+        GeNN project), ``wall_time`` (s) and ``builds`` (1 for a build, 0 for a rerun of the compiled project).
     """
     for name, value in (("use_gpu", use_gpu), ("codegen_only", codegen_only)):
         checks.flag(name, value, reason="expected True or False")
@@ -844,15 +877,14 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
     np.savez(run_dir / "network.npz", **arrays)
     start = time.perf_counter()
     _run_worker(python, run_dir, timeout, genn_path)
-    result = {"weights": None, "spike_indices": None, "spike_times": None, "project": config["project"]}
+    result = {"weights": None, "spike_indices": None, "spike_times": None, "states": None,
+              "project": config["project"]}
     if not codegen_only:
         with np.load(run_dir / "stdp.npz") as data:
-            matrix = np.full((config["n_inputs"], config["layer"]["n_neurons"]), np.nan)
-            matrix[data["i"], data["j"]] = data["w"]
-            if np.isnan(matrix).any():
-                raise GennError(f"stdp: the GeNN run returned {data['w'].size} weights, expected {matrix.size}")
+            matrix = _stdp_weights(data["i"], data["j"], data["w"], config["n_inputs"], config["layer"]["n_neurons"])
             result.update(weights=matrix, spike_indices=np.asarray(data["spike_i"]),
-                          spike_times=np.asarray(data["spike_t"]))
+                          spike_times=np.asarray(data["spike_t"]),
+                          states={name: np.asarray(data["final_" + name]) for name in config["layer"]["states"]})
     result["wall_time"] = time.perf_counter() - start
     return result
 
@@ -918,6 +950,7 @@ def _stdp_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) 
             with np.load(built) as data:
                 i, j, w = (np.asarray(data[key]) for key in ("i", "j", "w"))
                 spike_i, spike_t = np.asarray(data["spike_i"]), np.asarray(data["spike_t"])
+                states = {name: np.asarray(data["final_" + name]) for name in config["layer"]["states"]}
             builds = 1
         else:
             _rerun(project, root, int(config["n_steps"]) * dt, genn_path, timeout)
@@ -926,13 +959,11 @@ def _stdp_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) 
             w = project.result("_dynamic_array_stdp_synapses_w", np.float64)
             spike_i = project.result("_dynamic_array_stdp_spikes_i", np.int32).astype(np.int64)
             spike_t = project.result("_dynamic_array_stdp_spikes_t", np.float64)
+            states = _project_states(project, "stdp_layer", config["layer"]["states"], n)
             builds = 0
-    matrix = np.full((n_inputs, n), np.nan)
-    matrix[i, j] = w
-    if np.isnan(matrix).any():
-        raise GennError(f"stdp: the GeNN run returned {w.size} weights, expected {matrix.size}")
-    return {"weights": matrix, "spike_indices": spike_i, "spike_times": spike_t, "project": str(project.directory),
-            "wall_time": time.perf_counter() - start, "builds": builds}
+    return {"weights": _stdp_weights(i, j, w, n_inputs, n), "spike_indices": spike_i, "spike_times": spike_t,
+            "states": states, "project": str(project.directory), "wall_time": time.perf_counter() - start,
+            "builds": builds}
 
 
 def design_blockers(config: dict) -> list:
@@ -1080,7 +1111,8 @@ def run_tempotron_design(config: dict, arrays: dict, *, target: str = "numpy") -
         objects = build_tempotron(brian2, config, arrays)
         network = brian2.Network([value for key, value in objects.items() if key != "duration" and value is not None])
         network.schedule = GENN_SCHEDULE  # the order brian2genn runs every step in
-        run_network(network, objects["duration"])
+        with brian_invalid_value_warnings_off():  # the tempotron trainer's check_epoch says it in one line
+            run_network(network, objects["duration"])
         monitor, synapses = objects["trial_monitor"], objects["synapses"]
         recorded = {"fired": brian_array(monitor.fired_[:]), "Vmax": brian_array(monitor.Vmax_[:]),
                     "tmax": brian_array(monitor.tmax_[:]), "w": brian_array(synapses.w_[:]),

@@ -22,8 +22,8 @@ grid fixes, before any of its cells runs:
 
 The analysis (pre-registered in ``protocols/powered_grid.py`` and the README) is here: :func:`pooled_test`
 (primary endpoint per rule x model: paired difference learnable - fixed-and-tuned, pooled over the four tasks),
-:func:`holm` (correction over the six arms) and :func:`seeds_for_power` (the number of seeds from the
-calibration run's variance).
+:func:`holm` (correction over the six arms), :func:`seeds_for_power` (the number of seeds from the
+calibration run's variance) and :func:`verdict` (every endpoint from the grid's cells).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from ..errors import ParameterError
 
 __all__ = ["RULES", "MODELS", "TASKS", "TUNE", "INTRINSIC", "N_TRAIN", "N_TEST", "CALIBRATION_SEEDS",
            "CALIBRATION_LEVELS", "TARGET_ACCURACY", "make_sweep", "calibration_sweep", "choose_difficulty",
-           "ceiling_report", "arm_variances", "seeds_for_power", "minimal_detectable_effect", "pooled_test",
-           "holm"]
+           "ceiling_report", "arm_variances", "seeds_for_power", "minimal_detectable_effect", "pooled_test", "holm",
+           "verdict", "PAPER_GAIN_PP"]
 
 #: The rules' settings, fixed before the calibration run.  Surrogate: early stopping on a stratified 20 %
 #: validation split of the training samples (patience 5) under a 60-epoch ceiling, base learning rate 0.1 (the
@@ -315,3 +315,132 @@ def holm(pvalues: dict) -> dict:
         running = max(running, min(1.0, (m - rank) * pvalues[key]))
         adjusted[key] = running
     return adjusted
+
+
+# ====================================================================== verdict
+#: The abstract's gains (percentage points) of learnable over fixed intrinsic parameters, per neuron model.
+PAPER_GAIN_PP = {"lif": 13.5, "meta_neuron": 8.5}
+#: The abstract's best accuracy and its inference latency bound (s per sample).
+PAPER_BEST_ACCURACY, PAPER_LATENCY_S = 0.995, 1e-3
+
+
+def _paired(cells, value) -> dict:
+    """``{(rule, model): {task: [learnable - fixed_tuned of value(cell) per seed present in both arms]}}``."""
+    table = {}
+    for cell in cells:
+        labels = cell["labels"]
+        number = value(cell)
+        if number is None:
+            continue
+        key = (labels["rule"], labels["model"], labels["task"], str(labels["seed"]))
+        table.setdefault(key, {})[labels["intrinsic"]] = float(number)
+    paired = {}
+    for (rule, model, task, seed), arms in sorted(table.items()):
+        if "learnable" in arms and "fixed_tuned" in arms:
+            paired.setdefault((rule, model), {}).setdefault(task, []).append(arms["learnable"] - arms["fixed_tuned"])
+    return paired
+
+
+def _per_task(groups: dict) -> dict:
+    from ..metrics import mean_ci
+
+    out = {}
+    for task, differences in groups.items():
+        if len(differences) >= 2:
+            mean, low, high = mean_ci(differences)
+            out[task] = {"n_pairs": len(differences), "mean_pp": 100 * mean, "low_pp": 100 * low,
+                         "high_pp": 100 * high}
+    return out
+
+
+def _pooled(groups: dict):
+    usable = [g for g in groups.values() if len(g) >= 2]
+    if len(usable) < 2:
+        return None
+    result = pooled_test(usable)
+    return {"n_tasks": len(usable), "n_pairs": sum(len(g) for g in usable), "mean_pp": 100 * result["mean"],
+            "low_pp": 100 * result["low"], "high_pp": 100 * result["high"], "df": result["df"], "p": result["p"]}
+
+
+def _claim(estimate: dict, paper_pp: float, alpha: float) -> str:
+    """The pre-registered reading of one arm: significant after Holm and positive, and whether the 95 % interval
+    holds the paper's value."""
+    if estimate["p_holm"] < alpha and estimate["mean_pp"] > 0:
+        size = ("and in size" if estimate["low_pp"] <= paper_pp <= estimate["high_pp"] else
+                "smaller than the paper's" if estimate["high_pp"] < paper_pp else "larger than the paper's")
+        return f"reproduced in direction, {size} (+{paper_pp:g} pp)"
+    if estimate["p_holm"] < alpha:
+        return "not reproduced: learnable parameters significantly worse"
+    return "not reproduced: no significant difference"
+
+
+def verdict(cells, *, alpha: float = 0.05) -> dict:
+    """The pre-registered analysis of the powered grid (``protocols/powered_grid.py``), from its cells.
+
+    Parameters
+    ----------
+    cells : iterable of dict
+        The cells of the sweep's ``summary.json`` (``labels`` with ``rule``, ``model``, ``intrinsic``, ``task``,
+        ``seed``; ``accuracy``, the LZC readout's test accuracy; ``extra`` with ``trained_decision.test_accuracy``,
+        ``latency.inference_seconds_per_sample``, ``energy.snn_joules``, ``energy.ann_joules``).  Unfinished cells
+        (``accuracy`` None) are left out, and a seed counts for an arm only where both of its cells finished.
+    alpha : float
+        Family-wise error rate of the primary endpoints.
+
+    Returns
+    -------
+    dict
+        ``primary``: per ``"rule/model"`` the pooled paired difference of the LZC readout (pp, 95 % interval,
+        ``p``, Holm's ``p_holm``, ``claim``) and its ``per_task`` differences; ``trained_decision``: the same,
+        uncorrected, for the decision each supervised rule trained; ``best``: the best mean test accuracy of a
+        rule x model x arm x task row; ``latency`` and ``energy``: per model and arm, medians over cells; the
+        paper's values beside each.
+    """
+    cells = [c for c in cells if c.get("accuracy") is not None]
+    primary = {}
+    for (rule, model), groups in _paired(cells, lambda c: c["accuracy"]).items():
+        pooled = _pooled(groups)
+        if pooled is not None:
+            primary[f"{rule}/{model}"] = {**pooled, "per_task": _per_task(groups),
+                                          "paper_pp": PAPER_GAIN_PP.get(model)}
+    adjusted = holm({arm: estimate["p"] for arm, estimate in primary.items()}) if primary else {}
+    for arm, estimate in primary.items():
+        estimate["p_holm"] = adjusted[arm]
+        model = arm.split("/", 1)[1]
+        estimate["claim"] = _claim(estimate, PAPER_GAIN_PP.get(model, 0.0), alpha)
+    trained = {}
+    decision = lambda c: (c.get("extra") or {}).get("trained_decision.test_accuracy")  # noqa: E731
+    for (rule, model), groups in _paired(cells, decision).items():
+        pooled = _pooled(groups)
+        if pooled is not None:
+            trained[f"{rule}/{model}"] = {**pooled, "per_task": _per_task(groups)}
+    rows = {}
+    for cell in cells:
+        labels = cell["labels"]
+        rows.setdefault((labels["rule"], labels["model"], labels["intrinsic"], labels["task"]), []).append(
+            float(cell["accuracy"]))
+    best = None
+    if rows:
+        key, values = max(rows.items(), key=lambda item: (float(np.mean(item[1])), item[0]))
+        best = {"row": dict(zip(("rule", "model", "intrinsic", "task"), key)), "mean": float(np.mean(values)),
+                "n_seeds": len(values), "paper": PAPER_BEST_ACCURACY,
+                "reaches_paper": bool(np.mean(values) >= PAPER_BEST_ACCURACY)}
+    latency, energy = {}, {}
+    for cell in cells:
+        labels, extra = cell["labels"], cell.get("extra") or {}
+        key = f"{labels['model']}/{labels['intrinsic']}"
+        seconds = extra.get("latency.inference_seconds_per_sample")
+        if seconds is not None:
+            latency.setdefault(key, []).append(float(seconds))
+        snn, ann = extra.get("energy.snn_joules"), extra.get("energy.ann_joules")
+        if snn is not None and ann:
+            energy.setdefault(key, []).append((float(snn), float(ann)))
+    latency = {key: {"n_cells": len(v), "median_ms": 1e3 * float(np.median(v)), "max_ms": 1e3 * float(np.max(v)),
+                     "sub_millisecond_fraction": float(np.mean(np.asarray(v) < PAPER_LATENCY_S))}
+               for key, v in sorted(latency.items())}
+    energy = {key: {"n_cells": len(v), "snn_nj_median": 1e9 * float(np.median([s for s, _ in v])),
+                    "ann_nj": 1e9 * float(np.median([a for _, a in v])),
+                    "ratio_median": float(np.median([s / a for s, a in v]))}
+              for key, v in sorted(energy.items())}
+    return {"alpha": alpha, "primary": primary, "trained_decision": trained, "best": best, "latency": latency,
+            "energy": energy}

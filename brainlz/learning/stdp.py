@@ -105,6 +105,7 @@ import numpy as np
 from brian2 import Quantity, get_dimensions, have_same_dimensions, ms, second
 
 from .. import checks
+from ..backends.base import brian_invalid_value_warnings_off
 from ..data import SpikeDataset
 from ..errors import DataError, ParameterError
 from ..models import NeuronModel
@@ -384,12 +385,13 @@ def weight_statistics(weights, rule: STDPRule) -> dict:
     """
     w = np.asarray(weights, dtype=float).ravel()
     w_min, w_max = float(rule.w_min), float(rule.w_max)
-    fraction = (w - w_min) / (w_max - w_min)
-    near_min = float(np.mean(fraction <= NEAR)) if w.size else 0.0
-    near_max = float(np.mean(fraction >= 1 - NEAR)) if w.size else 0.0
-    return {"mean": float(w.mean()) if w.size else 0.0, "std": float(w.std()) if w.size else 0.0,
-            "mean_fraction": float(fraction.mean()) if w.size else 0.0, "fraction_near_min": near_min,
-            "fraction_near_max": near_max, "fraction_bimodal": near_min + near_max}
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd weights: inf, and check_epoch says why
+        fraction = (w - w_min) / (w_max - w_min)
+        near_min = float(np.mean(fraction <= NEAR)) if w.size else 0.0
+        near_max = float(np.mean(fraction >= 1 - NEAR)) if w.size else 0.0
+        return {"mean": float(w.mean()) if w.size else 0.0, "std": float(w.std()) if w.size else 0.0,
+                "mean_fraction": float(fraction.mean()) if w.size else 0.0, "fraction_near_min": near_min,
+                "fraction_near_max": near_max, "fraction_bimodal": near_min + near_max}
 
 
 @dataclass
@@ -513,11 +515,60 @@ def _read_weights(net: _TrainingNet) -> np.ndarray:
     """The weight matrix ``[n_inputs, n_neurons]`` (SI floats) after a run, placed by each synapse's (i, j)."""
     syn = net.synapses
     i, j, w = brian_array(syn.i[:]), brian_array(syn.j[:]), brian_array(syn.w_[:], dtype=float)
-    matrix = np.full((net.n_inputs, net.layer.n_neurons), np.nan)
+    return _weight_matrix(i, j, w, net.n_inputs, net.layer.n_neurons)
+
+
+def _weight_matrix(i, j, w, n_inputs: int, n_neurons: int) -> np.ndarray:
+    """The weights ``w`` of synapses ``(i, j)`` as a matrix ``[n_inputs, n_neurons]``; RuntimeError unless every
+    synapse is there once (a NaN weight is a value, checked by :func:`check_epoch`)."""
+    matrix = np.zeros((n_inputs, n_neurons))
+    seen = np.zeros((n_inputs, n_neurons), dtype=bool)
     matrix[i, j] = w
-    if w.size != matrix.size or np.isnan(matrix).any():
-        raise RuntimeError(f"stdp: expected {matrix.size} synapses after the run, read {w.size}")
+    seen[i, j] = True
+    if np.size(w) != matrix.size or not seen.all():
+        raise RuntimeError(f"stdp: expected {matrix.size} synapses after the run, read {np.size(w)}")
     return matrix
+
+
+def _final_states(net: _TrainingNet) -> dict:
+    """The trained layer's state variables after a run (SI floats)."""
+    return {name: brian_array(getattr(net.group, name + "_")[:], dtype=float)
+            for name in net.model.state_variables()}
+
+
+def check_epoch(layer: LayerSpec, n_inputs: int, rule: "STDPRule", dt, epoch: int, states: dict,
+                weights) -> None:
+    """Stop STDP training whose layer states or weights became NaN, infinite or absurd in an epoch, in one line
+    (:func:`brainlz.backends.base.check_finite_arrays`: layer, variable, neuron, epoch and the likely cause).
+
+    Parameters
+    ----------
+    layer : LayerSpec
+        The trained layer.
+    n_inputs : int
+    rule : STDPRule
+    dt : Quantity
+    epoch : int
+        1-based.
+    states : dict
+        ``{state variable: array [n_neurons] (SI)}`` after the epoch.
+    weights : ndarray [n_inputs, n_neurons]
+        The weights after the epoch (SI).
+
+    Raises
+    ------
+    SimulationError
+    """
+    from ..backends.base import check_finite_arrays, likely_cause
+
+    largest = np.append(np.ravel(weights), float(rule.w_max))
+    cause = likely_cause(layer, n_inputs, largest, dt, lower="stdp.w_max (default 1.5 times the mean initial "
+                                                           "weight), weight_scale or the weights")
+    n = layer.n_neurons
+    check_finite_arrays({layer.name: states}, cause,
+                        where=lambda name, k: f"neuron {k}, STDP epoch {epoch}")
+    check_finite_arrays({layer.name: {"w": weights}}, cause, what="weight",
+                        where=lambda name, k: f"input {k // n}, neuron {k % n}, STDP epoch {epoch}")
 
 
 def _epoch_raster(spiketrains: np.ndarray, order: np.ndarray, gap_bins: int) -> tuple:
@@ -561,12 +612,14 @@ def _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between
         for (owner, name), values in _initial_values(net, layer, weights, rule).items():
             setattr(owner, name + "_", values[0] if name in _RULE_VARIABLES else values)
         brian2.seed(int(seed))
-        run_network(net.objects, n_steps * dt)
+        with brian_invalid_value_warnings_off():  # check_epoch says it in one line
+            run_network(net.objects, n_steps * dt)
         trained = _read_weights(net)
         spikes = (brian_array(net.monitor.i[:]), brian_array(net.monitor.t_[:]))
+        states = _final_states(net)
     finally:
         prefs.codegen.target = old_target
-    return trained, spikes, 1
+    return trained, spikes, 1, states
 
 
 def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, between, seed, directory, capacity):
@@ -594,7 +647,8 @@ def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, betw
                                      f"{expected}")
         run_args[view] = Quantity(values, dim=view.dim) if not view.dim.is_dimensionless else values
     run_args[net.table] = _epoch_table(spiketrains, order, gap_bins, capacity)
-    compiled.run(run_args, what="STDP")
+    with brian_invalid_value_warnings_off():  # check_epoch says it in one line
+        compiled.run(run_args, what="STDP")
     syn = net.synapses
     expected_i = np.repeat(np.arange(n_inputs), layer.n_neurons)
     expected_j = np.tile(np.arange(layer.n_neurons), n_inputs)
@@ -603,7 +657,7 @@ def _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins, betw
                                  "it was given")
     trained = _read_weights(net)
     spikes = (brian_array(net.monitor.i[:]), brian_array(net.monitor.t_[:]))
-    return trained, spikes, builds
+    return trained, spikes, builds, _final_states(net)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -764,6 +818,8 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
         For a bad argument, naming it (``epochs``, ``gap``, ``between``, ``backend``, ``stdp.w_max``, ...).
     DataError
         For data that does not fit the network (``spiketrains`` channels, ``labels``, ``dataset.dt``).
+    SimulationError
+        After an epoch whose layer states or weights became NaN, infinite or absurd (:func:`check_epoch`).
     """
     from ..backends import standalone as sa
 
@@ -812,8 +868,8 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
         order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
         start = time.perf_counter()
         if backend == "runtime":
-            weights, spikes, builds = _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins, between,
-                                                   target, int(seed) + epoch)
+            weights, spikes, builds, states = _run_runtime(layer, spiketrains, order, weights, rule, dt, gap_bins,
+                                                           between, target, int(seed) + epoch)
         elif backend == "genn":
             from ..backends import genn
 
@@ -821,9 +877,11 @@ def train_stdp(spec: NetworkSpec, data, rule: STDPRule, *, epochs: int = 1, gap=
             done = genn.stdp_epoch(*genn_design(epoch_spec, spiketrains, rule, order=order, gap_bins=gap_bins,
                                                 between=between), **genn_options)
             weights, spikes, builds = done["weights"], (done["spike_indices"], done["spike_times"]), done["builds"]
+            states = done["states"]
         else:
-            weights, spikes, builds = _run_standalone(layer, spiketrains, order, weights, rule, dt, gap_bins,
-                                                      between, int(seed), directory, capacity)
+            weights, spikes, builds, states = _run_standalone(layer, spiketrains, order, weights, rule, dt,
+                                                              gap_bins, between, int(seed), directory, capacity)
+        check_epoch(layer, spec.n_inputs, rule, dt, epoch + 1, states, weights)
         counts = np.bincount(spikes[0], minlength=layer.n_neurons)
         record = {"epoch": epoch + 1, **weight_statistics(weights, rule),
                   "output_rate": float(counts.mean() / epoch_seconds), "output_counts": counts,

@@ -583,10 +583,13 @@ class ForwardResult:
         Per layer, float ``[n_bins, n_samples, n_neurons]`` (0/1 in ``"hard"`` mode; smooth in ``"smooth"``).
     max_distance : ndarray
         Maximum threshold distance of each output neuron over the trial, ``[n_samples, n_out]`` (SI).
+    states : list of dict
+        Per layer, its state variables at the end of the trial, ``{name: [n_samples, n_neurons]}`` (SI).
     """
 
     spikes: list
     max_distance: np.ndarray
+    states: list = field(default_factory=list)
     _tape: list = field(default_factory=list, repr=False)
     _inputs: np.ndarray | None = field(default=None, repr=False)
 
@@ -783,7 +786,7 @@ class SurrogateNetwork:
         T, B, _ = x.shape
         smooth = mode == "smooth"
         presynaptic = x
-        spikes_all, tape = [], []
+        spikes_all, tape, finals = [], [], []
         track = None
         for k, layer in enumerate(self.spec.layers):
             N = layer.n_neurons
@@ -809,8 +812,9 @@ class SurrogateNetwork:
                 tape.append({"increments": increments, "store": store, "checkpoints": checkpoints,
                              "presynaptic": presynaptic})
             spikes_all.append(spikes)
+            finals.append(dict(zip(self.twins[k].states, state)))
             presynaptic = spikes
-        result = ForwardResult(spikes_all, track[0], tape if keep_tape else [], x if keep_tape else None)
+        result = ForwardResult(spikes_all, track[0], finals, tape if keep_tape else [], x if keep_tape else None)
         result._mode = mode
         result._argmax = track[1]
         return result
@@ -1013,7 +1017,8 @@ class SurrogateNetwork:
         for k in range(len(self.spec.layers)):
             model = self.spec.layers[k].neuron_model
             if self.learn_weights:
-                std = float(np.std(self.weights[k])) or float(np.abs(self.weights[k]).mean()) or 1.0
+                with np.errstate(over="ignore"):  # absurd weights: train_surrogate's first check stops them
+                    std = float(np.std(self.weights[k])) or float(np.abs(self.weights[k]).mean()) or 1.0
                 blocks.append(("weights", k, None, std, 0.0))
             for name in self.learn_intrinsic[k]:
                 low, high = (float(b) for b in model.params[name].bounds)
@@ -1171,6 +1176,12 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
     spec : NetworkSpec
         The trained network (best validation loss when early stopping is on).
     history : SurrogateHistory
+
+    Raises
+    ------
+    SimulationError
+        After a mini-batch whose final states, loss, weights or learned parameters became NaN, infinite or absurd
+        (one line naming the layer, the variable and the likely cause: the weights' scale or the learning rate).
     """
     from ..network import check_spiketrains
 
@@ -1229,14 +1240,19 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
         losses, correct = [], 0
         for b in range(n_batches):
             batch = order[b * batch_size:(b + 1) * batch_size]
-            result = net.forward(x[batch], keep_tape=True)
-            value, grad_inputs, predictions = net.loss(result, labels[batch], n_classes, **options)
+            step = f"epoch {epoch + 1}, mini-batch {b + 1}"
+            with np.errstate(over="ignore", invalid="ignore"):  # _check_forward says it in one line
+                result = net.forward(x[batch], keep_tape=True)
+                value, grad_inputs, predictions = net.loss(result, labels[batch], n_classes, **options)
+            _check_forward(net, result, value, loss, batch, step, lr)
             penalty, d_layers = net.activity_penalty(result, rate_floor, activity_weight)
             grads = net.backward(result, **grad_inputs, d_spikes_layers=d_layers)
             del result
-            values = adam.step(values, net.gradient_vector(blocks, grads))
-            net.set_vector(blocks, values)
-            net.project(blocks)
+            with np.errstate(over="ignore", invalid="ignore"):  # _check_learned says it in one line
+                values = adam.step(values, net.gradient_vector(blocks, grads))
+                net.set_vector(blocks, values)
+                net.project(blocks)
+            _check_learned(net, step, lr, lr_intrinsic)
             values = net.get_vector(blocks)
             losses.append(value * len(batch))
             correct += int((predictions == labels[batch]).sum())
@@ -1265,6 +1281,56 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
         history.best_epoch = len(history.epochs) - 1
     history.seconds = time.perf_counter() - started
     return net.to_spec(), history
+
+
+def _divergence_cause(net, k: int, lr: float) -> str:
+    """What most probably made layer ``k`` of a trained twin diverge: initial weights far above the default scale,
+    weights that training multiplied (the learning rate), or else the layer's parameters or ``dt``."""
+    from ..backends.base import likely_cause, weight_excess
+
+    layer, n_pre = net.spec.layers[k], net.spec.sizes[k]
+    initial = np.asarray(net.spec.weights[k], dtype=float)
+    if weight_excess(layer, n_pre, initial) > 1e3:
+        return likely_cause(layer, n_pre, initial, net.dt)
+    start = float(np.max(np.abs(initial), initial=0.0))
+    with np.errstate(invalid="ignore"):
+        now = float(np.max(np.abs(net.weights[k]), initial=0.0))
+    if net.learn_weights and not now <= 1e3 * start:
+        return (f"training moved the weights into {layer.name!r} to up to {now / start if start else now:.3g} "
+                f"times their initial size; lower lr = {lr:g}")
+    cause = likely_cause(layer, n_pre, net.weights[k], net.dt)
+    return cause + (" (learned with lr_intrinsic)" if net.learn_intrinsic[k] else "")
+
+
+def _check_forward(net, result, value: float, kind: str, batch, step: str, lr: float) -> None:
+    """Stop training, in one line, after a mini-batch whose final states (layer, variable, neuron, sample) or loss
+    became NaN, infinite or absurd (:func:`brainlz.backends.base.check_finite_arrays`)."""
+    from ..backends.base import check_finite_arrays
+    from ..errors import SimulationError
+
+    for k, (layer, states) in enumerate(zip(net.spec.layers, result.states)):
+        n = layer.n_neurons
+        check_finite_arrays({layer.name: states}, lambda name: _divergence_cause(net, k, lr),
+                            where=lambda name, i: f"neuron {i % n}, training sample {int(batch[i // n])}, {step}")
+    if not np.isfinite(value):
+        raise SimulationError(f"surrogate training: the loss {kind!r} became {value:.3g} ({step}); likely cause: "
+                              f"{_divergence_cause(net, len(net.spec.layers) - 1, lr)}")
+
+
+def _check_learned(net, step: str, lr: float, lr_intrinsic: float) -> None:
+    """Stop training, in one line, after an Adam step that made a weight or a learned parameter NaN, infinite or
+    absurd (layer, variable, neuron)."""
+    from ..backends.base import check_finite_arrays
+
+    for k, layer in enumerate(net.spec.layers):
+        n = layer.n_neurons
+        if net.learn_weights:
+            check_finite_arrays({layer.name: {"w": net.weights[k]}}, lambda name: _divergence_cause(net, k, lr),
+                                what="weight", where=lambda name, i: f"input {i // n}, neuron {i % n}, after {step}")
+        learned = {name: net.params[k][name] for name in net.learn_intrinsic[k]}
+        check_finite_arrays({layer.name: learned}, f"lr_intrinsic = {lr_intrinsic:g} makes the parameter steps "
+                                                   "diverge; lower it", what="parameter",
+                            where=lambda name, i: f"neuron {i}, after {step}")
 
 
 def _evaluate(net, x, labels, n_classes, batch_size, options):

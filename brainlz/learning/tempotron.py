@@ -133,6 +133,7 @@ import numpy as np
 from brian2 import Quantity, have_same_dimensions, ms, second
 
 from .. import checks
+from ..backends.base import brian_invalid_value_warnings_off, check_finite_arrays
 from ..errors import BrainlzError, DataError, ParameterError
 from ..network import brian_array, check_spiketrains, run_network
 
@@ -665,7 +666,8 @@ def _run_runtime(setup, trials, labels_pm, weights, dw_prev, lam, target, record
             group = getattr(objs, group_name)
             for name, array in values.items():
                 setattr(group, name + "_", array)
-        run_network(objs.objects, objs.duration)
+        with brian_invalid_value_warnings_off():  # check_epoch says it in one line
+            run_network(objs.objects, objs.duration)
     finally:
         prefs.codegen.target = old_target
     return _collect(objs, setup, 1, time.perf_counter() - start)
@@ -716,7 +718,8 @@ def _run_standalone(setup, trials, labels_pm, weights, dw_prev, lam, record_weig
     run_args[objs.inputs.next_step] = table[0].astype(np.int32)
     run_args[objs.input_table] = table
     run_args[objs.label_table] = _labels_table(labels_pm)
-    program.run(run_args, what="tempotron", error=TempotronError)
+    with brian_invalid_value_warnings_off():  # check_epoch says it in one line
+        program.run(run_args, what="tempotron", error=TempotronError)
     return _collect(objs, setup, builds, time.perf_counter() - start)
 
 
@@ -868,10 +871,11 @@ class _Problem:
 
 
 def _train(setup, problems, *, lam, epochs, seed, shuffle, stop_when_perfect, evaluate_final, backend, target,
-           progress, directory, record_trials) -> list:
+           progress, directory, record_trials, layer: str = "tempotron") -> list:
     """Train ``len(problems)`` independent problems side by side (one block each); one Brian2 run per epoch.
 
-    Returns a list of ``(weights [n_inputs, n_out], history)``, one per problem.
+    ``layer`` names the trained layer in the error of a diverged epoch (:func:`check_epoch`).  Returns a list of
+    ``(weights [n_inputs, n_out], history)``, one per problem.
     """
     n_out = setup.n_out
     sizes = [p.spiketrains.shape[0] for p in problems]
@@ -890,6 +894,7 @@ def _train(setup, problems, *, lam, epochs, seed, shuffle, stop_when_perfect, ev
         for history in histories:
             history["trials"] = []
     start, builds = time.perf_counter(), 0
+    initial = max(float(np.max(np.abs(p.init), initial=0.0)) for p in problems)  # for check_epoch's likely cause
     for epoch in range(epochs):
         orders = [rng.permutation(n) if shuffle else np.arange(n) for rng, n in zip(rngs, sizes)]
         trials, labels_pm = [], np.zeros((n_trials, setup.total_out))
@@ -902,6 +907,7 @@ def _train(setup, problems, *, lam, epochs, seed, shuffle, stop_when_perfect, ev
         lam_per_neuron = np.repeat(active * float(lam), n_out)
         result = _run_epoch(setup, trials, labels_pm, weights, dw_prev, lam_per_neuron, backend=backend,
                             target=target, record_weights=record_trials, directory=directory)
+        check_epoch(result, layer, epoch + 1, lam, initial, setup.theta)
         builds += result.builds
         for b in np.flatnonzero(active):
             problem, history, order = problems[b], histories[b], orders[b]
@@ -949,6 +955,49 @@ def _train(setup, problems, *, lam, epochs, seed, shuffle, stop_when_perfect, ev
         history["builds"] = builds
         history["wall_time"] = wall
     return [(weights[b], histories[b]) for b in range(len(problems))]
+
+
+def check_epoch(result: _EpochResult, layer: str, epoch: int, lam: float, initial: float, theta) -> None:
+    """Stop tempotron training whose weights, their last changes or the trials' maxima ``Vmax`` became NaN,
+    infinite or absurd in an epoch, in one line (:func:`brainlz.backends.base.check_finite_arrays`).
+
+    Parameters
+    ----------
+    result : _EpochResult
+        The epoch just run.
+    layer : str
+        Name of the trained layer.
+    epoch : int
+        1-based.
+    lam : float
+        The learning rate.
+    initial : float
+        Largest magnitude of the initial weights (units of the kernel peak).
+    theta : float or ndarray
+        The threshold(s), in the same units.
+
+    Raises
+    ------
+    SimulationError
+    """
+    threshold = float(np.max(theta))
+    if initial > 1e3 * threshold:
+        cause = (f"the initial weights are up to {initial / threshold:.3g} times the threshold (init_weights, or "
+                 "the spec's weights with init='spec'); lower them")
+    else:
+        cause = f"the learning rate {lam:g} makes the weight updates diverge; lower learning_rate"
+    _, n_inputs, n_out = result.weights.shape
+    total_out = result.v_max.shape[1]
+
+    def synapse(name, k):
+        block, rest = divmod(k, n_inputs * n_out)
+        return f"input {rest // n_out}, output {block * n_out + rest % n_out}, tempotron epoch {epoch}"
+
+    check_finite_arrays({layer: {"Vmax": result.v_max}}, cause,
+                        where=lambda name, k: f"trial {k // total_out}, output {k % total_out}, tempotron epoch "
+                                              f"{epoch}")
+    check_finite_arrays({layer: {"w": result.weights, "dw_prev": result.dw_prev}}, cause, what="weight",
+                        where=synapse)
 
 
 def train_tempotron(spiketrains, labels, *, n_classes=None, population: int = 1, params: TempotronParams = None,
@@ -1026,6 +1075,8 @@ def train_tempotron(spiketrains, labels, *, n_classes=None, population: int = 1,
     ------
     ParameterError, DataError
         Naming the offending field.
+    SimulationError
+        After an epoch whose weights or trial maxima became NaN, infinite or absurd (:func:`check_epoch`).
     """
     params = TempotronParams() if params is None else _check_params(params)
     check_backend(backend, target)
@@ -1288,6 +1339,12 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
     history : dict
         As in :func:`train_tempotron`, plus ``weights`` (the dimensionless learned weights) and ``scale``
         (amperes per unit weight, per output neuron).
+
+    Raises
+    ------
+    SimulationError
+        After an epoch whose weights or trial maxima became NaN, infinite or absurd (:func:`check_epoch`, naming
+        the output layer).
     """
     from ..data import SpikeDataset
     from ..network import NetworkSpec
@@ -1349,7 +1406,7 @@ def train_output_layer(spec, dataset, params: TempotronParams = None, *, epochs:
     problem = _Problem(pre, labels, classes, False, n_classes, start)
     [(weights, history)] = _train(setup, [problem], lam=base.learning_rate, epochs=epochs, seed=seed, shuffle=True,
                                   stop_when_perfect=True, evaluate_final=True, backend=backend, target=target,
-                                  progress=progress, directory=directory, record_trials=False)
+                                  progress=progress, directory=directory, record_trials=False, layer=output.name)
     unit = output.neuron_model.weight_unit
     new_weights = list(spec.weights)
     new_weights[-1] = weights * scale[None, :] * unit

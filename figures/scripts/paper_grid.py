@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from brainlz.experiments.paper_grid import MODELS, SHAPING_TASK, paired_tasks, pooled_estimate  # noqa: E402
-from brainlz.figures import save_figure, style  # noqa: E402
+from brainlz.figures import make_forest_grid, save_figure  # noqa: E402
 
 RULES = {"surrogate": "surrogate BP", "stdp": "STDP", "tempotron": "tempotron"}
 PAPER_GAIN_PP = {"lif": 13.5, "meta_neuron": 8.5}  # the abstract's "up to" gains
@@ -53,31 +53,14 @@ def forest_rows(summary: dict, rule: str, model: str) -> list:
 
 
 def make_figure(summary: dict) -> Figure:
-    with style():
-        fig = Figure(figsize=(11.0, 6.0), layout="constrained")
-        axes = fig.subplots(len(MODELS), len(RULES), sharex=True, squeeze=False)
-        for r, model in enumerate(MODELS):
-            for c, rule in enumerate(RULES):
-                ax = axes[r][c]
-                rows = forest_rows(summary, rule, model)
-                for y, (label, mean, low, high, kind) in enumerate(rows):
-                    colour = "black" if kind == "pooled" else "tab:blue"
-                    ax.errorbar([mean], [y], xerr=[[mean - low], [high - mean]], fmt="D" if kind == "pooled" else "o",
-                                color=colour, capsize=3, markersize=5)
-                ax.axvline(0.0, color="0.3", linewidth=0.8)
-                ax.axvline(PAPER_GAIN_PP[model], color="tab:red", linestyle="--", linewidth=0.8)
-                ax.set_yticks(range(len(rows)), [row[0] for row in rows])
-                ax.set_ylim(len(rows) - 0.5 if rows else 0.5, -0.5)
-                ax.set_title(f"{RULES[rule]}, {MODELS[model]}")
-                if not rows:
-                    ax.text(0.5, 0.5, "no task with 2 finished pairs yet", transform=ax.transAxes, ha="center",
-                            va="center", color="0.4")
-                if r == len(MODELS) - 1:
-                    ax.set_xlabel("learnable − fixed (pp)")
-        fig.suptitle(f"Paper grid ({summary['n_finished']} of {summary['n_cells']} cells): LZC-readout test accuracy, "
-                     f"learnable − fixed intrinsic parameters, mean and 95 % CI (pairs)\ndashed: the paper's "
-                     f"largest gain, +{PAPER_GAIN_PP['lif']} pp LIF, +{PAPER_GAIN_PP['meta_neuron']} pp meta-neuron")
-    return fig
+    panels = [[(f"{RULES[rule]}, {MODELS[model]}", forest_rows(summary, rule, model)) for rule in RULES]
+              for model in MODELS]
+    return make_forest_grid(
+        panels, references=[PAPER_GAIN_PP[model] for model in MODELS], xlabel="learnable − fixed (pp)",
+        empty_text="no task with 2 finished pairs yet",
+        title=f"Paper grid ({summary['n_finished']} of {summary['n_cells']} cells): LZC-readout test accuracy, "
+              f"learnable − fixed intrinsic parameters, mean and 95 % CI (pairs)\ndashed: the paper's "
+              f"largest gain, +{PAPER_GAIN_PP['lif']} pp LIF, +{PAPER_GAIN_PP['meta_neuron']} pp meta-neuron")
 
 
 def main(argv=None) -> int:
