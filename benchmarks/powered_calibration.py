@@ -11,7 +11,7 @@ Reads the calibration run's record (``results/powered_calibration/``: ``summary.
   (two-sided, at the strictest Holm level 0.05 / 6) is at most 5 pp for every arm
   (:func:`~brainlz.experiments.powered_grid.seeds_for_power` on the largest arm variance), at least 10;
 * ``minimal_detectable_effect_pp``: per arm, at that number of seeds;
-* ``surrogate_ceiling``: how many surrogate trainings reached the 60-epoch ceiling
+* ``surrogate_ceiling``: how many surrogate trainings reached the epoch ceiling
   (:func:`~brainlz.experiments.powered_grid.ceiling_report`);
 * ``outer_loop``: not measured here (the calibration runs the fixed-and-tuned arm only).
 

@@ -13,7 +13,8 @@ chooses hidden size (32, 64) and learning rate (x0.3, x1, x3) on a validation sp
 intrinsic parameters (surrogate: per neuron, by the twin's gradient, jointly with the weights; STDP and tempotron:
 shared per layer, 4 SPSA steps on the LZC readout's validation log-loss, the selected point never one whose output
 layer leaves more than half of its trains silent or whose readout predicts one class).  The surrogate rule
-early-stops on its validation loss (patience 5, ceiling 60 epochs, base learning rate 0.1).
+early-stops on its validation loss (patience 5, improvements counting above 0.001 nats, ceiling 150 epochs, base
+learning rate 0.1).
 
 Primary endpoint, per rule x model (six arms): the paired difference learnable - fixed-and-tuned of the LZC
 readout's test accuracy, per task the mean over seeds, pooled over the four tasks as the unweighted mean of the

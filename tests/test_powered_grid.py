@@ -113,9 +113,10 @@ def test_calibration_choice_from_a_record(tmp_path):
     record = tmp_path / "powered_calibration"
     (record / "cells" / "rule=surrogate,x").mkdir(parents=True)
     (record / "summary.json").write_text(json.dumps({"rows": rows, "n_finished": 96, "n_cells": 96}))
-    epochs = [{"validation_loss": 1.0}] * 60
+    ceiling = pg.RULES["surrogate"]["epochs"]
+    epochs = [{"validation_loss": 1.0}] * ceiling
     (record / "cells" / "rule=surrogate,x" / "metrics.json").write_text(
-        json.dumps({"learning": {"epochs": epochs, "best_epoch": 59, "stopped_early": False}}))
+        json.dumps({"learning": {"epochs": epochs, "best_epoch": ceiling - 1, "stopped_early": False}}))
     choice = module.read_choice(record)
     for task, (easy, hard) in pg.CALIBRATION_LEVELS.items():
         assert easy < choice["difficulties"][task] < hard and not choice["extrapolated"][task]
@@ -123,8 +124,8 @@ def test_calibration_choice_from_a_record(tmp_path):
     assert choice["n_seeds"] >= 10
     assert pg.minimal_detectable_effect(worst, choice["n_seeds"]) <= 5.0
     assert max(choice["minimal_detectable_effect_pp"].values()) <= 5.0
-    assert choice["surrogate_ceiling"] == {"n_trainings": 1, "reached_ceiling": 1, "best_epoch_median": 59.0,
-                                           "best_epoch_max": 59}
+    assert choice["surrogate_ceiling"] == {"n_trainings": 1, "reached_ceiling": 1,
+                                           "best_epoch_median": float(ceiling - 1), "best_epoch_max": ceiling - 1}
 
 
 def _synthetic_cells(effects_pp, n_seeds=10, noise=0.03, seed=0, base=0.75):

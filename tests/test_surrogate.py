@@ -392,3 +392,24 @@ def test_bp_protocols_reduced_cell_runs_and_brian2_matches_the_twin(file, tmp_pa
     trained = NetworkSpec.load(cell / "network.npz")
     assert not np.allclose(np.asarray(initial.output.params["V_th"]), np.asarray(trained.output.params["V_th"]))
     assert (cell / "figures" / "parameter_distributions.png").stat().st_size > 10_000
+
+
+def test_min_delta_stops_a_creeping_loss_and_keeps_the_lowest_loss_network():
+    """Early stopping: with ``min_delta`` a decrease smaller than it does not reset the patience; the network
+    returned is the one of the lowest validation loss either way; ``min_delta=0`` is the plain rule."""
+    data = make_task("rate", n_samples=40, n_channels=8, n_bins=80, difficulty=0.4, seed=4)
+    spec = NetworkSpec.create(8, hidden=6, output=4, model="lif", seed=2)
+    options = dict(epochs=12, batch_size=8, lr=0.03, validation_fraction=0.25, patience=2, seed=3)
+    plain, plain_history = train_surrogate(spec, data.spiketrains, data.labels, **options)
+    zero, zero_history = train_surrogate(spec, data.spiketrains, data.labels, min_delta=0.0, **options)
+    assert [e["validation_loss"] for e in zero_history.epochs] == [e["validation_loss"] for e in plain_history.epochs]
+    assert zero_history.best_epoch == plain_history.best_epoch
+    losses = [e["validation_loss"] for e in plain_history.epochs]
+    assert len(losses) > 3 and losses[1] < losses[0]  # the plain rule trains on past epoch 2 here
+    _, strict_history = train_surrogate(spec, data.spiketrains, data.labels, min_delta=10.0, **options)
+    strict = [e["validation_loss"] for e in strict_history.epochs]
+    assert len(strict) == 1 + options["patience"] and strict_history.stopped_early  # no 10-nat improvement
+    assert strict == losses[:len(strict)]  # the same epochs, stopped earlier
+    assert strict_history.best_epoch == int(np.argmin(strict))
+    with pytest.raises(ParameterError, match="min_delta"):
+        train_surrogate(spec, data.spiketrains, data.labels, min_delta=-1.0, **options)

@@ -1125,7 +1125,7 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
                     loss: str = "count_ce", count_scale: float | None = None, rate_on: float = 50.0, rate_off: float = 5.0,
                     surrogate="fast_sigmoid", slope: float = 1.0, surrogate_scale: float = 1e-3,
                     detach_reset: bool = True, rate_floor: float = 2.0, activity_weight: float = 1.0,
-                    validation_fraction: float = 0.2, patience: int = 5,
+                    validation_fraction: float = 0.2, patience: int = 5, min_delta: float = 0.0,
                     checkpoint_every=None, n_classes: int | None = None, seed: int = 0, callback=None,
                     progress=None):
     """Train weights and intrinsic parameters of ``spec`` by surrogate-gradient BPTT.
@@ -1162,6 +1162,10 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
         Stratified fraction of the samples held out for early stopping (0: none, train for ``epochs``).
     patience : int
         Epochs without a better validation loss before stopping.
+    min_delta : float
+        Smallest decrease of the validation loss (nats) that counts as better for ``patience`` (as Keras'
+        ``EarlyStopping``; scikit-learn's ``tol``): a loss creeping down by less per epoch stops the training.
+        The network returned is still the one of the lowest validation loss.  0: any decrease counts.
     n_classes : int, optional
         Default: ``labels.max() + 1``.
     seed : int
@@ -1208,6 +1212,7 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
         count_scale = 1.0 / (10.0 * x.shape[2] * float(spec.dt))
     checks.real("count_scale", count_scale, low=0, low_open=True, reason="expected a positive number")
     checks.integer("patience", patience, low=1, reason="expected a positive integer")
+    checks.real("min_delta", min_delta, low=0, reason="expected a non-negative number (nats)")
     checks.one_of("loss", loss, LOSSES)
     checks.real("validation_fraction", validation_fraction, 0, 1, high_open=True, types=(int, float))
     checks.callable_or_none("callback", callback, reason="expected a callable")
@@ -1233,7 +1238,7 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
     best = (np.inf, [v.copy() for v in values], -1)
     n_batches = int(np.ceil(len(train_idx) / batch_size))
     started = time.perf_counter()
-    stale = 0
+    stale, reference = 0, np.inf  # reference: the loss of the last improvement by more than min_delta
     for epoch in range(epochs):
         t_epoch = time.perf_counter()
         order = rng.permutation(train_idx)
@@ -1265,7 +1270,8 @@ def train_surrogate(spec, spiketrains, labels, *, learn=("weights",), shared: bo
             record.update(validation_loss=val_loss, validation_accuracy=val_acc)
             if val_loss < best[0]:
                 best = (val_loss, [v.copy() for v in values], epoch)
-                stale = 0
+            if val_loss < reference - min_delta:
+                reference, stale = val_loss, 0
             else:
                 stale += 1
         history.epochs.append(record)
