@@ -9,7 +9,8 @@ Python >= 3.12; brainlz's own environment may run an older Python and another Br
 2. checks, in brainlz's own environment and before any code is generated, that brian2cuda can translate the
    network and the requested features (:func:`check_cuda_support`, :data:`CUDA_EXCLUSIONS`);
 3. writes the network (:meth:`NetworkSpec.to_arrays` values, the models' Brian2 code strings) and the input
-   spikes of each batch into a run directory and runs ``_cuda_worker.py`` with the side environment's Python.
+   spikes of each batch into a run directory and runs ``_cuda_worker.py`` with the side environment's Python
+   (:mod:`brainlz.backends.side_worker`, shared with the GeNN backend).
    The worker imports only brian2, brian2cuda and numpy (never brainlz), rebuilds the batched network with
    ``set_device('cuda_standalone', ...)``, makes one ``run()`` and writes the spikes back as ``.npz``.
 
@@ -36,7 +37,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -44,9 +44,9 @@ import numpy as np
 
 from .. import checks
 from ..errors import BrainlzError, ParameterError
-from ..network import NetworkSpec, unit_name, check_copy_params, check_spiketrains, rasters_from_monitor
-from .base import SimulationResult, batches, check_final_states, saved_states, validate_trace
-from .genn import layer_arrays
+from ..network import NetworkSpec, unit_name, check_copy_params, check_spiketrains
+from .base import SimulationResult, batches, validate_trace
+from .side_worker import run_batches, run_worker
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
 
 __all__ = ["MARKER", "simulate", "capabilities", "check_cuda_support", "create_env", "default_env_path", "env_python",
@@ -405,18 +405,8 @@ def _layer_config(layer) -> dict:
 
 
 def _run_worker(python: Path, run_dir: Path, timeout, cuda_path) -> None:
-    environment = dict(os.environ)
-    if cuda_path is not None:
-        environment["CUDA_PATH"] = str(cuda_path)
-    log = run_dir / "worker.log"
-    with open(log, "w") as handle:
-        try:
-            done = subprocess.run([str(python), "-I", str(WORKER), str(run_dir)], stdout=handle,
-                                  stderr=subprocess.STDOUT, env=environment, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise CudaError(f"the brian2cuda worker timed out after {timeout} s (log: {log})") from None
-    if done.returncode != 0:
-        raise CudaError(f"the brian2cuda worker failed: {last_line(log.read_text())} (log: {log})")
+    run_worker(python, WORKER, run_dir, timeout=timeout, environment={"CUDA_PATH": cuda_path}, error=CudaError,
+               name="brian2cuda")
 
 
 def _cuda_settings(codegen_only, compute_capability, runtime_version, gpu_id, cuda_path) -> dict:
@@ -520,58 +510,9 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, codege
     cuda = _cuda_settings(bool(codegen_only), compute_capability, cuda_runtime_version,
                           None if gpu_id is None else int(gpu_id), cuda_path)
     stochastic = any(layer.neuron_model.stochastic for layer in spec.layers)
-    temporary = directory is None
-    root = Path(tempfile.mkdtemp(prefix="brainlz-cuda-")) if temporary else Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
     record = [layer.name for layer in spec.layers] if record_hidden else [spec.output.name]
-    start_time = time.perf_counter()
-    outputs = {name: [] for name in record}
-    trace_data, finished = None, False
-    try:
-        for k, (start, stop) in enumerate(chunks):
-            run_dir = root / f"batch_{k:03d}"
-            if run_dir.exists():
-                shutil.rmtree(run_dir)
-            run_dir.mkdir(parents=True)
-            flat = spiketrains[start:stop].reshape((stop - start) * spec.n_inputs, n_bins)
-            steps, indices = np.nonzero(flat.T)  # sorted by time, then index
-            arrays = dict(weights)
-            for layer in spec.layers:
-                chunk = {name: array[start:stop] for name, array in copy_params.get(layer.name, {}).items()}
-                arrays.update(layer_arrays(layer, stop - start, chunk))
-            local_trace = None
-            if trace is not None and start <= trace[1] < stop:
-                local_trace = [trace[0], trace[1] - start, trace[2]]
-            config = {"n_inputs": int(spec.n_inputs), "dt": float(spec.dt), "n_samples": stop - start,
-                      "n_bins": int(n_bins), "layers": layers, "record": record,
-                      "codegen_only": bool(codegen_only), "project": str(run_dir / "project"),
-                      "trace": local_trace, "seed": int(seed) if stochastic else None, "cuda": cuda}
-            (run_dir / "config.json").write_text(json.dumps(config, indent=1))
-            np.savez(run_dir / "network.npz", input_indices=indices.astype(np.int64),
-                     input_steps=steps.astype(np.int64), **arrays)
-            _run_worker(python, run_dir, timeout, cuda_path)
-            if codegen_only:
-                for name in record:
-                    outputs[name].append(np.zeros((stop - start, spec.layer(name).n_neurons, n_bins), dtype=bool))
-            else:
-                with np.load(run_dir / "spikes.npz") as data:
-                    for name in record:
-                        outputs[name].append(rasters_from_monitor(
-                            data[f"{name}_i"], data[f"{name}_t"], stop - start, spec.layer(name).n_neurons, n_bins,
-                            float(spec.dt)))
-                    if local_trace is not None:
-                        trace_data = {"layer": trace[0], "sample": trace[1], "neuron": trace[2],
-                                      "t": np.asarray(data["trace_t"])}
-                        for state in spec.layer(trace[0]).neuron_model.state_variables():
-                            trace_data[state] = np.asarray(data[f"trace_{state}"])
-                    check_final_states(spec, saved_states(data, layers), start, stop)
-            if progress is not None:
-                progress(stop, n_samples)
-        finished = True
-    finally:
-        if temporary and finished and not codegen_only:  # kept on failure: the error names its log
-            shutil.rmtree(root, ignore_errors=True)
-    rasters = {name: np.concatenate(parts) for name, parts in outputs.items()}
-    output = rasters.pop(spec.output.name)
-    return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt), backend="cuda", trace=trace_data,
-                            wall_time=time.perf_counter() - start_time, n_builds=len(chunks))
+    return run_batches(spec, spiketrains, chunks, layers=layers, weights=weights, record=record,
+                       copy_params=copy_params, trace=trace,
+                       settings={"seed": int(seed) if stochastic else None, "cuda": cuda},
+                       run=lambda run_dir: _run_worker(python, run_dir, timeout, cuda_path), directory=directory,
+                       prefix="brainlz-cuda-", codegen_only=bool(codegen_only), backend="cuda", progress=progress)

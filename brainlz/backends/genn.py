@@ -24,8 +24,11 @@ Differences from :func:`brainlz.network.build` forced by brian2genn (see :data:`
   ``I_abs_post += abs(w)``) gets one ``Synapses`` object per postsynaptic variable, because GeNN accumulates the
   input of a synapse population into a single postsynaptic variable.
 
-Every batch is a separate brian2genn build (code generation and compilation, then one run): brian2genn cannot
-rerun a program with new values.  Stochastic models are refused: brian2genn cannot ``seed()``.
+The first batch of a shape is a brian2genn build (code generation and compilation, then one run); every later
+batch of that shape, in this call or a later one, writes its values over the compiled project's static arrays and
+runs it again (:mod:`brainlz.backends.genn_project`; brian2genn itself cannot rerun a program with new values).
+``codegen_only`` and traced runs build every batch (:func:`brainlz.backends.side_worker.run_batches`, the run
+folder the GeNN and CUDA backends share).  Stochastic models are refused: brian2genn cannot ``seed()``.
 
 GeNN itself is on no package registry: point ``GENN_PATH`` (or the ``genn_path`` argument) at a GeNN 4.x
 installation to compile and run.  ``codegen_only=True`` needs no GeNN: it generates the GeNN project (model
@@ -35,7 +38,6 @@ definition and user code) and stops, which is what the tests check where no GeNN
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -49,13 +51,14 @@ import numpy as np
 
 from .. import checks
 from ..errors import BrainlzError, ParameterError
-from ..network import (NetworkSpec, brian_array, check_copy_params, check_spiketrains, evaluate_initial,
+from ..network import (NetworkSpec, brian_array, check_copy_params, check_spiketrains,
                        rasters_from_monitor, run_network, unit_name)
 from . import genn_project
 from .base import (SimulationResult, batches, brian_invalid_value_warnings_off, check_final_states, saved_states,
                    validate_trace)
 from ..files import write_json
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
+from .side_worker import batch_arrays, fresh_dir, input_events, layer_arrays, run_batches, run_worker, write_inputs
 
 __all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "run_tempotron_design", "require_genn",
            "find_genn", "build_genn", "design_blockers", "capabilities", "check_genn_support",
@@ -535,19 +538,6 @@ def layer_config(layer) -> dict:
             "states": list(model.state_variables())}
 
 
-def layer_arrays(layer, n_copies: int, copy_params: dict) -> dict:
-    """Parameters and initial states of ``n_copies`` copies of ``layer`` (SI floats, ``[n_copies * n]``)."""
-    model = layer.neuron_model
-    params = {name: np.tile(np.asarray(value, dtype=float), n_copies) for name, value in layer.params.items()}
-    for name, array in copy_params.items():
-        params[name] = np.asarray(array, dtype=float).ravel().copy()
-    arrays = {f"param_{layer.name}_{name}": array for name, array in params.items()}
-    for state in model.state_variables():
-        arrays[f"state_{layer.name}_{state}"] = (evaluate_initial(model.initial[state], params)
-                                                 if state in model.initial else np.zeros(n_copies * layer.n_neurons))
-    return arrays
-
-
 def require_genn(genn_path=None, env=None) -> str | None:
     """The GeNN installation for a compile-and-run (:func:`find_genn`); one clear :class:`GennError` if none.
 
@@ -573,27 +563,9 @@ def _worker_python(env) -> Path:
     return python
 
 
-def _fresh_dir(run_dir: Path) -> Path:
-    """``run_dir``, emptied of an earlier run's files."""
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
-    return run_dir
-
-
 def _run_worker(python: Path, run_dir: Path, timeout, genn_path) -> None:
-    environment = dict(os.environ)
-    if genn_path is not None:
-        environment["GENN_PATH"] = str(genn_path)
-    log = run_dir / "worker.log"
-    with open(log, "w") as handle:
-        try:
-            done = subprocess.run([str(python), "-I", str(WORKER), str(run_dir)], stdout=handle,
-                                  stderr=subprocess.STDOUT, env=environment, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise GennError(f"the brian2genn worker timed out after {timeout} s (log: {log})") from None
-    if done.returncode != 0:
-        raise GennError(f"the brian2genn worker failed: {last_line(log.read_text())} (log: {log})")
+    run_worker(python, WORKER, run_dir, timeout=timeout, environment={"GENN_PATH": genn_path}, error=GennError,
+               name="brian2genn")
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gpu: bool = True,
@@ -677,58 +649,11 @@ def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gp
     if not codegen_only and trace is None:
         return _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_params, use_gpu=use_gpu,
                                  python=python, env=env, genn_path=genn_path, timeout=timeout, progress=progress)
-    temporary = directory is None
-    root = Path(tempfile.mkdtemp(prefix="brainlz-genn-")) if temporary else Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    start_time = time.perf_counter()
-    outputs = {name: [] for name in record}
-    trace_data, finished = None, False
-    try:
-        for k, (start, stop) in enumerate(chunks):
-            run_dir = _fresh_dir(root / f"batch_{k:03d}")
-            flat = spiketrains[start:stop].reshape((stop - start) * spec.n_inputs, n_bins)
-            steps, indices = np.nonzero(flat.T)  # sorted by time, then index
-            arrays = dict(weights)
-            for layer in spec.layers:
-                chunk = {name: array[start:stop] for name, array in copy_params.get(layer.name, {}).items()}
-                arrays.update(layer_arrays(layer, stop - start, chunk))
-            local_trace = None
-            if trace is not None and start <= trace[1] < stop:
-                local_trace = [trace[0], trace[1] - start, trace[2]]
-            config = {"n_inputs": int(spec.n_inputs), "dt": float(spec.dt), "n_samples": stop - start,
-                      "n_bins": int(n_bins), "layers": layers, "record": record, "use_gpu": bool(use_gpu),
-                      "codegen_only": bool(codegen_only), "project": str(run_dir / "project"),
-                      "trace": local_trace}
-            (run_dir / "config.json").write_text(json.dumps(config, indent=1))
-            np.savez(run_dir / "network.npz", input_indices=indices.astype(np.int64),
-                     input_steps=steps.astype(np.int64), **arrays)
-            _run_worker(python, run_dir, timeout, genn_path)
-            if codegen_only:
-                for name in record:
-                    outputs[name].append(np.zeros((stop - start, spec.layer(name).n_neurons, n_bins), dtype=bool))
-            else:
-                with np.load(run_dir / "spikes.npz") as data:
-                    for name in record:
-                        outputs[name].append(rasters_from_monitor(
-                            data[f"{name}_i"], data[f"{name}_t"], stop - start, spec.layer(name).n_neurons, n_bins,
-                            float(spec.dt)))
-                    if local_trace is not None:
-                        trace_data = {"layer": trace[0], "sample": trace[1], "neuron": trace[2],
-                                      "t": np.asarray(data["trace_t"])}
-                        for state in spec.layer(trace[0]).neuron_model.state_variables():
-                            trace_data[state] = np.asarray(data[f"trace_{state}"])
-                    check_final_states(spec, saved_states(data, layers), start, stop)
-            if progress is not None:
-                progress(stop, n_samples)
-        finished = True
-    finally:
-        if temporary and finished and not codegen_only:  # kept on failure: the error names its log
-            shutil.rmtree(root, ignore_errors=True)
-    rasters = {name: np.concatenate(parts) for name, parts in outputs.items()}
-    output = rasters.pop(spec.output.name)
-    return SimulationResult(output=output, hidden=rasters, dt=float(spec.dt),
-                            backend="genn-gpu" if use_gpu else "genn-cpu", trace=trace_data,
-                            wall_time=time.perf_counter() - start_time, n_builds=len(chunks))
+    return run_batches(spec, spiketrains, chunks, layers=layers, weights=weights, record=record,
+                       copy_params=copy_params, trace=trace, settings={"use_gpu": bool(use_gpu)},
+                       run=lambda run_dir: _run_worker(python, run_dir, timeout, genn_path), directory=directory,
+                       prefix="brainlz-genn-", codegen_only=bool(codegen_only),
+                       backend="genn-gpu" if use_gpu else "genn-cpu", progress=progress)
 
 
 def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_params, *, use_gpu, python, env,
@@ -738,11 +663,7 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
     shorter last batch is padded with silent samples whose outputs are dropped."""
     n_samples, _, n_bins = spiketrains.shape
     batch = max(stop - start for start, stop in chunks)
-    spikes = []
-    for start, stop in chunks:
-        flat = spiketrains[start:stop].reshape((stop - start) * spec.n_inputs, n_bins)
-        steps, indices = np.nonzero(flat.T)  # sorted by time, then index
-        spikes.append((indices, steps))
+    spikes = [input_events(spiketrains, start, stop) for start, stop in chunks]
     capacity = genn_project.capacity_for(max(indices.size for indices, _ in spikes))
     description = {"n_inputs": int(spec.n_inputs), "dt": float(spec.dt), "n_samples": batch, "n_bins": int(n_bins),
                    "layers": layers, "record": record, "use_gpu": bool(use_gpu), "capacity": capacity,
@@ -754,11 +675,7 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
     with genn_project.locked(root):
         for (start, stop), (indices, steps) in zip(chunks, spikes):
             padded = genn_project.padded_spikes(indices, steps, capacity, n_bins)
-            arrays = dict(weights)
-            for layer in spec.layers:
-                chunk = {name: _pad_rows(array[start:stop], batch)
-                         for name, array in copy_params.get(layer.name, {}).items()}
-                arrays.update(layer_arrays(layer, batch, chunk))
+            arrays = batch_arrays(spec, weights, copy_params, start, stop, batch)
             values = _inference_values(layers, arrays, padded, batch, float(spec.dt))
             config = {**{key: description[key] for key in ("n_inputs", "dt", "n_samples", "n_bins", "layers",
                                                            "record")}, "trace": None}
@@ -810,12 +727,6 @@ def _stdp_weights(i, j, w, n_inputs: int, n: int) -> np.ndarray:
     if np.size(w) != matrix.size or not seen.all():
         raise GennError(f"stdp: the GeNN run returned {np.size(w)} weights, expected {matrix.size}")
     return matrix
-
-
-def _pad_rows(array, rows: int) -> np.ndarray:
-    """``array`` with its last row repeated up to ``rows`` rows (values for the silent padding samples)."""
-    array = np.asarray(array)
-    return array if array.shape[0] == rows else np.concatenate([array, np.repeat(array[-1:], rows - len(array), 0)])
 
 
 def _inference_values(layers, arrays, spikes, batch: int, dt: float) -> dict:
@@ -870,11 +781,10 @@ def stdp_epoch(config: dict, arrays: dict, *, env=None, directory=None, use_gpu:
         return _stdp_epoch_reusing(config, arrays, use_gpu=use_gpu, python=python, genn_path=genn_path,
                                    timeout=timeout)
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-stdp-"))
-    run_dir = _fresh_dir(root / "stdp")
+    run_dir = fresh_dir(root / "stdp")
     config = {**config, "use_gpu": bool(use_gpu), "codegen_only": bool(codegen_only),
               "project": str(run_dir / "project")}
-    (run_dir / "config.json").write_text(json.dumps(config, indent=1))
-    np.savez(run_dir / "network.npz", **arrays)
+    write_inputs(run_dir, config, arrays)
     start = time.perf_counter()
     _run_worker(python, run_dir, timeout, genn_path)
     result = {"weights": None, "spike_indices": None, "spike_times": None, "states": None,
@@ -900,11 +810,10 @@ def _build_or_take(project, root, config, arrays, padded, values, *, use_gpu, py
     if project.built:
         project.write_values(values)
         return None
-    run_dir = _fresh_dir(root / "run")
+    run_dir = fresh_dir(root / "run")
     shutil.rmtree(project.directory, ignore_errors=True)
     worker_config = {**config, "use_gpu": bool(use_gpu), "codegen_only": False, "project": str(project.directory)}
-    (run_dir / "config.json").write_text(json.dumps(worker_config, indent=1))
-    np.savez(run_dir / "network.npz", **{**arrays, "input_indices": padded[0], "input_steps": padded[1]})
+    write_inputs(run_dir, worker_config, {**arrays, "input_indices": padded[0], "input_steps": padded[1]})
     _run_worker(python, run_dir, timeout, genn_path)
     project.remember(values)
     return run_dir / f"{output}.npz"
@@ -1011,12 +920,10 @@ def tempotron_epoch(config: dict, arrays: dict, *, env=None, directory=None, use
         return _tempotron_epoch_reusing(config, arrays, use_gpu=use_gpu, python=python, genn_path=genn_path,
                                         timeout=timeout)
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="brainlz-genn-tempotron-"))
-    run_dir = _fresh_dir(root / "tempotron")
+    run_dir = fresh_dir(root / "tempotron")
     project = run_dir / "project"
-    (run_dir / "config.json").write_text(json.dumps({**config, "use_gpu": bool(use_gpu),
-                                                     "codegen_only": bool(codegen_only), "project": str(project)},
-                                                    indent=1))
-    np.savez(run_dir / "network.npz", **arrays)
+    write_inputs(run_dir, {**config, "use_gpu": bool(use_gpu), "codegen_only": bool(codegen_only),
+                           "project": str(project)}, arrays)
     _run_worker(python, run_dir, timeout, genn_path)
     if codegen_only:
         return {"project": str(project)}
