@@ -6,7 +6,8 @@ traceback from deep inside Brian2 or numpy.
 
 from __future__ import annotations
 
-__all__ = ["BrainlzError", "ParameterError", "DataError", "ModelError", "ProtocolError", "SimulationError"]
+__all__ = ["BrainlzError", "ParameterError", "DataError", "ModelError", "ProtocolError", "SimulationError",
+           "UnsupportedError"]
 
 
 class BrainlzError(Exception):
@@ -70,3 +71,24 @@ class ProtocolError(BrainlzError):
 
 class SimulationError(BrainlzError):
     """A simulation went wrong in a way its inputs explain, e.g. state variables that became NaN or infinite."""
+
+
+class UnsupportedError(BrainlzError):
+    """A simulator cannot translate features the network or the caller uses (one line: each feature, what uses
+    it and what to use instead).  Each side-environment backend has its own subclass naming its ``simulator``.
+
+    Attributes
+    ----------
+    blockers : list of (feature, part, alternative)
+        ``feature`` is a key of the backend's table of exclusions, ``part`` names what uses it.
+    """
+
+    simulator = "the simulator"
+
+    def __init__(self, blockers: list):
+        self.blockers = list(blockers)
+        parts = [f"{feature} ({part}; use instead: {alternative})" for feature, part, alternative in self.blockers]
+        super().__init__(f"{self.simulator} cannot translate: " + "; ".join(parts))
+
+    def __reduce__(self):  # picklable with its blockers (a sweep worker process passes it back to the parent)
+        return type(self), (self.blockers,)

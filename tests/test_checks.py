@@ -272,3 +272,18 @@ def test_checks_does_not_import_brian2():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_unsupported_feature_errors_pickle_with_their_blockers():
+    """A GeNN or CUDA support error raised in a sweep worker reaches the parent whole (it did not unpickle)."""
+    import pickle
+
+    from brainlz.backends.cuda import CudaSupportError
+    from brainlz.backends.genn import GennSupportError
+
+    blockers = [("summed variables", "layer 'hidden'", "a plain synaptic variable"), ("x", "y", "z")]
+    for kind, simulator in ((GennSupportError, "brian2genn"), (CudaSupportError, "brian2cuda")):
+        again = pickle.loads(pickle.dumps(kind(blockers)))
+        assert type(again) is kind and again.blockers == blockers
+        assert str(again) == (f"{simulator} cannot translate: summed variables (layer 'hidden'; use instead: a plain "
+                              "synaptic variable); x (y; use instead: z)")

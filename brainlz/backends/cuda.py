@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checks
-from ..errors import BrainlzError, ParameterError
+from ..errors import BrainlzError, ParameterError, UnsupportedError
 from ..network import NetworkSpec, unit_name, check_copy_params, check_spiketrains
 from .base import SimulationResult, batches, validate_trace
 from .side_worker import run_batches, run_worker
@@ -166,19 +166,11 @@ class CudaEnvError(BrainlzError):
         self.python_missing = python_missing
 
 
-class CudaSupportError(BrainlzError):
-    """brian2cuda cannot translate (or mistranslates) a feature the network or the caller uses.
+class CudaSupportError(UnsupportedError):
+    """brian2cuda cannot translate (or mistranslates) a feature the network or the caller uses; ``blockers``'
+    features are keys of :data:`CUDA_EXCLUSIONS`."""
 
-    Attributes
-    ----------
-    blockers : list of (feature, part, alternative)
-        ``feature`` is a key of :data:`CUDA_EXCLUSIONS`, ``part`` names what uses it.
-    """
-
-    def __init__(self, blockers: list):
-        self.blockers = list(blockers)
-        parts = [f"{feature} ({part}; use instead: {alternative})" for feature, part, alternative in self.blockers]
-        super().__init__("brian2cuda cannot translate: " + "; ".join(parts))
+    simulator = "brian2cuda"
 
 
 def capabilities() -> dict:

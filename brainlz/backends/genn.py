@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checks
-from ..errors import BrainlzError, ParameterError
+from ..errors import BrainlzError, ParameterError, UnsupportedError
 from ..network import (NetworkSpec, brian_array, check_copy_params, check_spiketrains,
                        rasters_from_monitor, run_network, unit_name)
 from . import genn_project
@@ -188,19 +188,11 @@ class GennEnvError(BrainlzError):
         self.registry_unreachable = registry_unreachable
 
 
-class GennSupportError(BrainlzError):
-    """brian2genn cannot translate a feature the network or training design uses.
+class GennSupportError(UnsupportedError):
+    """brian2genn cannot translate a feature the network or training design uses; ``blockers``' features are keys
+    of :data:`GENN_EXCLUSIONS`."""
 
-    Attributes
-    ----------
-    blockers : list of (feature, part, alternative)
-        ``feature`` is a key of :data:`GENN_EXCLUSIONS`, ``part`` names what uses it.
-    """
-
-    def __init__(self, blockers: list):
-        self.blockers = list(blockers)
-        parts = [f"{feature} ({part}; use instead: {alternative})" for feature, part, alternative in self.blockers]
-        super().__init__("brian2genn cannot translate: " + "; ".join(parts))
+    simulator = "brian2genn"
 
 
 def capabilities() -> dict:
