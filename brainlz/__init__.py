@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import BrainlzError, DataError, ModelError, ParameterError, ProtocolError, SimulationError
+from .errors import (BrainlzError, DataError, ModelError, ParameterError, ProtocolError, SimulationError,
+                     UnsupportedError)
 
 __version__ = "0.1.0"
 
@@ -53,7 +54,7 @@ _EXPORTS = {
 }
 
 __all__ = ["BrainlzError", "DataError", "ModelError", "ParameterError", "ProtocolError", "SimulationError",
-           "__version__", *_EXPORTS]
+           "UnsupportedError", "__version__", *_EXPORTS]
 
 
 def __getattr__(name: str):

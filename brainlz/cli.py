@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                           "(e.g. tcp://10.0.0.5:8786)")
     run.add_argument("--cluster", default=None, metavar="{slurm,pbs,sge}",
                      help="sweeps only: start --workers workers as batch jobs through dask-jobqueue "
-                          "(pip install 'brainlz[cluster]'; configured in ~/.config/dask/jobqueue.yaml)")
+                          "(pip install 'dask-jobqueue>=0.8', the cluster extra; configured in "
+                          "~/.config/dask/jobqueue.yaml)")
     run.add_argument("--cluster-option", action="append", default=[], metavar="KEY=VALUE",
                      help="with --cluster: an option of the dask-jobqueue cluster, e.g. walltime=04:00:00, "
                           "queue=short, memory=8GiB, account=lab (repeatable)")

@@ -6,7 +6,8 @@ the tasks of a worker that dies).  This module starts or joins that cluster and 
 
 * :func:`connect` returns an :class:`Engine`: a ``distributed.LocalCluster`` of ``workers`` processes with one
   thread each (the default), the existing cluster whose scheduler is at ``scheduler``, or a batch cluster of
-  dask-jobqueue (``cluster="slurm"``, ``"pbs"`` or ``"sge"``; ``pip install 'brainlz[cluster]'``).
+  dask-jobqueue (``cluster="slurm"``, ``"pbs"`` or ``"sge"``; ``pip install 'dask-jobqueue>=0.8'``, the ``cluster``
+  extra).
 * :class:`WorkerSetup`, a worker plugin, runs :func:`prepare_worker` on every worker as it joins: Brian2 is imported
   in the worker's main thread (it installs a signal handler at import, which only the main thread may do), the
   worker takes a cache folder of compiled programs of its own, and the workers of a LocalCluster leave the
@@ -267,7 +268,8 @@ def _jobqueue(kind, workers: int, options: dict):
         import dask
         import dask_jobqueue
     except ImportError:
-        raise ParameterError("cluster", kind, "needs dask-jobqueue: pip install 'brainlz[cluster]'") from None
+        raise ParameterError("cluster", kind,
+                             "needs dask-jobqueue: pip install 'dask-jobqueue>=0.8' (the cluster extra)") from None
     classes = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster, "sge": dask_jobqueue.SGECluster}
     configured = dask.config.get(f"jobqueue.{kind}", default={}) or {}
     kwargs = {}

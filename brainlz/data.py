@@ -46,6 +46,7 @@ from .files import atomic_write
 
 __all__ = [
     "TASKS",
+    "DEFAULT_CHANNELS",
     "SpikeDataset",
     "Split",
     "stratified_split",
@@ -653,15 +654,50 @@ class SpikeDataset:
     @classmethod
     def from_neo(cls, segments_or_block, *, label: str, dt, t_start=None, t_stop=None,
                  multiple_spikes: str = "merge") -> SpikeDataset:
-        """A dataset from Neo segments (one per sample), binned at ``dt``.
+        """A dataset from Neo segments (one per sample), binned at ``dt``
+        (:func:`brainlz.interop.neo_to_labelled_raster`).
 
-        A thin wrapper of :func:`brainlz.interop.neo_to_dataset`, which documents the binning rule, the window
-        and what ``multiple_spikes`` does with two spikes in one bin.  Needs ``pip install 'brainlz[neo]'``.
+        Parameters
+        ----------
+        segments_or_block : neo.Block or list of neo.Segment
+            A block stands for its segments.  Each segment holds one ``SpikeTrain`` per channel (same number in
+            every segment, in channel order).
+        label : str
+            Annotation key holding each segment's class: integers ``>= 0`` are used as they are; strings are
+            numbered in sorted order (``params["label_names"][i]`` is the string of label ``i``).
+        dt : Quantity, s
+            Bin width, a Brian2 time such as ``1*ms``; also the network's time step when the data is run.
+        t_start, t_stop : Quantity, optional
+            The window binned in every segment (Brian2 or ``quantities`` times).  Default: each segment's trains'
+            own ``t_start`` / ``t_stop`` (equal for all trains of a segment).  The window must be a whole number of
+            bins, the same number in every segment.
+        multiple_spikes : {"merge", "error"}
+            Two or more spikes of one train in one bin: ``"merge"`` (default) keeps one and counts the others in
+            ``params["merged_spikes"]``, warning once; ``"error"`` raises.
+
+        Returns
+        -------
+        SpikeDataset
+            ``params``: ``source="neo"``, ``label_key``, ``dt_s``, ``t_start_s`` (per segment), ``n_bins``,
+            ``multiple_spikes``, ``merged_spikes``, ``dropped_spikes`` (outside the window) and, for text labels,
+            ``label_names``.
+
+        Raises
+        ------
+        DataError
+            Naming the segment (and annotation or train) that is malformed, e.g. a missing label annotation.
+        ParameterError
+            For a bad ``label``, ``dt``, ``t_start``, ``t_stop`` or ``multiple_spikes``.
+        ImportError
+            Without neo (the ``neo`` extra: ``pip install '.[neo]'`` in the checkout).
         """
-        from .interop import neo_to_dataset
+        from brian2 import second
 
-        return neo_to_dataset(segments_or_block, label=label, dt=dt, t_start=t_start, t_stop=t_stop,
-                              multiple_spikes=multiple_spikes)
+        from .interop import neo_to_labelled_raster
+
+        raster, labels, params = neo_to_labelled_raster(segments_or_block, label=label, dt=dt, t_start=t_start,
+                                                        t_stop=t_stop, multiple_spikes=multiple_spikes)
+        return cls(raster, labels, params["dt_s"] * second, params)
 
     def subset(self, indices) -> "SpikeDataset":
         """The samples selected by ``indices`` (integer indices, a boolean mask or a slice), as a new dataset.
@@ -789,7 +825,8 @@ _TASK_OPTIONS = {
     "modulated": {"mean_rate": 20 * Hz, "modulation_depth": 0.8, "min_frequency": 4 * Hz, "max_frequency": 12 * Hz},
     "digits": {"max_rate": 100 * Hz, "exclude_images": ()},
 }
-_DEFAULT_CHANNELS = {"rate": 16, "burst": 16, "regular": 16, "modulated": 16, "digits": 64}
+#: Input channels of each generated task when ``n_channels`` is not given.
+DEFAULT_CHANNELS = {"rate": 16, "burst": 16, "regular": 16, "modulated": 16, "digits": 64}
 
 
 def _json_value(name: str, value) -> tuple[str, object]:
@@ -992,7 +1029,7 @@ def make_task(
     n_samples = checks.integer("n_samples", n_samples, low=1)
     if n_samples < n_classes:
         raise ParameterError("n_samples", n_samples, f"expected at least one sample per class (>= {n_classes})")
-    n_channels = _DEFAULT_CHANNELS[name] if n_channels is None else checks.integer("n_channels", n_channels, low=1)
+    n_channels = DEFAULT_CHANNELS[name] if n_channels is None else checks.integer("n_channels", n_channels, low=1)
     if name == "digits" and n_channels != 64:
         raise ParameterError("n_channels", n_channels, "the digits task has 64 channels (one per pixel)")
     difficulty = checks.real("difficulty", difficulty, 0.0, 1.0)
@@ -1002,7 +1039,7 @@ def make_task(
 
     check_memory(task_bytes(n_samples, n_channels, n_bins), f"the {name!r} data set",
                  {"n_samples": n_samples, "n_channels": n_channels, "n_bins": n_bins},
-                 {"n_samples": 200, "n_channels": _DEFAULT_CHANNELS[name], "n_bins": 1024})
+                 {"n_samples": 200, "n_channels": DEFAULT_CHANNELS[name], "n_bins": 1024})
     known = _TASK_OPTIONS[name]
     for option, value in options.items():
         if option not in known:

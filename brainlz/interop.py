@@ -1,7 +1,7 @@
 """Neo and Elephant interoperability: spike data in from ``neo``, a run's output rasters out to ``neo``.
 
-Needs ``pip install 'brainlz[neo]'`` (neo, elephant); ``neo`` is imported on first use, so importing this module
-costs nothing.
+Needs neo and elephant (the ``neo`` extra: ``pip install '.[neo]'`` in the checkout); ``neo`` is imported on first
+use, so importing this module costs nothing.
 
 Binning rule (Neo -> brainlz)
 -----------------------------
@@ -35,12 +35,13 @@ import numpy as np
 from . import checks
 from .errors import DataError, ParameterError
 
-__all__ = ["EDGE_TOLERANCE", "MULTIPLE_SPIKES", "neo_to_dataset", "neo_to_raster", "outputs_to_neo",
+__all__ = ["EDGE_TOLERANCE", "MULTIPLE_SPIKES", "neo_to_labelled_raster", "neo_to_raster", "outputs_to_neo",
            "raster_to_neo", "run_dt"]
 
 #: Fraction of a bin below an edge within which a spike time counts as on the edge (in the bin above).
 EDGE_TOLERANCE = 1e-6
-#: What :func:`neo_to_dataset` and :func:`neo_to_raster` do with two spikes of one train in one bin.
+#: What :meth:`~brainlz.data.SpikeDataset.from_neo` and :func:`neo_to_raster` do with two spikes of one train in
+#: one bin.
 MULTIPLE_SPIKES = ("merge", "error")
 
 
@@ -49,7 +50,7 @@ def _neo():
     try:
         import neo
     except ImportError as exc:
-        raise ImportError("brainlz.interop needs neo: pip install 'brainlz[neo]'") from exc
+        raise ImportError("brainlz.interop needs neo: pip install 'neo>=0.13' 'elephant>=1.0' (the neo extra)") from exc
     return neo
 
 
@@ -167,47 +168,20 @@ def _labels(segments, label: str) -> tuple[np.ndarray, list | None]:
     raise DataError(f"segments[*].annotations[{label!r}]: expected all integers or all strings, got {kinds}")
 
 
-def neo_to_dataset(segments_or_block, *, label: str, dt, t_start=None, t_stop=None, multiple_spikes: str = "merge"):
-    """A :class:`~brainlz.data.SpikeDataset` from Neo segments, one segment per sample.
+def neo_to_labelled_raster(segments_or_block, *, label: str, dt, t_start=None, t_stop=None,
+                           multiple_spikes: str = "merge") -> tuple:
+    """Neo segments, one per sample, binned and labelled: what :meth:`brainlz.data.SpikeDataset.from_neo` holds.
 
-    Parameters
-    ----------
-    segments_or_block : neo.Block or list of neo.Segment
-        A block stands for its segments.  Each segment holds one ``SpikeTrain`` per channel (same number in
-        every segment, in channel order).
-    label : str
-        Annotation key holding each segment's class: integers ``>= 0`` are used as they are; strings are
-        numbered in sorted order (``params["label_names"][i]`` is the string of label ``i``).
-    dt : Quantity, s
-        Bin width, a Brian2 time such as ``1*ms``; also the network's time step when the data is run.
-    t_start, t_stop : Quantity, optional
-        The window binned in every segment (Brian2 or ``quantities`` times).  Default: each segment's trains'
-        own ``t_start`` / ``t_stop`` (equal for all trains of a segment).  The window must be a whole number of
-        bins, the same number in every segment.
-    multiple_spikes : {"merge", "error"}
-        Two or more spikes of one train in one bin: ``"merge"`` (default) keeps one and counts the others in
-        ``params["merged_spikes"]``, warning once; ``"error"`` raises.
+    Parameters are those of :meth:`~brainlz.data.SpikeDataset.from_neo`, which documents them.
 
     Returns
     -------
-    SpikeDataset
-        ``params``: ``source="neo"``, ``label_key``, ``dt_s``, ``t_start_s`` (per segment), ``n_bins``,
-        ``multiple_spikes``, ``merged_spikes``, ``dropped_spikes`` (outside the window) and, for text labels,
-        ``label_names``.
-
-    Raises
-    ------
-    DataError
-        Naming the segment (and annotation or train) that is malformed, e.g. a missing label annotation.
-    ParameterError
-        For a bad ``label``, ``dt``, ``t_start``, ``t_stop`` or ``multiple_spikes``.
-    ImportError
-        Without neo (``pip install 'brainlz[neo]'``).
+    raster : bool ndarray [n_segments, n_trains, n_bins]
+    labels : int64 ndarray [n_segments]
+    params : dict
+        ``source="neo"``, ``label_key``, ``dt_s``, ``t_start_s`` (per segment), ``n_bins``, ``multiple_spikes``,
+        ``merged_spikes``, ``dropped_spikes`` (outside the window) and, for text labels, ``label_names``.
     """
-    from brian2 import second
-
-    from .data import SpikeDataset
-
     if not isinstance(label, str) or not label:
         raise ParameterError("label", label, "expected the annotation key of the class, e.g. 'label'")
     dt_s = _seconds("dt", dt, positive=True)
@@ -220,13 +194,14 @@ def neo_to_dataset(segments_or_block, *, label: str, dt, t_start=None, t_stop=No
               "multiple_spikes": multiple_spikes, "merged_spikes": merged, "dropped_spikes": dropped}
     if names is not None:
         params["label_names"] = names
-    return SpikeDataset(raster, labels, dt_s * second, params)
+    return raster, labels, params
 
 
 def neo_to_raster(block, dt, *, t_start=None, t_stop=None, multiple_spikes: str = "merge") -> np.ndarray:
     """The binned raster ``bool[n_segments, n_trains, n_bins]`` of a Neo block (or list of segments).
 
-    The binning of :func:`neo_to_dataset` without labels: the inverse of :func:`raster_to_neo` and
+    The binning of :meth:`~brainlz.data.SpikeDataset.from_neo` without labels: the inverse of
+    :func:`raster_to_neo` and
     :func:`outputs_to_neo` at the same ``dt``.
 
     Parameters
@@ -235,9 +210,9 @@ def neo_to_raster(block, dt, *, t_start=None, t_stop=None, multiple_spikes: str 
     dt : Quantity, s
         Bin width.
     t_start, t_stop : Quantity, optional
-        The window, as in :func:`neo_to_dataset` (default: each segment's trains' own).
+        The window, as in :meth:`~brainlz.data.SpikeDataset.from_neo` (default: each segment's trains' own).
     multiple_spikes : {"merge", "error"}
-        As in :func:`neo_to_dataset` (merged spikes are only warned about here).
+        As in :meth:`~brainlz.data.SpikeDataset.from_neo` (merged spikes are only warned about here).
 
     Returns
     -------

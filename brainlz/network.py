@@ -31,7 +31,8 @@ from .files import atomic_write
 from .models import NeuronModel, constraint_holds, find_model_file, load_model, parse_constraint
 
 __all__ = ["LayerSpec", "NetworkSpec", "spike_table", "build", "BuiltNetwork", "rasters_from_monitor", "brian_array",
-           "reset_code", "check_spiketrains", "check_copy_params", "run_network", "evaluate_initial", "unit_name"]
+           "reset_code", "check_spiketrains", "check_copy_params", "run_network", "evaluate_initial", "unit_name",
+           "default_weight"]
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class NetworkSpec:
             layers.append(LayerSpec(name, model_name, int(size), params, options))
             unit = neuron_model.weight_unit
             if weight_mean is None:
-                mean = _default_weight(neuron_model, n_pre, rate_hz)
+                mean = default_weight(neuron_model, n_pre, rate_hz)
             else:
                 mean = _as_float(weight_mean, unit, f"{name}.weight_mean")
             std = abs(mean) if weight_std is None else _as_float(weight_std, unit, f"{name}.weight_std")
@@ -323,7 +324,7 @@ def _as_float(value, unit, label):
     return float(value)
 
 
-def _default_weight(model: NeuronModel, n_pre: int, rate_hz: float) -> float:
+def default_weight(model: NeuronModel, n_pre: int, rate_hz: float) -> float:
     """Weight (SI) for which ``n_pre`` inputs at ``rate_hz`` put the mean potential at the default threshold.
 
     Uses the mean synaptic current ``n_pre * rate * w * tau_syn`` and the stationary potential

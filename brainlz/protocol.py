@@ -104,7 +104,8 @@ class Protocol:
     weight_scale : float
         Factor on the default weight scale of :meth:`brainlz.network.NetworkSpec.create`.
     backend : str
-        ``"runtime"`` or ``"standalone"``.
+        ``"runtime"`` (default; Brian2's cython target unless ``backend_options={"target": "numpy"}``),
+        ``"standalone"``, ``"genn"`` or ``"cuda"`` (side environments, ``docs/gpu.md``).
     backend_options : dict
         Options of the backend (``{"target": "numpy"}``, ``{"threads": 2}``).
     batch_size : int
@@ -649,7 +650,7 @@ def _make_dataset(protocol: Protocol, seeds: dict) -> tuple:
 def _check_memory(protocol: Protocol) -> dict:
     """Refuse a run whose estimated memory (inputs, recorded rasters, one batched network) exceeds what is available
     (:func:`brainlz.resources.check_run_memory`); return the estimate by part (bytes)."""
-    from .data import _DEFAULT_CHANNELS
+    from .data import DEFAULT_CHANNELS
     from .resources import check_run_memory
 
     record = getattr(protocol, "_dataset_record", None)
@@ -657,7 +658,7 @@ def _check_memory(protocol: Protocol) -> dict:
         n_samples, n_channels, n_bins = record["n_samples"], record["n_channels"], record["n_bins"]
     else:
         n_samples = protocol.n_samples + (protocol.n_test or 0)
-        n_channels = _DEFAULT_CHANNELS[protocol.task] if protocol.n_channels is None else protocol.n_channels
+        n_channels = DEFAULT_CHANNELS[protocol.task] if protocol.n_channels is None else protocol.n_channels
         n_bins = protocol.n_bins
     return check_run_memory(n_samples, n_channels, n_bins, protocol.hidden, protocol.output, protocol.batch_size)
 
@@ -771,12 +772,12 @@ def _trained_decision(protocol: Protocol, output, labels, test_indices, twin_che
                 "decision": "population spike count of the output layer (the surrogate loss's decision)"}
     if rule != "tempotron":
         return None
-    from .learning.tempotron import _vote
+    from .learning.tempotron import vote
 
     n_classes = max(int(labels.max()) + 1, 2)
     classes = np.arange(output.shape[1]) % n_classes  # train_output_layer's round-robin assignment
     counts = output[test].sum(axis=2)
-    predicted = _vote(counts > 0, counts.astype(float), classes, False, n_classes)
+    predicted = vote(counts > 0, counts.astype(float), classes, False, n_classes)
     return {"rule": rule, "test_accuracy": float(np.mean(predicted == labels[test])), "n_test": int(test.size),
             "decision": "fire / no-fire votes of the output neurons, neuron j for class "
                             "j % n_classes (the tempotron's decision)"}

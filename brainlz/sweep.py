@@ -794,7 +794,7 @@ def run_sweep(sweep: Sweep, out="results", *, sweep_file=None, progress: bool = 
     scheduler : str or distributed.Client, optional
         Run the cells on an existing Dask cluster: its scheduler's address (``tcp://host:8786``) or a client.
     cluster : {"slurm", "pbs", "sge"}, optional
-        Start ``workers`` workers as jobs of a batch system (dask-jobqueue, ``pip install 'brainlz[cluster]'``);
+        Start ``workers`` workers as jobs of a batch system (dask-jobqueue, the ``cluster`` extra);
         ``cluster_options`` are the dask-jobqueue cluster's keyword arguments (``walltime``, ``queue``, ...).
     write_on : {"auto", "worker", "client"}
         Who writes a cell's directory.  ``"auto"``: the worker, where it sees this run's output folder (the same

@@ -303,5 +303,5 @@ def test_missing_neo_says_how_to_install(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "neo", None)  # ``import neo`` now raises ImportError
-    with pytest.raises(ImportError, match=r"pip install 'brainlz\[neo\]'"):
+    with pytest.raises(ImportError, match=r"needs neo: pip install 'neo>=0.13' 'elephant>=1.0' \(the neo extra\)"):
         raster_to_neo(np.zeros((1, 1, 2), bool), 1 * ms)

@@ -154,3 +154,28 @@ def test_built_package_carries_the_builtin_models_and_protocols(tmp_path):
     assert re.search(r"^lif: Leaky integrate-and-fire", listing.stdout, re.M)
     assert re.search(r"^meta_neuron: Meta-neuron", listing.stdout, re.M)
     assert "cannot load" not in listing.stdout
+
+
+def test_imports_follow_the_layers_docs_architecture_states():
+    """docs/architecture.md's import order holds: every import (inside functions too) points to a module on its
+    left, so there is no cycle; and no module imports another's private names (the compiled ``_lz76`` aside)."""
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("code_shape", root / "benchmarks" / "code_shape.py")
+    code_shape = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(code_shape)
+    shape = code_shape.measure(code_shape.Package(root / "brainlz"))
+    text = " ".join((root / "docs" / "architecture.md").read_text().split())
+    order = re.search(r"Imports go one way: (.*?) \(a module imports only from its left", text).group(1)
+    layer = {name.strip(" `"): rank for rank, names in enumerate(order.split(" < ")) for name in names.split(",")}
+    layer["brainlz"] = layer["errors"] + 0.5  # the package's __init__ imports errors and names the rest lazily
+
+    def top(module):
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else parts[0]
+
+    assert set(map(top, shape["imports"])) <= set(layer), "a module missing from the stated import order"
+    wrong = [(importer, target) for importer, targets in shape["imports"].items() for target in targets
+             if top(importer) != top(target) and layer[top(target)] >= layer[top(importer)]]
+    assert wrong == []
+    assert shape["cycles_all"]["count"] == 0
+    assert [item for item in shape["private_imports"]["imports"] if not item["submodule"]] == []

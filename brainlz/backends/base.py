@@ -227,11 +227,11 @@ def likely_cause(layer, n_pre: int, weights, dt, lower: str = "weight_scale or t
 def weight_excess(layer, n_pre: int, weights) -> float:
     """The largest ``|w|`` of ``weights`` into ``layer`` (NaN ignored) in units of the default weight scale of
     :meth:`brainlz.network.NetworkSpec.create`; 0 without weights or a scale."""
-    from ..network import _default_weight
+    from ..network import default_weight
 
     weights = np.abs(np.asarray(weights, dtype=float))
     largest = float(np.nanmax(weights)) if weights.size and not np.isnan(weights).all() else 0.0
-    scale = abs(_default_weight(layer.neuron_model, n_pre, 20.0))
+    scale = abs(default_weight(layer.neuron_model, n_pre, 20.0))
     return largest / scale if scale > 0 else 0.0
 
 

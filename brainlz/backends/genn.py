@@ -197,7 +197,7 @@ class GennSupportError(UnsupportedError):
 
 def capabilities() -> dict:
     """What this backend supports."""
-    return {"stochastic": False, "reruns_without_recompile": False, "targets": ("genn-gpu", "genn-cpu"),
+    return {"stochastic": False, "reruns_without_recompile": True, "targets": ("genn-gpu", "genn-cpu"),
             "training": {"stdp": "genn", "tempotron": "genn"}, "objective": "runtime"}
 
 

@@ -140,7 +140,7 @@ from ..network import brian_array, check_spiketrains, run_network
 __all__ = ["TempotronParams", "kernel_constants", "psp_kernel", "train_tempotron", "predict_tempotron",
            "train_tempotron_blocks", "check_backend", "train_output_layer", "lif_weight_scale", "build_count",
            "default_directory", "genn_design", "collect_arrays", "table_capacity", "BACKENDS", "TARGETS",
-           "GENN_TARGETS", "TempotronError"]
+           "GENN_TARGETS", "TempotronError", "vote"]
 
 BACKENDS = ("runtime", "standalone", "genn")
 TARGETS = ("numpy", "cython")
@@ -815,7 +815,7 @@ def _targets(labels, classes) -> np.ndarray:
     return np.where(labels[:, None] == classes[None, :], 1, -1).astype(np.int64)
 
 
-def _vote(fired, v_max, classes, binary, n_classes) -> np.ndarray:
+def vote(fired, v_max, classes, binary, n_classes) -> np.ndarray:
     """Class predictions from the decisions of all outputs ``[n, n_out]``.
 
     Binary: class 1 if more than half of the outputs fire, else 0.  Several classes: the class with most firing
@@ -914,7 +914,7 @@ def _train(setup, problems, *, lam, epochs, seed, shuffle, stop_when_perfect, ev
             rows, cols = slice(0, sizes[b]), slice(b * n_out, (b + 1) * n_out)
             fired, v_max = result.fired[rows, cols], result.v_max[rows, cols]
             errors = int(np.sum(fired != (targets[b][order] > 0)))
-            predicted = _vote(fired, v_max, problem.classes, problem.binary, problem.n_classes)
+            predicted = vote(fired, v_max, problem.classes, problem.binary, problem.n_classes)
             history["accuracy"].append(float(np.mean(predicted == problem.labels[order])))
             history["errors"].append(errors)
             history["stalled"].append(int(np.sum((targets[b][order] > 0) & ~fired & (v_max <= 0))))
@@ -946,7 +946,7 @@ def _train(setup, problems, *, lam, epochs, seed, shuffle, stop_when_perfect, ev
         for b in pending:
             problem = problems[b]
             cols = slice(b * n_out, (b + 1) * n_out)
-            predicted = _vote(result.fired[: sizes[b], cols], result.v_max[: sizes[b], cols], problem.classes,
+            predicted = vote(result.fired[: sizes[b], cols], result.v_max[: sizes[b], cols], problem.classes,
                               problem.binary, problem.n_classes)
             histories[b]["final_accuracy"] = float(np.mean(predicted == problem.labels))
     wall = time.perf_counter() - start
@@ -1159,7 +1159,7 @@ def predict_tempotron(spiketrains, weights, params: TempotronParams = None, *, n
     result = _run_epoch(setup, [spiketrains], np.zeros((n_samples, n_out)), w[None], np.zeros((1,) + w.shape),
                         np.zeros(n_out), backend=backend, target=target, record_weights=False, directory=directory)
     return {"fired": result.fired, "t_max": result.t_max, "v_max": result.v_max,
-            "prediction": _vote(result.fired, result.v_max, classes, binary, n_cls)}
+            "prediction": vote(result.fired, result.v_max, classes, binary, n_cls)}
 
 
 def train_tempotron_blocks(spiketrains, labels, init_weights, *, params: TempotronParams = None, epochs: int = 100,
