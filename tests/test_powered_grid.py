@@ -227,3 +227,31 @@ def test_verdict_script_and_forest_plot_from_a_summary(tmp_path):
     assert [r[4] for r in rows] == ["task"] * 4 + ["pooled"] and rows[0][0] == "rate (3)"
     assert modules["forest"].main(["--summary", str(summary), "--out", str(tmp_path / "forest.png")]) == 0
     assert (tmp_path / "forest.png").stat().st_size > 10_000
+
+
+def test_same_code_digests_ignore_timings_and_see_a_changed_spike(tmp_path):
+    """benchmarks/powered_same_code.py: two runs differing only in timings are identical; one spike is not."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("powered_same_code", root / "benchmarks" / "powered_same_code.py")
+    same = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(same)
+    raster = np.random.default_rng(0).random((4, 3, 50)) < 0.1
+    records = {}
+    for name, wall, flip in (("a", 1.0, False), ("b", 2.5, False), ("c", 1.0, True)):
+        cell = tmp_path / name / "rule=stdp,seed=0"
+        cell.mkdir(parents=True)
+        metrics = {"accuracy": 0.75, "learning": {"epochs": [1, 2], "epoch_time": [wall, wall], "wall_time": wall},
+                   "simulation": {"seconds": wall, "seconds_per_sample": wall / 4}}
+        (cell / "metrics.json").write_text(json.dumps(metrics))
+        changed = raster.copy()
+        changed[2, 1, 7] ^= flip
+        np.savez(cell / "outputs.npz", output=changed)
+        records[name] = tmp_path / f"{name}.json"
+        records[name].write_text(json.dumps({"cells": {cell.name: same.digest_cell(cell)}}))
+    assert same.compare(records["a"], records["b"]) == []
+    assert same.compare(records["a"], records["c"]) == ["rule=stdp,seed=0"]
+    assert same.main(["--compare", str(records["a"]), str(records["c"])]) == 1
