@@ -407,6 +407,86 @@ def test_genn_source_that_is_not_4x_or_does_not_build_is_refused(tmp_path, versi
         genn.build_genn(tmp_path, log=lambda line: None)
 
 
+
+def test_cuda_is_found_behind_a_wrapper_nvcc(tmp_path, monkeypatch):
+    """An ``nvcc`` wrapper script outside its CUDA installation (as in /usr/local/bin on some images): the CUDA
+    root comes from $CUDA_PATH, $CUDA_HOME or /usr/local/cuda instead; a tree without the headers is no root."""
+    def toolkit(root, headers=True):
+        (root / "bin").mkdir(parents=True)
+        (root / "bin" / "nvcc").write_text("#!/bin/sh\n")
+        (root / "bin" / "nvcc").chmod(0o755)
+        if headers:
+            (root / "include").mkdir()
+            (root / "include" / "cuda_runtime.h").write_text("")
+        return root
+
+    wrapper = tmp_path / "wrapper" / "bin"
+    wrapper.mkdir(parents=True)
+    (wrapper / "nvcc").write_text("#!/bin/sh\nexec /elsewhere/nvcc \"$@\"\n")
+    (wrapper / "nvcc").chmod(0o755)
+    monkeypatch.setenv("PATH", str(wrapper))
+    for name in ("CUDA_PATH", "CUDA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(genn, "CUDA_ROOTS", (str(tmp_path / "usr-local-cuda"),))
+    assert genn._cuda_root() is None  # nothing has the headers
+    default = toolkit(tmp_path / "usr-local-cuda")
+    assert genn._cuda_root() == default.resolve()
+    monkeypatch.setenv("CUDA_HOME", str(toolkit(tmp_path / "home-cuda", headers=False)))
+    assert genn._cuda_root() == default.resolve()  # no headers there: passed over
+    monkeypatch.setenv("CUDA_PATH", str(toolkit(tmp_path / "cuda-13")))
+    assert genn._cuda_root() == (tmp_path / "cuda-13").resolve()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert genn._cuda_root() is None  # no nvcc on PATH: CPU-only
+
+
+def _fake_cuda(root, version):
+    """A CUDA installation shaped like CUDA ``version`` (13000: ``cuCtxCreate`` takes a CUctxCreateParams)."""
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "nvcc").write_text("#!/bin/sh\n")
+    (root / "bin" / "nvcc").chmod(0o755)
+    (root / "include").mkdir()
+    (root / "include" / "cuda_runtime.h").write_text("")
+    params = "CUctxCreateParams *params, " if version >= 13000 else ""
+    (root / "include" / "cuda.h").write_text(
+        "#ifndef FAKE_CUDA_H\n#define FAKE_CUDA_H\n"
+        f"#define CUDA_VERSION {version}\n"
+        "typedef struct CUctx_st *CUcontext; typedef int CUdevice; typedef int CUresult;\n"
+        "typedef struct CUctxCreateParams_st CUctxCreateParams;\n"
+        f"#define cuCtxCreate cuCtxCreate_v{4 if version >= 13000 else 2}\n"
+        f"CUresult cuCtxCreate(CUcontext *pctx, {params}unsigned int flags, CUdevice dev);\n#endif\n")
+    return root
+
+
+def test_genn_4_builds_against_cuda_13_through_the_shim(tmp_path, monkeypatch):
+    """CUDA 13's cuCtxCreate takes four arguments and GeNN 4.9.0's CUDA backend calls it with three: build_genn
+    compiles GeNN with CUDA13_SHIM, kept in the tree for brian2genn's model builds.  Compiled and run: a file
+    making GeNN's three-argument call builds against a CUDA 13 cuda.h and passes NULL parameters."""
+    source = _fake_genn_source(tmp_path / "genn")
+    (source / "probe.cc").write_text(
+        "#include <cuda.h>\n#include <cstdio>\n"
+        "CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *params, unsigned int flags, CUdevice dev) {\n"
+        "    std::printf(\"params %s, flags %u, device %d\\n\", params ? \"set\" : \"NULL\", flags, dev);\n"
+        "    *pctx = 0; return 0;\n}\n"
+        "int main() { CUcontext context; return cuCtxCreate(&context, 5, 7); }  // optimiser.cc's call\n")
+    (source / "Makefile").write_text(  # GeNN's makefiles add to CXXFLAGS, as this one does
+        "CXXFLAGS += -I$(CUDA_PATH)/include\nall:\n\tmkdir -p lib\n\t$(CXX) $(CXXFLAGS) probe.cc -o lib/probe\n"
+        "\t./lib/probe > lib/probe.txt\n\ttouch lib/libgenn_single_threaded_cpu_backend.a lib/libgenn_cuda_backend.a\n")
+    cuda = _fake_cuda(tmp_path / "cuda-13.0", 13000)
+    monkeypatch.setenv("PATH", f"{cuda / 'bin'}:/usr/bin:/bin")
+    monkeypatch.setenv("CUDA_PATH", str(cuda))
+    monkeypatch.delenv("CXXFLAGS", raising=False)
+    built = genn.build_genn(source, cuda="auto", jobs=1, log=lambda line: None)
+    assert built["backends"] == ["libgenn_cuda_backend.a", "libgenn_single_threaded_cpu_backend.a"]
+    assert (source / "lib" / "probe.txt").read_text() == "params NULL, flags 5, device 7\n"
+    shim = source / genn.CUDA13_SHIM_FILE
+    assert shim.read_text() == genn.CUDA13_SHIM
+    assert genn._genn_compile_environment(source) == {"CXXFLAGS": f"-include {shim}"}
+    # CUDA 12: GeNN's call compiles as it is; no shim, and a stale one is removed
+    monkeypatch.setenv("CUDA_PATH", str(_fake_cuda(tmp_path / "cuda-12.8", 12080)))
+    (source / "probe.cc").write_text("#include <cuda.h>\nint main() { return 0; }\n")
+    genn.build_genn(source, cuda="auto", jobs=1, log=lambda line: None)
+    assert not shim.exists() and genn._genn_compile_environment(source) == {}
+
 GENN_PATH = genn.find_genn()  # GENN_PATH, or the GeNN that `brainlz env genn --genn-source` recorded
 needs_genn = pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),
                                 reason="no GeNN 4.x installation (GENN_PATH, or `brainlz env genn --genn-source "

@@ -464,11 +464,21 @@ def build_genn(source, *, cuda: str | bool = "auto", jobs: int | None = None, lo
         environment["CUDA_PATH"] = str(cuda_root)
     else:
         environment.pop("CUDA_PATH", None)
+    cuda_version = _cuda_version(cuda_root) if cuda_root is not None else None
     jobs = int(jobs or os.cpu_count() or 1)
-    log(f"brainlz: building GeNN {version} in {root} ({'with CUDA at ' + str(cuda_root) if cuda_root else 'CPU-only'}"
+    log(f"brainlz: building GeNN {version} in {root} ("
+        f"{f'with CUDA {cuda_version // 1000}.{cuda_version % 1000 // 10} at {cuda_root}' if cuda_root else 'CPU-only'}"
         f", make -j{jobs})")
     start = time.perf_counter()
     build_log = root / "brainlz-build.log"
+    shim = root / CUDA13_SHIM_FILE
+    if cuda_version is not None and cuda_version >= 13000:
+        shim.write_text(CUDA13_SHIM)
+        log(f"brainlz: CUDA >= 13: GeNN 4's CUDA backend is compiled with a shim for cuCtxCreate's new signature "
+            f"({shim}, genn.CUDA13_SHIM)")
+    elif shim.exists():
+        shim.unlink()
+    environment.update(_genn_compile_environment(root))
     with open(build_log, "w") as handle:
         try:
             done = subprocess.run(["make", f"-j{jobs}"], cwd=root, stdout=handle, stderr=subprocess.STDOUT,
@@ -494,13 +504,65 @@ def _first_error(text: str) -> str:
     return last_line(text)
 
 
+#: Where CUDA is looked for when the ``nvcc`` on ``PATH`` is not inside its installation (a wrapper script).
+CUDA_ROOTS = ("/usr/local/cuda",)
+
+#: Included (``-include``) in every file of GeNN 4's build where CUDA >= 13: CUDA 13's ``cuda.h`` gave
+#: ``cuCtxCreate`` a ``CUctxCreateParams`` argument (``cuCtxCreate_v4``), and GeNN 4.9.0's CUDA backend
+#: (``src/genn/backends/cuda/optimiser.cc``) calls it with the old three, which fails to compile ("too few arguments
+#: to function cuCtxCreate_v4", measured with CUDA 13.0).  NULL parameters are the old call's meaning.  Files that
+#: cannot see ``cuda.h`` (the CPU backend) are left alone; GeNN's source is not changed.
+CUDA13_SHIM = """/* brainlz: GeNN 4.x against CUDA >= 13 (cuCtxCreate gained a CUctxCreateParams argument) */
+#if defined(__has_include)
+#if __has_include(<cuda.h>)
+#include <cuda.h>
+#if CUDA_VERSION >= 13000
+#undef cuCtxCreate
+#define cuCtxCreate(context, flags, device) cuCtxCreate_v4(context, NULL, flags, device)
+#endif
+#endif
+#endif
+"""
+
+
+#: The shim's file in the GeNN tree that :func:`build_genn` built (kept: brian2genn's model builds recompile
+#: GeNN's backend with it).
+CUDA13_SHIM_FILE = "brainlz-cuda13-shim.h"
+
+
+def _genn_compile_environment(genn_path) -> dict:
+    """Variables for a compilation by or of the GeNN at ``genn_path``: ``CXXFLAGS`` with ``-include`` of its
+    CUDA 13 shim where :func:`build_genn` wrote one; empty otherwise."""
+    shim = Path(genn_path) / CUDA13_SHIM_FILE if genn_path else None
+    if shim is None or not shim.is_file():
+        return {}
+    return {"CXXFLAGS": f"{os.environ.get('CXXFLAGS', '')} -include {shim}".strip()}
+
+
+def _cuda_version(root: Path) -> int | None:
+    """``CUDA_VERSION`` of the installation at ``root`` (e.g. 13000), from its ``include/cuda.h``."""
+    try:
+        match = re.search(r"^#define\s+CUDA_VERSION\s+(\d+)", (root / "include" / "cuda.h").read_text(errors="replace"),
+                          re.MULTILINE)
+    except OSError:
+        return None
+    return int(match.group(1)) if match else None
+
+
 def _cuda_root() -> Path | None:
-    """The CUDA installation of the ``nvcc`` on ``PATH``, if it has the runtime headers GeNN compiles against."""
+    """The CUDA installation GeNN compiles against, where ``nvcc`` is on ``PATH``: the first of ``$CUDA_PATH``,
+    ``$CUDA_HOME``, the folder above ``nvcc``'s own (links resolved) and :data:`CUDA_ROOTS` that has
+    ``bin/nvcc`` and ``include/cuda_runtime.h`` (a wrapper ``nvcc``, as some images install in
+    ``/usr/local/bin``, is not inside its installation)."""
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         return None
-    root = Path(os.path.realpath(nvcc)).parent.parent
-    return root if (root / "include" / "cuda_runtime.h").is_file() else None
+    candidates = [os.environ.get("CUDA_PATH"), os.environ.get("CUDA_HOME"), Path(os.path.realpath(nvcc)).parent.parent,
+                  *CUDA_ROOTS]
+    for root in (Path(candidate) for candidate in candidates if candidate):
+        if (root / "bin" / "nvcc").is_file() and (root / "include" / "cuda_runtime.h").is_file():
+            return root.resolve()
+    return None
 
 
 def find_genn(genn_path=None, env=None) -> str | None:
@@ -556,8 +618,12 @@ def _worker_python(env) -> Path:
 
 
 def _run_worker(python: Path, run_dir: Path, timeout, genn_path) -> None:
-    run_worker(python, WORKER, run_dir, timeout=timeout, environment={"GENN_PATH": genn_path}, error=GennError,
-               name="brian2genn")
+    """The brian2genn worker on ``run_dir``, with ``GENN_PATH`` and, for GeNN's CUDA backend, ``CUDA_PATH``
+    (brian2genn needs it set; where it is not, the installation :func:`_cuda_root` finds) and the CUDA 13 shim's
+    ``CXXFLAGS`` (:func:`_genn_compile_environment`)."""
+    cuda_path = os.environ.get("CUDA_PATH") or _cuda_root()
+    run_worker(python, WORKER, run_dir, timeout=timeout, error=GennError, name="brian2genn",
+               environment={"GENN_PATH": genn_path, "CUDA_PATH": cuda_path, **_genn_compile_environment(genn_path)})
 
 
 def simulate(spec: NetworkSpec, spiketrains, *, env=None, directory=None, use_gpu: bool = True,

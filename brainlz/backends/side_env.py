@@ -47,7 +47,7 @@ def install_pins(path: Path, exe: Path, pins, probe: str, *, label: str, error, 
     """
     log(f"brainlz: installing {' '.join(pins)} into {path}")
     try:
-        done = subprocess.run([str(exe), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+        done = subprocess.run([str(exe), "-I", "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
                                *pins], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise error(f"{label} environment {path}: pip install timed out after {timeout:.0f} s",
@@ -58,7 +58,7 @@ def install_pins(path: Path, exe: Path, pins, probe: str, *, label: str, error, 
         raise error(f"{label} environment {path}: pip install failed"
                     f"{' (package index unreachable)' if unreachable else ''}: {last_line(done.stderr)}",
                     registry_unreachable=unreachable)
-    done = subprocess.run([str(exe), "-c", probe], capture_output=True, text=True)
+    done = subprocess.run([str(exe), "-I", "-c", probe], capture_output=True, text=True)  # as the workers run
     if done.returncode != 0:
         raise error(f"{label} environment {path}: the installed packages do not import: {last_line(done.stderr)}")
     installed = json.loads(done.stdout.strip().splitlines()[-1])
