@@ -28,10 +28,15 @@ from pathlib import Path
 import numpy as np
 
 
+#: Keys of a cell's metrics that hold timings (seconds): ``seconds``, ``*_seconds``, ``*seconds_per_sample``,
+#: ``*_time`` (``epoch_time``, ``wall_time``).
+def _is_timing(key: str) -> bool:
+    return key == "seconds" or key.endswith(("_seconds", "seconds_per_sample", "_time"))
+
+
 def _without_timings(value):
     if isinstance(value, dict):
-        return {key: _without_timings(item) for key, item in value.items()
-                if "time" not in key and "second" not in key}
+        return {key: _without_timings(item) for key, item in value.items() if not _is_timing(key)}
     if isinstance(value, list):
         return [_without_timings(item) for item in value]
     return value
@@ -43,7 +48,8 @@ def digest_cell(cell: Path) -> dict:
     rasters = hashlib.sha256()
     with np.load(cell / "outputs.npz") as outputs:
         for key in sorted(outputs.files):
-            rasters.update(key.encode() + np.ascontiguousarray(outputs[key]).tobytes())
+            array = np.ascontiguousarray(outputs[key])
+            rasters.update(f"{key} {array.dtype.str} {array.shape}".encode() + array.tobytes())
     text = json.dumps(_without_timings(metrics), sort_keys=True, default=str)
     return {"accuracy": metrics.get("accuracy"), "outputs_sha256": rasters.hexdigest(),
             "metrics_sha256": hashlib.sha256(text.encode()).hexdigest()}
@@ -83,7 +89,7 @@ def main(argv=None) -> int:
         parser.error("give --out or --compare")
     record = run(args.out)
     for name, cell in record["cells"].items():
-        print(f"{name}: accuracy {cell['accuracy']:.4f}, outputs {cell['outputs_sha256'][:12]}, "
+        print(f"{name}: accuracy {cell['accuracy']}, outputs {cell['outputs_sha256'][:12]}, "
               f"metrics {cell['metrics_sha256'][:12]}")
     return 0
 

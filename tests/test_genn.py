@@ -417,7 +417,8 @@ def test_cuda_is_found_behind_a_wrapper_nvcc(tmp_path, monkeypatch):
         (root / "bin" / "nvcc").chmod(0o755)
         if headers:
             (root / "include").mkdir()
-            (root / "include" / "cuda_runtime.h").write_text("")
+            for header in ("cuda_runtime.h", "cuda.h"):
+                (root / "include" / header).write_text("")
         return root
 
     wrapper = tmp_path / "wrapper" / "bin"
@@ -457,6 +458,7 @@ def _fake_cuda(root, version):
     return root
 
 
+@pytest.mark.skipif(not (shutil.which("make") and shutil.which("g++")), reason="needs make and g++")
 def test_genn_4_builds_against_cuda_13_through_the_shim(tmp_path, monkeypatch):
     """CUDA 13's cuCtxCreate takes four arguments and GeNN 4.9.0's CUDA backend calls it with three: build_genn
     compiles GeNN with CUDA13_SHIM, kept in the tree for brian2genn's model builds.  Compiled and run: a file
@@ -486,6 +488,27 @@ def test_genn_4_builds_against_cuda_13_through_the_shim(tmp_path, monkeypatch):
     (source / "probe.cc").write_text("#include <cuda.h>\nint main() { return 0; }\n")
     genn.build_genn(source, cuda="auto", jobs=1, log=lambda line: None)
     assert not shim.exists() and genn._genn_compile_environment(source) == {}
+
+
+def test_the_worker_gets_the_cuda_and_the_shim_build_genn_used(tmp_path, monkeypatch):
+    """brian2genn needs CUDA_PATH for use_gpu=True, and its model builds recompile GeNN's backend: the worker gets
+    the CUDA that build_genn finds (not an invalid $CUDA_PATH) and the shim's CXXFLAGS of the GeNN it runs."""
+    seen = []
+    monkeypatch.setattr(genn, "run_worker", lambda *args, environment, **kw: seen.append(environment))
+    cuda = _fake_cuda(tmp_path / "cuda-13.0", 13000)
+    source = _fake_genn_source(tmp_path / "genn")
+    (source / genn.CUDA13_SHIM_FILE).write_text(genn.CUDA13_SHIM)
+    monkeypatch.setenv("PATH", f"{cuda / 'bin'}:/usr/bin:/bin")
+    monkeypatch.setenv("CUDA_PATH", str(tmp_path / "not-cuda"))
+    monkeypatch.setenv("CXXFLAGS", "-O2")
+    monkeypatch.setattr(genn, "CUDA_ROOTS", (str(cuda),))
+    genn._run_worker(Path("python"), tmp_path, None, str(source))
+    assert seen[-1] == {"GENN_PATH": str(source), "CUDA_PATH": cuda.resolve(),
+                        "CXXFLAGS": f"-O2 -include {(source / genn.CUDA13_SHIM_FILE).resolve()}"}
+    (source / genn.CUDA13_SHIM_FILE).unlink()
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no nvcc: $CUDA_PATH as it is, no shim
+    genn._run_worker(Path("python"), tmp_path, None, str(source))
+    assert seen[-1] == {"GENN_PATH": str(source), "CUDA_PATH": str(tmp_path / "not-cuda")}
 
 GENN_PATH = genn.find_genn()  # GENN_PATH, or the GeNN that `brainlz env genn --genn-source` recorded
 needs_genn = pytest.mark.skipif(not GENN_PATH or not Path(GENN_PATH).is_dir(),

@@ -77,3 +77,23 @@ def test_run_worker_failure_and_timeout_are_one_line_naming_the_log(tmp_path):
     script, run_dir = _worker(tmp_path / "slow", "import time\ntime.sleep(60)\n")
     with pytest.raises(WorkerFailed, match=r"^the test worker timed out after 0.5 s \(log: .*worker\.log\)$"):
         run_worker(sys.executable, script, run_dir, timeout=0.5, error=WorkerFailed, name="test", environment={})
+
+
+def test_side_environments_install_and_probe_in_isolated_mode(tmp_path, monkeypatch):
+    """pip and the import probe run with ``-I`` as the workers do: a PYTHONPATH holding another Brian2 neither
+    satisfies the pins nor ends up in the marker (it recorded brian2 2.10.1 for an environment holding 2.5.4)."""
+    import json
+
+    from brainlz.backends.side_env import MARKER, install_pins
+
+    calls = tmp_path / "calls.txt"
+    exe = tmp_path / "python"
+    exe.write_text(f'#!/bin/sh\necho "$@" >> {calls}\ncase "$*" in *" -c "*) echo \'{{"brian2": "2.5.4"}}\';; esac\n')
+    exe.chmod(0o755)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "other-brian2"))
+    installed = install_pins(tmp_path, exe, ["brian2==2.5.4"], "print(versions)", label="test", error=WorkerFailed,
+                             log=lambda line: None, timeout=60, start=0.0)
+    assert installed == {"brian2": "2.5.4"}
+    lines = calls.read_text().splitlines()
+    assert [line.split()[:3] for line in lines] == [["-I", "-m", "pip"], ["-I", "-c", "print(versions)"]]
+    assert json.loads((tmp_path / MARKER).read_text())["installed"] == {"brian2": "2.5.4"}

@@ -58,11 +58,11 @@ from .base import (SimulationResult, batches, brian_invalid_value_warnings_off, 
                    validate_trace)
 from ..files import write_json
 from .side_env import MARKER, install_pins, last_line, read_marker, venv_python, versions_text
-from .side_worker import batch_arrays, fresh_dir, input_events, layer_arrays, run_batches, run_worker, write_inputs
+from .side_worker import batch_arrays, fresh_dir, input_events, run_batches, run_worker, write_inputs
 
 __all__ = ["MARKER", "simulate", "stdp_epoch", "tempotron_epoch", "run_tempotron_design", "require_genn",
            "find_genn", "build_genn", "design_blockers", "capabilities", "check_genn_support",
-           "create_env", "default_env_path", "env_python", "layer_config", "layer_arrays",
+           "create_env", "default_env_path", "env_python", "layer_config",
            "GennError", "GennSupportError", "GennEnvError", "PINS", "GENN_EXCLUSIONS", "TRAINING_DESIGNS",
            "WORKER"]
 
@@ -467,7 +467,7 @@ def build_genn(source, *, cuda: str | bool = "auto", jobs: int | None = None, lo
     cuda_version = _cuda_version(cuda_root) if cuda_root is not None else None
     jobs = int(jobs or os.cpu_count() or 1)
     log(f"brainlz: building GeNN {version} in {root} ("
-        f"{f'with CUDA {cuda_version // 1000}.{cuda_version % 1000 // 10} at {cuda_root}' if cuda_root else 'CPU-only'}"
+        f"{f'with CUDA {_version_text(cuda_version)} at {cuda_root}' if cuda_root else 'CPU-only'}"
         f", make -j{jobs})")
     start = time.perf_counter()
     build_log = root / "brainlz-build.log"
@@ -533,10 +533,25 @@ CUDA13_SHIM_FILE = "brainlz-cuda13-shim.h"
 def _genn_compile_environment(genn_path) -> dict:
     """Variables for a compilation by or of the GeNN at ``genn_path``: ``CXXFLAGS`` with ``-include`` of its
     CUDA 13 shim where :func:`build_genn` wrote one; empty otherwise."""
-    shim = Path(genn_path) / CUDA13_SHIM_FILE if genn_path else None
+    if not genn_path:  # GeNN found through genn-buildmodel.sh on PATH (require_genn): its tree is above bin/
+        script = shutil.which("genn-buildmodel.sh")
+        genn_path = Path(script).resolve().parent.parent if script else None
+    shim = Path(genn_path).resolve() / CUDA13_SHIM_FILE if genn_path else None
     if shim is None or not shim.is_file():
         return {}
     return {"CXXFLAGS": f"{os.environ.get('CXXFLAGS', '')} -include {shim}".strip()}
+
+
+def _version_text(cuda_version: int | None) -> str:
+    return "(version unknown)" if cuda_version is None else f"{cuda_version // 1000}.{cuda_version % 1000 // 10}"
+
+
+def _toolchain(use_gpu: bool, genn_path) -> dict:
+    """What else a compiled project depends on, for its cache key: the CUDA it was compiled with (GPU runs) and the
+    flags of :func:`_genn_compile_environment`."""
+    cuda = (_cuda_root() or os.environ.get("CUDA_PATH")) if use_gpu else None
+    return {"cuda": None if cuda is None else {"path": str(cuda), "version": _cuda_version(Path(cuda))},
+            "compile": _genn_compile_environment(genn_path)}
 
 
 def _cuda_version(root: Path) -> int | None:
@@ -552,15 +567,17 @@ def _cuda_version(root: Path) -> int | None:
 def _cuda_root() -> Path | None:
     """The CUDA installation GeNN compiles against, where ``nvcc`` is on ``PATH``: the first of ``$CUDA_PATH``,
     ``$CUDA_HOME``, the folder above ``nvcc``'s own (links resolved) and :data:`CUDA_ROOTS` that has
-    ``bin/nvcc`` and ``include/cuda_runtime.h`` (a wrapper ``nvcc``, as some images install in
-    ``/usr/local/bin``, is not inside its installation)."""
+    ``bin/nvcc``, ``include/cuda_runtime.h`` and ``include/cuda.h`` (GeNN's CUDA backend uses the runtime and the
+    driver API; a wrapper ``nvcc``, as some images install in ``/usr/local/bin``, is not inside its
+    installation)."""
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         return None
     candidates = [os.environ.get("CUDA_PATH"), os.environ.get("CUDA_HOME"), Path(os.path.realpath(nvcc)).parent.parent,
                   *CUDA_ROOTS]
     for root in (Path(candidate) for candidate in candidates if candidate):
-        if (root / "bin" / "nvcc").is_file() and (root / "include" / "cuda_runtime.h").is_file():
+        if (root / "bin" / "nvcc").is_file() and all((root / "include" / header).is_file()
+                                                       for header in ("cuda_runtime.h", "cuda.h")):
             return root.resolve()
     return None
 
@@ -618,10 +635,10 @@ def _worker_python(env) -> Path:
 
 
 def _run_worker(python: Path, run_dir: Path, timeout, genn_path) -> None:
-    """The brian2genn worker on ``run_dir``, with ``GENN_PATH`` and, for GeNN's CUDA backend, ``CUDA_PATH``
-    (brian2genn needs it set; where it is not, the installation :func:`_cuda_root` finds) and the CUDA 13 shim's
-    ``CXXFLAGS`` (:func:`_genn_compile_environment`)."""
-    cuda_path = os.environ.get("CUDA_PATH") or _cuda_root()
+    """The brian2genn worker on ``run_dir``, with ``GENN_PATH``, ``CUDA_PATH`` for GeNN's CUDA backend (brian2genn
+    needs it set: the installation :func:`_cuda_root` finds, as :func:`build_genn` does, else ``$CUDA_PATH``) and
+    the CUDA 13 shim's ``CXXFLAGS`` (:func:`_genn_compile_environment`)."""
+    cuda_path = _cuda_root() or os.environ.get("CUDA_PATH")  # the CUDA build_genn builds against
     run_worker(python, WORKER, run_dir, timeout=timeout, error=GennError, name="brian2genn",
                environment={"GENN_PATH": genn_path, "CUDA_PATH": cuda_path, **_genn_compile_environment(genn_path)})
 
@@ -725,7 +742,7 @@ def _simulate_reusing(spec, spiketrains, chunks, layers, weights, record, copy_p
     capacity = genn_project.capacity_for(max(indices.size for indices, _ in spikes))
     description = {"n_inputs": int(spec.n_inputs), "dt": float(spec.dt), "n_samples": batch, "n_bins": int(n_bins),
                    "layers": layers, "record": record, "use_gpu": bool(use_gpu), "capacity": capacity,
-                   "python": str(python), "genn_path": str(genn_path), "pins": PINS}
+                   "python": str(python), "genn_path": str(genn_path), "pins": PINS, **_toolchain(use_gpu, genn_path)}
     root = genn_project.project_root(genn_project.project_key(description))
     project = genn_project.GennProject(root / "project")
     start_time, builds = time.perf_counter(), 0
@@ -893,7 +910,7 @@ def _stdp_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, timeout) 
     n_inputs, n = config["n_inputs"], config["layer"]["n_neurons"]
     capacity = genn_project.capacity_for(np.asarray(arrays["input_indices"]).size)
     description = {**config, "use_gpu": bool(use_gpu), "capacity": capacity, "python": str(python),
-                   "genn_path": str(genn_path), "pins": PINS}
+                   "genn_path": str(genn_path), "pins": PINS, **_toolchain(use_gpu, genn_path)}
     root = genn_project.project_root(genn_project.project_key(description))
     project = genn_project.GennProject(root / "project")
     padded = genn_project.padded_spikes(arrays["input_indices"], arrays["input_steps"], capacity,
@@ -997,7 +1014,7 @@ def _tempotron_epoch_reusing(config, arrays, *, use_gpu, python, genn_path, time
     the shapes and the number of trials are compiled in and part of the project's key)."""
     capacity = genn_project.capacity_for(np.asarray(arrays["input_indices"]).size)
     description = {**config, "use_gpu": bool(use_gpu), "capacity": capacity, "python": str(python),
-                   "genn_path": str(genn_path), "pins": PINS}
+                   "genn_path": str(genn_path), "pins": PINS, **_toolchain(use_gpu, genn_path)}
     root = genn_project.project_root(genn_project.project_key(description))
     project = genn_project.GennProject(root / "project")
     n_steps = int(config["n_trials"]) * int(config["period_steps"]) + 1

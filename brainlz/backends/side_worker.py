@@ -123,6 +123,8 @@ def batch_arrays(spec, weights: dict, copy_params: dict, start: int, stop: int, 
         (silent padding samples of a compiled project of a larger batch).
     """
     n_copies = stop - start if n_copies is None else n_copies
+    if n_copies < stop - start:
+        raise ValueError(f"n_copies = {n_copies}: fewer copies than the {stop - start} samples {start}:{stop}")
     arrays = dict(weights)
     for layer in spec.layers:
         chunk = {name: _pad_rows(array[start:stop], n_copies)
@@ -162,6 +164,9 @@ def run_batches(spec, spiketrains: np.ndarray, chunks, *, layers: list, weights:
     """
     n_samples, _, n_bins = spiketrains.shape
     dt = float(spec.dt)
+    core = {"n_inputs", "dt", "n_samples", "n_bins", "layers", "record", "codegen_only", "project", "trace"}
+    if core & set(settings):
+        raise ValueError(f"settings: {sorted(core & set(settings))} are run_batches' own entries of config.json")
     temporary = directory is None
     root = Path(tempfile.mkdtemp(prefix=prefix)) if temporary else Path(directory)
     root.mkdir(parents=True, exist_ok=True)

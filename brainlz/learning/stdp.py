@@ -715,6 +715,7 @@ def genn_design(spec: NetworkSpec, spiketrains, rule: "STDPRule", *, order=None,
         sample start).
     """
     from ..backends import genn
+    from ..backends.side_worker import layer_arrays
 
     genn.check_genn_support(spec, training="stdp")
     if not isinstance(rule, STDPRule):
@@ -737,7 +738,7 @@ def genn_design(spec: NetworkSpec, spiketrains, rule: "STDPRule", *, order=None,
               "rule": {name: float(value) for name, value in rule.values().items()},
               "reset": reset_code(model) if between == "reset" and n_samples > 1 else None}
     arrays = {"input_indices": indices, "input_steps": steps, "weights": weights.ravel(),
-              **genn.layer_arrays(layer, 1, {})}
+              **layer_arrays(layer, 1, {})}
     return config, arrays
 
 
